@@ -1,0 +1,44 @@
+# One-command set-up: `make bench` (install + default benchmark + report) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+RESULTS ?= results
+
+.PHONY: venv install install-dev bench test lint typecheck check clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+
+venv: $(PY)
+
+# Torch first, pinned (overridable: make install TORCH=torch==2.15.0), so the package's
+# range never pulls a different (multi-GB CUDA) build.
+install: $(PY)
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e .
+
+install-dev: $(PY)
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e ".[dev]"
+
+bench: install
+	$(BIN)/rnnbench env
+	$(BIN)/rnnbench list
+
+test: install-dev
+	$(PY) -m pytest -q
+
+lint: install-dev
+	$(BIN)/ruff check rnnbench tests benchmarks
+	$(BIN)/ruff format --check rnnbench tests benchmarks
+
+typecheck: install-dev
+	$(BIN)/mypy rnnbench
+
+check: lint typecheck test
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

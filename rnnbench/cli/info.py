@@ -1,0 +1,86 @@
+"""``rnnbench list`` and ``rnnbench env``: what can run here, and on what."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.table import Table
+
+from rnnbench.cli.app import app, out_console
+from rnnbench.flops import GATES
+
+
+@app.command("list")
+def list_command() -> None:
+    """List architectures, implementations (what each supports, and whether it can run here) and the
+    devices usable on this machine."""
+    from rnnbench.devices import available_devices, cuda_unavailable_reason
+    from rnnbench.models.build import unsupported_reason
+    from rnnbench.models.catalog import IMPLEMENTATIONS
+
+    console = out_console()
+    arch_table = Table(title="Architectures", title_justify="left")
+    for col in ("name", "gates G", "parameters per layer & direction", "forward GEMM FLOPs"):
+        arch_table.add_column(col)
+    names = {"lstm": "LSTM (i,f,g,o)", "gru": "GRU (r,z,n; reset after)", "rnn": "RNN (tanh)"}
+    for arch, g in GATES.items():
+        arch_table.add_row(f"{arch} — {names[arch]}", str(g), f"{g}·H·(I+H+2)", f"2·{g}·H·(I_l+H)·B·T")
+    console.print(arch_table)
+
+    devices = available_devices()
+    impl_table = Table(title="Implementations", title_justify="left")
+    for col in ("name", "what it is", "modes", "dtypes", "variable length", "here"):
+        impl_table.add_column(col, overflow="fold")
+    for name, impl in IMPLEMENTATIONS.items():
+        status = []
+        for dev in ("cpu", "cuda"):
+            reason = unsupported_reason(name, mode=impl.modes[0], device_type=dev, dtype=impl.dtypes[0])
+            if dev == "cuda" and reason is None and not any(d.startswith("cuda") for d in devices):
+                reason = "no CUDA here"
+            status.append(f"{dev}: {'yes' if reason is None else 'no (' + reason + ')'}")
+        impl_table.add_row(
+            name,
+            impl.summary,
+            ", ".join(impl.modes),
+            ", ".join(impl.dtypes),
+            impl.variable_length,
+            "\n".join(status),
+        )
+    console.print(impl_table)
+    console.print(f"Devices usable here: {', '.join(devices)}", markup=False)
+    reason = cuda_unavailable_reason()
+    if reason:
+        console.print(f"CUDA: not usable ({reason}).", markup=False)
+
+
+@app.command("env")
+def env_command(
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table."),
+) -> None:
+    """Show the environment results depend on: torch, CUDA, cuDNN, oneDNN and BLAS versions, CPU model and
+    usable cores, intra/inter-op threads, GPUs and their memory, Python."""
+    from rnnbench.env import capture
+
+    env = capture()
+    if as_json:
+        typer.echo(json.dumps(env, indent=2, sort_keys=True, default=str))
+        return
+    table = Table(title="Environment", title_justify="left", show_header=False)
+    table.add_column("key", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in env.items():
+        if key == "gpus":
+            text = (
+                "; ".join(
+                    f"{g['index']}: {g['name']} ({g['memory_bytes'] / 2**30:.1f} GiB, sm {g['capability']})"
+                    for g in value
+                )
+                or "none"
+            )
+        elif isinstance(value, dict):
+            text = ", ".join(f"{k}={v}" for k, v in value.items())
+        else:
+            text = "—" if value is None else str(value)
+        table.add_row(key, text)
+    out_console().print(table)

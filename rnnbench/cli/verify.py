@@ -1,0 +1,93 @@
+"""``rnnbench verify``: prove the implementations agree on your shapes before you time them."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from rnnbench.cli.app import MultiValueCommand, app, out_console
+from rnnbench.cli.common import parse_choices
+from rnnbench.errors import RnnbenchError
+from rnnbench.spec import ARCHS, DTYPES, IMPLS, ModelConfig
+
+
+class VerificationFailedError(RnnbenchError):
+    exit_code = 1
+
+
+@app.command("verify", cls=MultiValueCommand)
+def verify_command(
+    arch: list[str] = typer.Option(
+        ["lstm", "gru", "rnn"], "--arch", "-a", help="Architectures: lstm, gru, rnn."
+    ),
+    impl: list[str] = typer.Option(
+        ["aten", "cell", "scratch", "numpy"],
+        "--impl",
+        "-i",
+        help="Implementations compared with native: aten, cell, scratch, compiled, numpy.",
+    ),
+    input_size: int = typer.Option(16, "--input-size", help="Input features I."),
+    hidden: int = typer.Option(32, "--hidden", help="Hidden size H."),
+    layers: int = typer.Option(2, "--layers", help="Stacked layers."),
+    bidirectional: bool = typer.Option(False, "--bidirectional", help="Two directions per layer."),
+    batch_first: bool = typer.Option(False, "--batch-first", help="Inputs shaped (B, T, I)."),
+    dropout: float = typer.Option(
+        0.0, "--dropout", help="Dropout between layers, in [0, 1); > 0 compares eval mode."
+    ),
+    bias: bool = typer.Option(True, "--bias/--no-bias", help="Bias vectors on or off."),
+    device: str = typer.Option("cpu", "--device", "-d", help="cpu, cuda, cuda:N or auto."),
+    dtype: str = typer.Option("float32", "--dtype", help="float32, bfloat16 or float16."),
+    seq_len: int = typer.Option(12, "--seq-len", help="Time steps T."),
+    batch: int = typer.Option(4, "--batch", help="Batch size B."),
+    length_spread: float = typer.Option(
+        0.0, "--length-spread", help="0 = fixed lengths; s in (0, 1): lengths drawn from [(1-s)·T, T], packed."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed for weights and inputs."),
+) -> None:
+    """Check every implementation against torch.nn: outputs, final states, gradients (input, every weight).
+
+    Exits 1 when any implementation disagrees beyond the dtype's tolerance.
+    """
+    from rnnbench.devices import resolve_device
+    from rnnbench.verify import verify
+
+    archs = parse_choices("architecture", arch, ARCHS)
+    impls = [i for i in parse_choices("implementation", impl, IMPLS) if i != "native"]
+    dtype = parse_choices("dtype", [dtype], DTYPES)[0]
+    resolved = resolve_device(device)
+    table = Table(title=f"Equivalence with native ({resolved}, {dtype})", title_justify="left")
+    for col in (
+        "arch",
+        "impl",
+        "status",
+        "output rel err",
+        "state rel err",
+        "grad rel err",
+        "tolerance",
+        "note",
+    ):
+        table.add_column(col)
+    failures = 0
+    for name in archs:
+        config = ModelConfig(name, input_size, hidden, layers, bias, batch_first, dropout, bidirectional)
+        for check in verify(
+            config,
+            impls,
+            device=resolved,
+            dtype=dtype,
+            seq_len=seq_len,
+            batch=batch,
+            length_spread=length_spread,
+            seed=seed,
+        ):
+            failures += check.status == "mismatch"
+            grad = "n/a" if check.grad_err is None else f"{check.grad_err:.1e}"
+            table.add_row(
+                check.arch, check.impl, check.status, f"{check.output_err:.1e}", f"{check.state_err:.1e}",
+                grad, f"{check.tolerance:.0e}", check.message,
+            )  # fmt: skip
+    out_console().print(table)
+    if failures:
+        raise VerificationFailedError(
+            f"{failures} implementation(s) disagree with native; see the table above."
+        )

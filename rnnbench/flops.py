@@ -1,0 +1,122 @@
+"""Exact parameter counts and GEMM FLOP counts for PyTorch's LSTM, GRU and RNN.
+
+Conventions (see README "Formulas"): PyTorch keeps two bias vectors per gate block (``b_ih`` and ``b_hh``);
+layers after the first see ``I = D·H`` inputs; FLOPs count the matrix products only (multiply and add = 2
+FLOPs), as ``torch.utils.flop_counter.FlopCounterMode`` does on the ATen path, and leave out pointwise gate math
+(sigmoids, tanh, products), which is O(G·H·B·T) against the GEMMs' O(G·H·(I+H)·B·T).
+"""
+
+from __future__ import annotations
+
+GATES: dict[str, int] = {"lstm": 4, "gru": 3, "rnn": 1}
+"""Gate blocks per architecture: the G in every formula (LSTM i,f,g,o; GRU r,z,n; RNN one)."""
+
+
+def gates(arch: str) -> int:
+    """Number of gate blocks G for ``arch``; raises ``KeyError`` for unknown names."""
+    return GATES[arch]
+
+
+def layer_input_size(input_size: int, hidden_size: int, layer: int, bidirectional: bool) -> int:
+    """Input width of layer ``layer`` (0-based): ``input_size`` first, ``D·H`` after."""
+    directions = 2 if bidirectional else 1
+    return input_size if layer == 0 else directions * hidden_size
+
+
+def params_per_layer_direction(arch: str, input_size: int, hidden_size: int, bias: bool = True) -> int:
+    """``G·H·(I+H+2)`` with bias (two bias vectors), ``G·H·(I+H)`` without."""
+    g = gates(arch)
+    return g * hidden_size * (input_size + hidden_size + (2 if bias else 0))
+
+
+def param_count(
+    arch: str,
+    input_size: int,
+    hidden_size: int,
+    num_layers: int = 1,
+    bidirectional: bool = False,
+    bias: bool = True,
+) -> int:
+    """Total parameters of ``torch.nn.{LSTM,GRU,RNN}`` with these arguments."""
+    directions = 2 if bidirectional else 1
+    return sum(
+        directions
+        * params_per_layer_direction(
+            arch, layer_input_size(input_size, hidden_size, layer, bidirectional), hidden_size, bias
+        )
+        for layer in range(num_layers)
+    )
+
+
+def forward_flops(
+    arch: str,
+    input_size: int,
+    hidden_size: int,
+    num_layers: int,
+    bidirectional: bool,
+    tokens: int,
+) -> int:
+    """Forward GEMM FLOPs: ``Σ_layers D · 2·G·H·(I_l+H)·tokens``.
+
+    ``tokens`` is ``B·T`` for a padded batch; for a packed batch it is the sum of the lengths, because only
+    real time steps are computed.
+    """
+    g = gates(arch)
+    directions = 2 if bidirectional else 1
+    total = 0
+    for layer in range(num_layers):
+        i_l = layer_input_size(input_size, hidden_size, layer, bidirectional)
+        total += directions * 2 * g * hidden_size * (i_l + hidden_size) * tokens
+    return total
+
+
+def backward_flops(
+    arch: str,
+    input_size: int,
+    hidden_size: int,
+    num_layers: int,
+    bidirectional: bool,
+    tokens: int,
+    batch: int,
+    input_requires_grad: bool = False,
+    state_requires_grad: bool = False,
+) -> int:
+    """Backward GEMM FLOPs, counted as autograd on the ATen path performs them.
+
+    Per layer and direction: weight gradients ``2·G·H·(I_l+H)·tokens``; the gradient flowing back through
+    ``W_hh`` at every step except the first, whose predecessor is the initial state (unless that state requires
+    a gradient): ``2·G·H·H·(tokens − B)``; and the input gradient ``2·G·H·I_l·tokens`` for every layer after
+    the first, and for the first only when its input requires a gradient. With no gradient for the input or
+    the initial state, one layer's forward+backward is ``2·G·H·(2I+3H)·B·T − 2·G·H²·B``, the reference's
+    ``2·G·H·(2I+3H)·B·T`` up to the first step.
+    """
+    g = gates(arch)
+    directions = 2 if bidirectional else 1
+    recurrent_steps = tokens if state_requires_grad else tokens - batch
+    total = 0
+    for layer in range(num_layers):
+        i_l = layer_input_size(input_size, hidden_size, layer, bidirectional)
+        weight_grads = 2 * g * hidden_size * (i_l + hidden_size) * tokens
+        data_grads = 2 * g * hidden_size * hidden_size * recurrent_steps
+        if layer > 0 or input_requires_grad:
+            data_grads += 2 * g * hidden_size * i_l * tokens
+        total += directions * (weight_grads + data_grads)
+    return total
+
+
+def train_flops(
+    arch: str,
+    input_size: int,
+    hidden_size: int,
+    num_layers: int,
+    bidirectional: bool,
+    tokens: int,
+    batch: int,
+    input_requires_grad: bool = False,
+    state_requires_grad: bool = False,
+) -> int:
+    """Forward plus backward GEMM FLOPs of one training step (the optimizer's O(params) work not counted)."""
+    args = (arch, input_size, hidden_size, num_layers, bidirectional, tokens)
+    return forward_flops(*args) + backward_flops(
+        *args, batch, input_requires_grad=input_requires_grad, state_requires_grad=state_requires_grad
+    )

@@ -1,0 +1,281 @@
+"""What is measured (``ModelConfig``, ``Case``), how (``Settings``) and the grid that expands into cases.
+
+Stdlib only: the CLI builds these without importing torch, so ``--help``, ``--dry-run``, ``report`` and
+``compare`` stay fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from rnnbench.errors import ConfigError
+from rnnbench.registry import check_choice
+
+ARCHS: tuple[str, ...] = ("lstm", "gru", "rnn")
+IMPLS: tuple[str, ...] = ("native", "aten", "cell", "scratch", "compiled", "numpy")
+MODES: tuple[str, ...] = ("inference", "forward", "backward", "train")
+DTYPES: tuple[str, ...] = ("float32", "bfloat16", "float16")
+WORKLOADS: tuple[str, ...] = ("layer", "classifier")
+
+
+def check_positive(name: str, value: int) -> int:
+    """Sizes must be whole numbers ≥ 1; the message names the option and the value."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}.")
+    return value
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The arguments of ``torch.nn.LSTM/GRU/RNN`` that every implementation honours."""
+
+    arch: str
+    input_size: int
+    hidden_size: int
+    num_layers: int = 1
+    bias: bool = True
+    batch_first: bool = False
+    dropout: float = 0.0
+    bidirectional: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "arch", check_choice("architecture", self.arch, ARCHS))
+        check_positive("input_size", self.input_size)
+        check_positive("hidden_size", self.hidden_size)
+        check_positive("num_layers", self.num_layers)
+        if not 0.0 <= float(self.dropout) < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}.")
+
+    @property
+    def directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+
+@dataclass(frozen=True)
+class Case:
+    """One measurement: what runs, on what, at which shape. Hashable; ``case_id`` joins rows across runs.
+
+    ``threads`` is recorded with the case but is *how* it is measured, not *what*: it is left out of
+    ``case_id`` so that the same shape at different thread counts can be compared (the environment
+    fingerprint flags the difference).
+    """
+
+    arch: str
+    impl: str = "native"
+    mode: str = "inference"
+    device: str = "cpu"
+    dtype: str = "float32"
+    seq_len: int = 64
+    batch_size: int = 16
+    input_size: int = 128
+    hidden_size: int = 128
+    num_layers: int = 1
+    bidirectional: bool = False
+    batch_first: bool = False
+    length_spread: float = 0.0
+    workload: str = "layer"
+    seed: int = 0
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "arch", check_choice("architecture", self.arch, ARCHS))
+        object.__setattr__(self, "impl", check_choice("implementation", self.impl, IMPLS))
+        object.__setattr__(self, "mode", check_choice("mode", self.mode, MODES))
+        object.__setattr__(self, "dtype", check_choice("dtype", self.dtype, DTYPES))
+        object.__setattr__(self, "workload", check_choice("workload", self.workload, WORKLOADS))
+        for name in ("seq_len", "batch_size", "input_size", "hidden_size", "num_layers"):
+            check_positive(name, getattr(self, name))
+        if not 0.0 <= float(self.length_spread) < 1.0:
+            raise ConfigError(
+                f"length spread must be in [0, 1) (0 = fixed lengths), got {self.length_spread!r}."
+            )
+        if self.threads < 0:
+            raise ConfigError(f"threads must be ≥ 0 (0 = torch's default), got {self.threads}.")
+
+    @property
+    def model_config(self) -> ModelConfig:
+        return ModelConfig(
+            arch=self.arch,
+            input_size=self.input_size,
+            hidden_size=self.hidden_size,
+            num_layers=self.num_layers,
+            batch_first=self.batch_first,
+            bidirectional=self.bidirectional,
+        )
+
+    @property
+    def packed(self) -> bool:
+        """Variable-length batch (packed for native/aten, masked for the loops)."""
+        return self.length_spread > 0
+
+    @property
+    def case_id(self) -> str:
+        """Stable 12-hex-digit hash of every field except ``threads``."""
+        payload = {k: v for k, v in asdict(self).items() if k != "threads"}
+        blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    @property
+    def shape_key(self) -> tuple[Any, ...]:
+        """Everything but the architecture and implementation: cases with equal keys are paired."""
+        return (
+            self.mode,
+            self.device,
+            self.dtype,
+            self.workload,
+            self.seq_len,
+            self.batch_size,
+            self.input_size,
+            self.hidden_size,
+            self.num_layers,
+            self.bidirectional,
+            self.batch_first,
+            self.length_spread,
+            self.threads,
+        )
+
+    def label(self) -> str:
+        """Short human-readable description used in progress bars and verdicts."""
+        parts = [
+            f"{self.arch}/{self.impl}",
+            self.mode,
+            self.device,
+            self.dtype,
+            f"T={self.seq_len}",
+            f"B={self.batch_size}",
+            f"I={self.input_size}",
+            f"H={self.hidden_size}",
+        ]
+        if self.num_layers > 1:
+            parts.append(f"L={self.num_layers}")
+        if self.bidirectional:
+            parts.append("bi")
+        if self.packed:
+            parts.append(f"spread={self.length_spread:g}")
+        if self.workload != "layer":
+            parts.append(self.workload)
+        if self.threads:
+            parts.append(f"threads={self.threads}")
+        return " ".join(parts)
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How cases are measured. Changing these changes the protocol, not the case."""
+
+    warmup_min_iters: int = 3
+    warmup_max_s: float = 2.0
+    min_block_s: float = 0.02
+    target_rel_ci: float = 0.02
+    min_samples: int = 7
+    max_samples: int = 200
+    budget_s: float = 3.0
+    busy_load_threshold: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.target_rel_ci <= 0:
+            raise ConfigError(f"target precision must be > 0, got {self.target_rel_ci}.")
+        if self.budget_s <= 0:
+            raise ConfigError(f"per-case time budget must be > 0 s, got {self.budget_s}.")
+        if self.min_samples < 3:
+            raise ConfigError(f"min_samples must be ≥ 3 for a median interval, got {self.min_samples}.")
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A grid: the Cartesian product of its axes, expanded in a deterministic order.
+
+    Order: shape axes outermost, then mode, implementation, and architecture innermost, so that the
+    architectures of one shape are adjacent — the runner measures them interleaved.
+    """
+
+    arch: tuple[str, ...] = ("lstm", "gru")
+    impl: tuple[str, ...] = ("native",)
+    mode: tuple[str, ...] = ("inference",)
+    device: tuple[str, ...] = ("cpu",)
+    dtype: tuple[str, ...] = ("float32",)
+    seq_len: tuple[int, ...] = (64,)
+    batch_size: tuple[int, ...] = (16,)
+    hidden_size: tuple[int, ...] = (128,)
+    input_size: tuple[int, ...] = ()
+    num_layers: tuple[int, ...] = (1,)
+    bidirectional: tuple[bool, ...] = (False,)
+    length_spread: tuple[float, ...] = (0.0,)
+    workload: tuple[str, ...] = ("layer",)
+    threads: tuple[int, ...] = (0,)
+    seed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def expand(self) -> list[Case]:
+        """All cases in deterministic order; duplicates (e.g. a repeated value) appear once."""
+        for axis in (
+            "arch",
+            "impl",
+            "mode",
+            "device",
+            "dtype",
+            "seq_len",
+            "batch_size",
+            "hidden_size",
+            "num_layers",
+            "bidirectional",
+            "length_spread",
+            "workload",
+            "threads",
+        ):
+            if not getattr(self, axis):
+                raise ConfigError(f"The sweep axis '{axis}' is empty; give at least one value.")
+        seen: set[Case] = set()
+        cases: list[Case] = []
+        outer: Iterable[tuple[Any, ...]] = itertools.product(
+            self.device,
+            self.dtype,
+            self.threads,
+            self.workload,
+            self.num_layers,
+            self.bidirectional,
+            self.length_spread,
+            self.batch_size,
+            self.hidden_size,
+            self.input_size or (None,),
+            self.seq_len,
+            self.mode,
+            self.impl,
+            self.arch,
+        )
+        for dev, dt, th, wl, nl, bi, spread, b, h, i, t, mode, impl, arch in outer:
+            case = Case(
+                arch=arch,
+                impl=impl,
+                mode=mode,
+                device=dev,
+                dtype=dt,
+                seq_len=t,
+                batch_size=b,
+                input_size=h if i is None else i,
+                hidden_size=h,
+                num_layers=nl,
+                bidirectional=bi,
+                length_spread=spread,
+                workload=wl,
+                threads=th,
+                seed=self.seed,
+            )
+            if case not in seen:
+                seen.add(case)
+                cases.append(case)
+        return cases
+
+    def with_axes(self, **axes: Any) -> SweepSpec:
+        """A copy with some axes replaced (values given as iterables)."""
+        changes: dict[str, Any] = {k: v if isinstance(v, int) else tuple(v) for k, v in axes.items()}
+        return replace(self, **changes)

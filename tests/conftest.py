@@ -1,0 +1,47 @@
+"""Shared fixtures: a CliRunner with a fixed width and no colour, and the ``cuda`` marker's skip."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+CLI_ENV = {"COLUMNS": "120", "NO_COLOR": "1", "TERM": "dumb", "RNNBENCH_DEBUG": ""}
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    if _cuda_available():
+        return
+    skip = pytest.mark.skip(reason="needs an NVIDIA GPU (torch.cuda.is_available() is False here)")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
+
+
+class Cli:
+    """Invoke the real Typer app in-process, as a user would type it."""
+
+    def __init__(self) -> None:
+        self.runner = CliRunner(env=CLI_ENV)
+
+    def __call__(self, args: Sequence[str] | str, **kwargs: Any) -> Result:
+        from rnnbench.cli import app
+
+        if isinstance(args, str):
+            args = args.split()
+        return self.runner.invoke(app, list(args), **kwargs)
+
+
+@pytest.fixture
+def cli() -> Cli:
+    return Cli()
