@@ -47,11 +47,16 @@ TRAIN_SUMMARY_COLUMNS: tuple[str, ...] = (
     "schema_version", "run_id", "task", "arm", "seed", "seq_len", "hidden_size", "params", "lr",
     "steps", "train_seconds", "final_metric", "baseline_metric", "normalized_metric", "solved",
     "steps_to_target", "seconds_to_target", "diverged", "status", "message",
+    # extras (rnnbench train)
+    "match", "budget", "metric", "score_name", "score", "val_metric", "seconds_per_step", "impl", "device",
+    "dtype", "batch_size", "train_size", "num_layers", "input_size", "eval_seq_len", "started_at",
 )  # fmt: skip
 
 CURVES_COLUMNS: tuple[str, ...] = (
     "schema_version", "run_id", "task", "arm", "seed", "seq_len", "hidden_size", "lr", "step",
     "train_seconds", "train_loss", "eval_metric",
+    # extras (rnnbench train)
+    "match", "budget", "eval_score",
 )  # fmt: skip
 
 TABLES: dict[str, tuple[str, ...]] = {
@@ -178,7 +183,7 @@ class RunFolder:
         return folder
 
     @classmethod
-    def open_existing(cls, path: Path) -> RunFolder:
+    def open_existing(cls, path: Path | str) -> RunFolder:
         folder = cls(Path(path))
         if not (folder.path / "metadata.json").exists():
             raise SchemaError(

@@ -10,7 +10,7 @@ import hashlib
 import itertools
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from rnnbench.errors import ConfigError
@@ -179,7 +179,8 @@ class Settings:
     min_samples: int = 7
     max_samples: int = 200
     budget_s: float = 3.0
-    busy_load_threshold: float = 0.5
+    busy_threshold: float = 0.15
+    """Flag a case busy when other processes used more than this fraction of all cores' time."""
 
     def __post_init__(self) -> None:
         if self.target_rel_ci <= 0:
@@ -212,8 +213,9 @@ class SweepSpec:
     length_spread: tuple[float, ...] = (0.0,)
     workload: tuple[str, ...] = ("layer",)
     threads: tuple[int, ...] = (0,)
+    shapes: tuple[tuple[int, int, int], ...] = ()
+    """Explicit (hidden, batch, seq_len) triples; when given they replace the product of those three axes."""
     seed: int = 0
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def expand(self) -> list[Case]:
         """All cases in deterministic order; duplicates (e.g. a repeated value) appear once."""
@@ -236,6 +238,9 @@ class SweepSpec:
                 raise ConfigError(f"The sweep axis '{axis}' is empty; give at least one value.")
         seen: set[Case] = set()
         cases: list[Case] = []
+        shapes: Iterable[tuple[int, int, int]] = self.shapes or [
+            (h, b, t) for b in self.batch_size for h in self.hidden_size for t in self.seq_len
+        ]
         outer: Iterable[tuple[Any, ...]] = itertools.product(
             self.device,
             self.dtype,
@@ -244,15 +249,13 @@ class SweepSpec:
             self.num_layers,
             self.bidirectional,
             self.length_spread,
-            self.batch_size,
-            self.hidden_size,
             self.input_size or (None,),
-            self.seq_len,
+            list(shapes),
             self.mode,
             self.impl,
             self.arch,
         )
-        for dev, dt, th, wl, nl, bi, spread, b, h, i, t, mode, impl, arch in outer:
+        for dev, dt, th, wl, nl, bi, spread, i, (h, b, t), mode, impl, arch in outer:
             case = Case(
                 arch=arch,
                 impl=impl,
@@ -274,6 +277,26 @@ class SweepSpec:
                 seen.add(case)
                 cases.append(case)
         return cases
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (``metadata.json``); ``from_dict`` inverts it."""
+        return {k: [list(v) for v in val] if k == "shapes" else (list(val) if isinstance(val, tuple) else val)
+                for k, val in asdict(self).items()}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SweepSpec:
+        known = {f.name for f in fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in known:
+                continue
+            if key == "shapes":
+                kwargs[key] = tuple(tuple(int(v) for v in s) for s in value)
+            elif isinstance(value, list):
+                kwargs[key] = tuple(value)
+            else:
+                kwargs[key] = value
+        return cls(**kwargs)
 
     def with_axes(self, **axes: Any) -> SweepSpec:
         """A copy with some axes replaced (values given as iterables)."""

@@ -1,6 +1,10 @@
 """The command line: a thin layer that parses, calls the library and renders. Nothing imports it."""
 
+from rnnbench.cli import compare as compare
 from rnnbench.cli import info as info  # registers commands
+from rnnbench.cli import report as report
+from rnnbench.cli import run as run
+from rnnbench.cli import train as train
 from rnnbench.cli import verify as verify
 from rnnbench.cli.app import app, main
 

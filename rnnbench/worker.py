@@ -1,0 +1,32 @@
+"""``python -m rnnbench.worker FOLDER ROUND``: one round in a fresh process (the replication unit).
+
+Its only output is one JSON object per line on stdout (progress events) — an entry point, not the library.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rnnbench.results import RunFolder
+from rnnbench.sweep import run_round_here
+
+
+def _emit(event: dict[str, Any]) -> None:
+    slim = {k: v for k, v in event.items() if k != "row"}
+    print(json.dumps(slim, default=str), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m rnnbench.worker RUN_FOLDER ROUND", file=sys.stderr)
+        return 2
+    folder = RunFolder.open_existing(args[0])
+    run_round_here(folder, int(args[1]), _emit)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Result files: appends survive kills, loaders reject what they cannot read with a precise message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rnnbench.errors import SchemaError
+from rnnbench.results import SCHEMA_VERSION, SUMMARY_COLUMNS, CsvAppender, RunFolder, load_results, load_table
+
+
+def test_appender_writes_header_once_and_repairs_a_torn_line(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    CsvAppender(path, ("schema_version", "a", "b")).append([{"a": 1, "b": 2.5}])
+    with path.open("a") as fh:
+        fh.write(f"{SCHEMA_VERSION},3,")  # a kill mid-write
+    app = CsvAppender(path, ("schema_version", "a", "b"))
+    app.append([{"a": 4, "b": None}])
+    rows = app.read_rows()
+    assert [r["a"] for r in rows] == ["1", "4"]
+    assert rows[1]["b"] == ""
+    assert path.read_text().count("schema_version") == 1
+
+
+def test_appender_refuses_a_different_header(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("x,y\n1,2\n")
+    with pytest.raises(SchemaError, match="header does not match"):
+        CsvAppender(path, ("schema_version", "a"))
+
+
+def test_run_folder_metadata_round_trip(tmp_path: Path) -> None:
+    folder = RunFolder.create(tmp_path, {"kind": "run"}, run_id="r1")
+    folder.update_metadata(status="complete")
+    again = RunFolder.open_existing(tmp_path / "r1")
+    assert again.read_metadata()["status"] == "complete"
+    assert again.run_id == "r1"
+    with pytest.raises(SchemaError, match="no metadata.json"):
+        RunFolder.open_existing(tmp_path)
+
+
+def _summary(path: Path, **overrides: object) -> Path:
+    row = {c: "" for c in SUMMARY_COLUMNS}
+    row.update(schema_version=SCHEMA_VERSION, run_id="r", case_id="c", round=0, arch="lstm", seq_len=8,
+               batch_size=2, hidden_size=4, num_layers=1, threads=1, status="ok", median_s=0.1)  # fmt: skip
+    row.update({k: str(v) for k, v in overrides.items()})
+    path.write_text(",".join(row) + "\n" + ",".join(str(v) for v in row.values()) + "\n")
+    return path
+
+
+def test_loader_reads_a_valid_table(tmp_path: Path) -> None:
+    frame = load_table(_summary(tmp_path / "summary.csv"), "summary")
+    assert frame["seq_len"].iloc[0] == 8
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "the file is empty"),
+        ("a,b\n1,2\n", "missing column 'schema_version'"),
+        ("schema_version,run_id\n1,r\n", "missing column 'case_id'"),
+        ("schema_version,run_id\n99,r\n", "is \\[99\\], but this rnnbench reads version 1"),
+    ],
+)
+def test_loader_errors_name_file_column_and_fix(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "summary.csv"
+    path.write_text(content)
+    with pytest.raises(SchemaError, match=message):
+        load_table(path, "summary")
+
+
+def test_non_numeric_value_is_located(tmp_path: Path) -> None:
+    path = _summary(tmp_path / "summary.csv", seq_len="long")
+    with pytest.raises(SchemaError, match="column 'seq_len' has a non-numeric value 'long' on line 2"):
+        load_table(path, "summary")
+
+
+def test_folder_without_results(tmp_path: Path) -> None:
+    with pytest.raises(SchemaError, match="no summary.csv found"):
+        load_results([tmp_path], "summary")
+    with pytest.raises(SchemaError, match="no such file"):
+        load_results([tmp_path / "nope"], "summary")
