@@ -8,6 +8,7 @@ unexpected exception); 4 nothing comparable; 5 inconclusive under ``--strict``; 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import traceback
@@ -56,6 +57,11 @@ class RnnbenchGroup(TyperGroup):
         except KeyboardInterrupt:
             err_console().print("Interrupted.", markup=False)
             raise typer.Exit(EXIT_INTERRUPTED) from None
+        except BrokenPipeError:  # output piped into `head` and closed: not an error
+            with contextlib.suppress(OSError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(0) from None
         except Exception as exc:
             if os.environ.get("RNNBENCH_DEBUG"):
                 traceback.print_exc()
@@ -121,6 +127,7 @@ app = typer.Typer(
         "long-range tasks, reports with uncertainty, and gates regressions in CI.\n\n" + EXIT_CODES_HELP
     ),
     no_args_is_help=True,
+    rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},

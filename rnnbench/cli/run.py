@@ -23,35 +23,31 @@ from rich.table import Table
 from rnnbench.cli.app import MultiValueCommand, app, err_console, out_console
 from rnnbench.errors import EXIT_BENCHMARK_FAILED, EXIT_INTERRUPTED
 
-AXIS_HELP = (
-    "Several values after one flag, repeated flags, or commas: --seq-len 64 128 256 = --seq-len 64,128,256."
-)
-
 
 def _opt(flag: str, help_text: str) -> Any:
-    return typer.Option(None, flag, help=f"{help_text}. {AXIS_HELP}", show_default=False)
+    return typer.Option(None, flag, help=help_text, show_default=False, rich_help_panel="Sweep axes (lists)")
 
 
 @app.command("run", cls=MultiValueCommand)
 def run_command(
-    arch: list[str] = _opt("--arch", "Architectures: lstm, gru, rnn [preset: lstm gru]"),
-    impl: list[str] = _opt("--impl", "Implementations: native, aten, cell, scratch, compiled, numpy [native]"),
+    arch: list[str] = _opt("--arch", "Architectures: lstm, gru, rnn (preset: lstm gru)"),
+    impl: list[str] = _opt("--impl", "Implementations: native, aten, cell, scratch, compiled, numpy (native)"),
     mode: list[str] = _opt(
         "--mode", "Modes: inference, forward, backward (timed alone), train (fwd+loss+bwd+Adam)"
     ),
-    device: list[str] = _opt("--device", "Devices: cpu, cuda, cuda:N, auto [cpu]"),
-    dtype: list[str] = _opt("--dtype", "dtypes: float32, bfloat16, float16 [float32]"),
+    device: list[str] = _opt("--device", "Devices: cpu, cuda, cuda:N, auto (cpu)"),
+    dtype: list[str] = _opt("--dtype", "dtypes: float32, bfloat16, float16 (float32)"),
     seq_len: list[str] = _opt("--seq-len", "Sequence lengths T"),
     batch: list[str] = _opt("--batch", "Batch sizes B"),
     hidden: list[str] = _opt("--hidden", "Hidden sizes H"),
-    input_size: list[str] = _opt("--input-size", "Input sizes I [default: equal to H]"),
-    layers: list[str] = _opt("--layers", "Stacked layers L [1]"),
-    directions: list[str] = _opt("--directions", "Directions: 1, 2 [1]"),
+    input_size: list[str] = _opt("--input-size", "Input sizes I (default: equal to H)"),
+    layers: list[str] = _opt("--layers", "Stacked layers L (1)"),
+    directions: list[str] = _opt("--directions", "Directions: 1, 2 (1)"),
     bidirectional: bool = typer.Option(False, "--bidirectional", help="Shorthand for --directions 2."),
     lengths: list[str] = _opt(
-        "--lengths", "'fixed', or a spread s in (0,1): lengths uniform in [(1-s)·T, T], packed/masked [fixed]"
+        "--lengths", "'fixed', or a spread s in (0,1): lengths uniform in ((1-s)·T, T), packed/masked (fixed)"
     ),
-    threads: list[str] = _opt("--threads", "Intra-op threads, set explicitly and recorded [torch's default]"),
+    threads: list[str] = _opt("--threads", "Intra-op threads, set explicitly and recorded (torch's default)"),
     workload: list[str] = _opt(
         "--workload", "layer (the recurrent stack alone) or classifier (embedding → RNN → mean pool → linear)"
     ),
@@ -59,9 +55,9 @@ def run_command(
     config: Path = typer.Option(
         None, "--config", "-c", help="TOML sweep file; its keys are these option names."
     ),
-    rounds: int = typer.Option(None, "--rounds", help="Repeat the grid in N fresh worker processes [1]."),
-    output: Path = typer.Option(None, "--output", "-o", help="Folder for run folders [results]."),
-    run_id: str = typer.Option(None, "--run-id", help="Name of the run folder [a timestamp]."),
+    rounds: int = typer.Option(None, "--rounds", help="Repeat the grid in N fresh worker processes (1)."),
+    output: Path = typer.Option(None, "--output", "-o", help="Folder for run folders (results)."),
+    run_id: str = typer.Option(None, "--run-id", help="Name of the run folder (a timestamp)."),
     resume: Path = typer.Option(
         None, "--resume", help="Finish an interrupted run folder: nothing lost or twice."
     ),
@@ -70,26 +66,32 @@ def run_command(
         None, "--budget", help="Seconds of timed blocks per case before giving up precision."
     ),
     target_precision: float = typer.Option(
-        None, "--target-precision", help="Stop when the median's 95% CI half-width / median ≤ this [0.02]."
+        None, "--target-precision", help="Stop when the median's 95% CI half-width / median ≤ this (0.02)."
     ),
     warmup: float = typer.Option(None, "--warmup", help="Maximum warm-up seconds per case."),
     busy_threshold: float = typer.Option(
         None, "--busy-threshold", help="Flag a case when other processes used more than this share of the CPUs."
     ),
-    seed: int = typer.Option(None, "--seed", help="Seed for weights and inputs [0]."),
+    seed: int = typer.Option(None, "--seed", help="Seed for weights and inputs (0)."),
     fresh_processes: bool = typer.Option(
         False, "--fresh-processes", help="Run even a single round in a fresh worker process."
     ),
 ) -> None:
-    """Time LSTM, GRU and RNN on identical shapes and write tidy CSVs to results/<run-id>/.
+    """Time LSTM, GRU and RNN on identical shapes; write tidy CSVs to `results/<run-id>/`.
 
-    Method: warm-up until steady (the cold first iteration kept apart), blocks long enough to drown timer
-    overhead, GC off inside blocks, CUDA synchronisation + CUDA events, repetition until the median's 95%
-    interval is within --target-precision or --budget ends; the architectures of one shape are timed
-    interleaved. Failures become rows (oom, unsupported, error, skipped); Ctrl-C keeps finished rows (exit 130).
+    **Lists:** every sweep axis takes several values after one flag, repeated flags, or commas
+    (`--seq-len 64 128 256` = `--seq-len 64,128,256`). Axes you do not give come from the preset
+    (default `quick`), then from `--config`.
 
-    Examples: rnnbench run --arch gru lstm --device cuda · rnnbench run --preset fastrnns --rounds 5 ·
-    rnnbench run --seq-len 64 128 256 --hidden 256 --mode train --dry-run
+    **Method:** warm-up until steady (the cold first iteration kept apart), blocks long enough to drown
+    timer overhead, GC off inside blocks, CUDA synchronisation plus CUDA events, repetition until the
+    median's 95% interval is within `--target-precision` or `--budget` ends; the architectures of one shape
+    are timed interleaved. Failures become rows (oom, unsupported, error, skipped); Ctrl-C keeps finished
+    rows (exit 130) and `--resume` finishes the run.
+
+    **Examples:** `rnnbench run --arch gru lstm --device cuda` ·
+    `rnnbench run --preset fastrnns --rounds 5` ·
+    `rnnbench run --seq-len 64 128 256 --hidden 256 --mode train --dry-run`
     """
     from rnnbench.plan import build_plan, read_config
     from rnnbench.results import RunFolder
