@@ -88,7 +88,7 @@ class Axis:
 AXES: dict[str, Axis] = {
     "arch": Axis("arch", _choices("architecture", ARCHS), "lstm, gru, rnn"),
     "impl": Axis("impl", _choices("implementation", IMPLS), "native, aten, cell, scratch, compiled, numpy"),
-    "mode": Axis("mode", _choices("mode", MODES), "inference, forward, backward, train"),
+    "mode": Axis("mode", _choices("mode", MODES), "inference, forward, backward, train, ddp-train"),
     "device": Axis("device", _device, "cpu, cuda, cuda:N, auto"),
     "dtype": Axis("dtype", _choices("dtype", DTYPES), "float32, bfloat16, float16"),
     "seq_len": Axis("seq_len", _int(1), "time steps T"),

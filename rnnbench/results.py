@@ -8,13 +8,14 @@ reopened. All times are seconds and all memory bytes; units are a display concer
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as _dt
 import json
 import math
 import os
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,11 +60,19 @@ CURVES_COLUMNS: tuple[str, ...] = (
     "match", "budget", "eval_score",
 )  # fmt: skip
 
+DDP_COLUMNS: tuple[str, ...] = (
+    "schema_version", "run_id", "case_id", "arch", "impl", "device", "dtype", "seq_len", "batch_size",
+    "input_size", "hidden_size", "num_layers", "bidirectional", "threads", "backend", "world_size", "rank",
+    "steps", "step_median_s", "step_iqr_s", "nosync_median_s", "allreduce_frac", "single_median_s",
+    "scaling_efficiency", "global_tokens_per_s", "status", "message",
+)  # fmt: skip
+
 TABLES: dict[str, tuple[str, ...]] = {
     "summary": SUMMARY_COLUMNS,
     "samples": SAMPLE_COLUMNS,
     "train_summary": TRAIN_SUMMARY_COLUMNS,
     "curves": CURVES_COLUMNS,
+    "ddp": DDP_COLUMNS,
 }
 
 NUMERIC_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -91,6 +100,24 @@ def _format(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
     return value
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock on ``<path>.lock`` (POSIX ``flock``): concurrent workers of one run (one per
+    GPU) append to the same files without interleaving rows. A no-op where ``fcntl`` is missing."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    lock_path = Path(str(path) + ".lock")
+    with lock_path.open("a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def _repair_tail(path: Path) -> None:
@@ -128,6 +155,10 @@ class CsvAppender:
         rows = list(rows)
         if not rows:
             return 0
+        with file_lock(self.path):
+            return self._append_locked(rows)
+
+    def _append_locked(self, rows: list[Mapping[str, Any]]) -> int:
         new_file = not self.path.exists() or self.path.stat().st_size == 0
         with self.path.open("a", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=self.columns, extrasaction="raise")
@@ -210,9 +241,15 @@ class RunFolder:
         return data
 
     def update_metadata(self, **changes: Any) -> None:
-        data = self.read_metadata()
-        data.update(changes)
-        self.write_metadata(data)
+        """Read-modify-write under a lock (concurrent workers update calibration and status)."""
+        with file_lock(self.path / "metadata.json"):
+            data = self.read_metadata()
+            for key, value in changes.items():
+                if isinstance(value, dict) and isinstance(data.get(key), dict):
+                    data[key] = {**data[key], **value}  # merge maps such as calibration
+                else:
+                    data[key] = value
+            self.write_metadata(data)
 
     def table(self, name: str) -> CsvAppender:
         return CsvAppender(self.path / f"{name}.csv", TABLES[name])

@@ -41,6 +41,8 @@ class Prepared:
     flops_per_iter: int
     tokens_per_iter: int
     keep: list[Any] = field(default_factory=list)
+    workload: Any = None
+    """The ``Workload`` (model + inputs + loss), for callers that wrap the model (DDP)."""
 
 
 def _sync_fn(device: str) -> Callable[[], None] | None:
@@ -73,6 +75,11 @@ def prepare(case: Case, device: str) -> Prepared:
     reason = unsupported_reason(case.impl, mode=case.mode, device_type=device_type(device), dtype=case.dtype)
     if reason:
         raise UnsupportedError(reason)
+    if case.mode == "ddp-train":
+        raise UnsupportedError(
+            "ddp-train runs under torchrun, alone: "
+            "torchrun --nproc-per-node P -m rnnbench run --mode ddp-train …"
+        )
     config = case.model_config
     rnn = build_model(config, case.impl, seed=case.seed, device_type=device_type(device))
     work = build_workload(
@@ -114,12 +121,12 @@ def prepare(case: Case, device: str) -> Prepared:
                 return work.forward()
 
         timed = Timed(run_inference, sync=sync, events=events)
-        return Prepared(case, device, timed, run_inference, params, fwd, work.tokens)
+        return Prepared(case, device, timed, run_inference, params, fwd, work.tokens, workload=work)
 
     model.train()  # cuDNN's RNN backward needs train mode (pytorch#5878); dropout is 0 here
     if case.mode == "forward":
         timed = Timed(work.forward, sync=sync, events=events)
-        return Prepared(case, device, timed, work.forward, params, fwd, work.tokens)
+        return Prepared(case, device, timed, work.forward, params, fwd, work.tokens, workload=work)
 
     if case.mode == "backward":
         pending: list[torch.Tensor] = []
@@ -136,7 +143,7 @@ def prepare(case: Case, device: str) -> Prepared:
             run_backward()
 
         timed = Timed(run_backward, setup=setup_backward, sync=sync, events=events)
-        return Prepared(case, device, timed, once_backward, params, bwd, work.tokens, [pending])
+        return Prepared(case, device, timed, once_backward, params, bwd, work.tokens, [pending], work)
 
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
 
@@ -146,7 +153,7 @@ def prepare(case: Case, device: str) -> Prepared:
         optimizer.step()
 
     timed = Timed(run_train, sync=sync, events=events)
-    return Prepared(case, device, timed, run_train, params, fwd + bwd, work.tokens, [optimizer])
+    return Prepared(case, device, timed, run_train, params, fwd + bwd, work.tokens, [optimizer], work)
 
 
 # ---- what ran, and how much memory it took -----------------------------------------------------------------

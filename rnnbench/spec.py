@@ -18,7 +18,7 @@ from rnnbench.registry import check_choice
 
 ARCHS: tuple[str, ...] = ("lstm", "gru", "rnn")
 IMPLS: tuple[str, ...] = ("native", "aten", "cell", "scratch", "compiled", "numpy")
-MODES: tuple[str, ...] = ("inference", "forward", "backward", "train")
+MODES: tuple[str, ...] = ("inference", "forward", "backward", "train", "ddp-train")
 DTYPES: tuple[str, ...] = ("float32", "bfloat16", "float16")
 WORKLOADS: tuple[str, ...] = ("layer", "classifier")
 

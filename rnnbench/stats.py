@@ -294,10 +294,8 @@ def rounds_needed(
     centre = math.log(estimate)
     half = (math.log(high) - math.log(low)) / 2
     slow, fast = math.log(1 - min_effect), math.log(1 + min_effect)
-    if centre < slow or centre > fast:
-        distance = abs(centre)
-    else:
-        distance = min(centre - slow, fast - centre)
+    outside = centre < slow or centre > fast
+    distance = abs(centre) if outside else min(centre - slow, fast - centre)
     if distance <= 0:
         return None
     needed = math.ceil(n_per_side * (half / distance) ** 2)

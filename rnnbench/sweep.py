@@ -43,6 +43,15 @@ def resolve_devices(spec: SweepSpec) -> tuple[SweepSpec, list[str]]:
     return dataclasses.replace(spec, device=tuple(resolved)), notes
 
 
+def device_pool(spec: SweepSpec) -> list[str] | None:
+    """Several distinct ``cuda:N`` devices form a pool: the grid is split across them, one concurrent worker
+    per GPU, instead of every case being measured on every GPU. ``None`` otherwise (devices are an axis)."""
+    devices = list(spec.device)
+    if len(devices) >= 2 and all(d.startswith("cuda:") for d in devices):
+        return devices
+    return None
+
+
 def _fingerprints(env: dict[str, Any], spec: SweepSpec) -> tuple[dict[str, Any], dict[str, str]]:
     from rnnbench.env import fingerprint, fingerprint_keys
 
@@ -71,13 +80,18 @@ def start_run(
     output: Path,
     run_id: str | None = None,
     command: list[str] | None = None,
+    shard: tuple[int, int] | None = None,
+    pool: list[str] | None = None,
 ) -> RunFolder:
-    """Create ``output/<run-id>/`` with its metadata (environment, fingerprint, spec, settings)."""
+    """Create ``output/<run-id>/`` with its metadata (environment, fingerprint, spec, settings).
+
+    ``shard=(k, n)`` keeps only shard k of n of the grid (see ``rnnbench.shard``). ``pool`` (several GPUs)
+    splits the grid across those devices, one concurrent worker per device, all writing to this folder."""
     from rnnbench.env import capture
 
     if rounds < 1:
         raise ConfigError(f"--rounds must be ≥ 1, got {rounds}.")
-    run_id = run_id or new_run_id()
+    run_id = run_id or (new_run_id() + (f"-shard{shard[0]}of{shard[1]}" if shard else ""))
     if (Path(output) / run_id).exists():
         raise ConfigError(
             f"{Path(output) / run_id} already exists; pick another --run-id, or continue it with --resume."
@@ -100,7 +114,9 @@ def start_run(
             "settings": dataclasses.asdict(settings),
             "rounds": rounds,
             "calibration": {},
-            "cases": len(spec.expand()),
+            "grid_cases": len(spec.expand()),
+            "shard": list(shard) if shard else None,
+            "pool": pool,
         },
         run_id=run_id,
     )
@@ -115,9 +131,30 @@ def load_plan(folder: RunFolder) -> tuple[SweepSpec, Settings, int, dict[str, An
     return spec, settings, int(meta.get("rounds", 1)), meta
 
 
-def round_context(folder: RunFolder, round_index: int) -> tuple[list[Case], RoundContext]:
-    spec, settings, _, meta = load_plan(folder)
+def planned_cases(folder: RunFolder, part: int | None = None) -> list[Case]:
+    """The cases this folder measures: the grid, cut to its shard; in a device pool, the part of worker
+    ``part`` (an index into the pool; each case once, on the device that ran it), or — with ``None`` — all."""
+    from rnnbench.shard import partition, shard_of
+
+    spec, _, _, meta = load_plan(folder)
+    pool = meta.get("pool")
+    if pool:
+        spec = dataclasses.replace(spec, device=(pool[0],))
     cases = spec.expand()
+    if meta.get("shard"):
+        k, n = meta["shard"]
+        cases = shard_of(cases, int(k), int(n))
+    if not pool:
+        return cases
+    parts = partition(cases, len(pool))
+    indices = [part] if part is not None else range(len(pool))
+    return [dataclasses.replace(c, device=pool[i]) for i in indices for c in parts[i]]
+
+
+def round_context(
+    folder: RunFolder, round_index: int, part: int | None = None
+) -> tuple[list[Case], RoundContext]:
+    _, settings, _, meta = load_plan(folder)
     ctx = RoundContext(
         folder=folder,
         run_id=str(meta["run_id"]),
@@ -126,40 +163,89 @@ def round_context(folder: RunFolder, round_index: int) -> tuple[list[Case], Roun
         fingerprints=dict(meta.get("fingerprint", {})),
         calibration=dict(meta.get("calibration", {})),
     )
-    return cases, ctx
+    return planned_cases(folder, part), ctx
 
 
-def run_round_here(folder: RunFolder, round_index: int, on_event: OnEvent) -> None:
+def run_round_here(folder: RunFolder, round_index: int, on_event: OnEvent, part: int | None = None) -> None:
     """Run one round in this process; calibration results are saved to the metadata for later rounds."""
-    cases, ctx = round_context(folder, round_index)
+    cases, ctx = round_context(folder, round_index, part)
     try:
         run_round(cases, ctx, on_event)
     finally:
-        meta = folder.read_metadata()
-        calibration = {**meta.get("calibration", {}), **{k: v for k, v in ctx.calibration.items() if v == v}}
-        folder.update_metadata(calibration=calibration)
+        folder.update_metadata(calibration={k: v for k, v in ctx.calibration.items() if v == v})
+
+
+def _worker_command(folder: RunFolder, round_index: int, part: int | None, python: str | None) -> list[str]:
+    cmd = [python or sys.executable, "-m", "rnnbench.worker", str(folder.path), str(round_index)]
+    return cmd + ([str(part)] if part is not None else [])
+
+
+def _relay(proc: subprocess.Popen[str], on_event: OnEvent) -> None:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        line = line.strip()
+        if line.startswith("{"):
+            on_event(json.loads(line))
+
+
+def _relay_then_close(proc: subprocess.Popen[str], events: Any) -> None:
+    _relay(proc, events.put)
+    events.put(None)
 
 
 def run_round_in_worker(
     folder: RunFolder, round_index: int, on_event: OnEvent, python: str | None = None
 ) -> None:
     """Run one round in a fresh ``python -m rnnbench.worker`` process, relaying its JSON-line events."""
-    log_path = folder.path / f"worker-round{round_index}.log"
-    cmd = [python or sys.executable, "-m", "rnnbench.worker", str(folder.path), str(round_index)]
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=os.environ.copy())
-        assert proc.stdout is not None
-        try:
-            for line in proc.stdout:
-                line = line.strip()
-                if line.startswith("{"):
-                    on_event(json.loads(line))
-            code = proc.wait()
-        except KeyboardInterrupt:
+    run_round_in_workers(folder, round_index, on_event, [None], python)
+
+
+def run_round_in_workers(
+    folder: RunFolder,
+    round_index: int,
+    on_event: OnEvent,
+    parts: list[int | None],
+    python: str | None = None,
+) -> None:
+    """One fresh worker process per pool part (device), running concurrently; events from all are relayed
+    in order of arrival (from this thread only, so ``on_event`` needs no locking)."""
+    import queue
+    import threading
+
+    events: queue.Queue[dict[str, Any] | None] = queue.Queue()
+    procs: list[tuple[subprocess.Popen[str], Path]] = []
+    threads = []
+    try:
+        for part in parts:
+            suffix = f"-part{part}" if part is not None else ""
+            log_path = folder.path / f"worker-round{round_index}{suffix}.log"
+            log = log_path.open("w")
+            proc = subprocess.Popen(
+                _worker_command(folder, round_index, part, python),
+                stdout=subprocess.PIPE, stderr=log, text=True, env=os.environ.copy(),
+            )  # fmt: skip
+            log.close()
+            procs.append((proc, log_path))
+            thread = threading.Thread(target=_relay_then_close, args=(proc, events), daemon=True)
+            thread.start()
+            threads.append(thread)
+        finished = 0
+        while finished < len(procs):
+            event = events.get()
+            if event is None:
+                finished += 1
+            else:
+                on_event(event)
+        codes = [proc.wait() for proc, _ in procs]
+    except KeyboardInterrupt:
+        for proc, _ in procs:
             proc.terminate()
+        for proc, _ in procs:
             proc.wait()
-            raise
-    if code != 0:
+        raise
+    failed = [(code, log) for code, (_, log) in zip(codes, procs, strict=True) if code != 0]
+    if failed:
+        code, log_path = failed[0]
         tail = log_path.read_text()[-2000:]
         raise BenchmarkFailedError(
             f"round {round_index} worker exited with {code}; its log ({log_path}):\n{tail}"
@@ -174,12 +260,21 @@ def execute(
 ) -> None:
     """Run (or finish) every round. One round runs in this process unless ``fresh_processes``; several rounds
     always run in fresh worker processes. Marks the folder complete, interrupted or failed."""
-    _, _, rounds, _ = load_plan(folder)
+    _, _, rounds, meta = load_plan(folder)
     removed = drop_orphan_samples(folder)
     if removed:
         on_event({"event": "warning", "message": f"dropped {removed} sample rows of an unfinished case"})
+    pool = meta.get("pool")
     use_workers = rounds > 1 if fresh_processes is None else fresh_processes
-    run = runner or (run_round_in_worker if use_workers else run_round_here)
+    run: Callable[[RunFolder, int, OnEvent], None]
+    if runner is not None:
+        run = runner
+    elif pool:
+
+        def run(f: RunFolder, r: int, ev: OnEvent) -> None:
+            run_round_in_workers(f, r, ev, list(range(len(pool))))
+    else:
+        run = run_round_in_worker if use_workers else run_round_here
     import datetime as _dt
 
     folder.update_metadata(status="running")

@@ -20,11 +20,11 @@ def _emit(event: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2:
-        print("usage: python -m rnnbench.worker RUN_FOLDER ROUND", file=sys.stderr)
+    if len(args) not in (2, 3):
+        print("usage: python -m rnnbench.worker RUN_FOLDER ROUND [POOL_PART]", file=sys.stderr)
         return 2
     folder = RunFolder.open_existing(args[0])
-    run_round_here(folder, int(args[1]), _emit)
+    run_round_here(folder, int(args[1]), _emit, int(args[2]) if len(args) == 3 else None)
     return 0
 
 

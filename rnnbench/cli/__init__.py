@@ -1,7 +1,9 @@
 """The command line: a thin layer that parses, calls the library and renders. Nothing imports it."""
 
+# Each import registers that module's commands on the app.
 from rnnbench.cli import compare as compare
-from rnnbench.cli import info as info  # registers commands
+from rnnbench.cli import info as info
+from rnnbench.cli import merge as merge
 from rnnbench.cli import report as report
 from rnnbench.cli import run as run
 from rnnbench.cli import train as train

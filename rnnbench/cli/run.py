@@ -76,6 +76,12 @@ def run_command(
     fresh_processes: bool = typer.Option(
         False, "--fresh-processes", help="Run even a single round in a fresh worker process."
     ),
+    shard: str = typer.Option(
+        None,
+        "--shard",
+        help="K/N: run only shard K (1-based) of N — a deterministic, cost-balanced partition of the grid, "
+        "the same on every machine (Slurm arrays, CI matrices). Merge the folders with 'rnnbench merge'.",
+    ),
 ) -> None:
     """Time LSTM, GRU and RNN on identical shapes; write tidy CSVs to `results/<run-id>/`.
 
@@ -118,25 +124,68 @@ def run_command(
     spec, settings = build_plan(preset, config_data, axes, settings_over, seed)
     n_rounds = rounds if rounds is not None else int(config_data.get("rounds", 1))
     out_root = output or Path(config_data.get("output", "results"))
+    if "ddp-train" in spec.mode and not dry_run:
+        _run_ddp(spec, settings, out_root, run_id, console)
+        return
+    shard_kn = None
     cases = spec.expand()
+    if shard:
+        from rnnbench.shard import parse_shard, shard_of
+
+        shard_kn = parse_shard(shard)
+        cases = shard_of(cases, *shard_kn)
     if dry_run:
         _print_grid(console, cases, n_rounds)
         return
 
-    from rnnbench.sweep import resolve_devices, start_run
+    from rnnbench.sweep import device_pool, resolve_devices, start_run
 
     spec, notes = resolve_devices(spec)
+    pool = device_pool(spec)
     if spec.threads == (0,):
         import torch
 
         spec = spec.with_axes(threads=(torch.get_num_threads(),))
     for note in notes:
         err_console().print(f"Warning: {note} Its cases are recorded as skipped.", markup=False)
-    folder = start_run(spec, settings, n_rounds, out_root, run_id, ["rnnbench", *sys.argv[1:]])
-    console.print(
-        f"Run folder: {folder.path}  ({len(spec.expand())} cases × {n_rounds} round(s))", markup=False
-    )
+    folder = start_run(spec, settings, n_rounds, out_root, run_id, ["rnnbench", *sys.argv[1:]], shard_kn, pool)
+    where = f" on {len(pool)} GPUs concurrently ({', '.join(pool)})" if pool else ""
+    console.print(f"Run folder: {folder.path}  ({len(cases)} cases × {n_rounds} round(s){where})", markup=False)
     _execute(folder, console, fresh_processes)
+
+
+def _run_ddp(spec: Any, settings: Any, out_root: Path, run_id: str | None, console: Console) -> None:
+    """``--mode ddp-train`` under torchrun: every rank measures, rank 0 writes and prints."""
+    import os
+
+    from rnnbench.ddp import run_ddp
+
+    rank0 = os.environ.get("RANK", "0") == "0"
+
+    def on_event(event: dict[str, Any]) -> None:
+        if rank0 and event.get("event") == "case_done":
+            console.print(f"  {event['status']:5s} {event['label']}", markup=False)
+
+    path = run_ddp(spec, settings, out_root, run_id, ["rnnbench", *sys.argv[1:]], on_event)
+    if path is None:
+        return
+    import pandas as pd
+
+    ddp = pd.read_csv(path / "ddp.csv")
+    world, backend = int(ddp["world_size"].iloc[0]), ddp["backend"].iloc[0]
+    table = Table(title=f"ddp-train, {world} processes ({backend})", title_justify="left")
+    columns = ("arch", "T", "B/rank", "H", "rank", "step", "1-process step", "scaling eff.",
+               "exposed all-reduce", "global tokens/s")  # fmt: skip
+    for col in columns:
+        table.add_column(col, justify="right")
+    for r in ddp.to_dict("records"):
+        table.add_row(
+            str(r["arch"]), str(r["seq_len"]), str(r["batch_size"]), str(r["hidden_size"]), str(r["rank"]),
+            _fmt_s(r["step_median_s"]), _fmt_s(r["single_median_s"]), f"{r['scaling_efficiency']:.2f}",
+            f"{r['allreduce_frac']:.0%}", f"{r['global_tokens_per_s']:,.0f}",
+        )  # fmt: skip
+    console.print(table)
+    summarise(path, console)
 
 
 def _print_grid(console: Console, cases: list[Any], rounds: int) -> None:
@@ -171,10 +220,10 @@ def _print_grid(console: Console, cases: list[Any], rounds: int) -> None:
 def _execute(folder: Any, console: Console, fresh_processes: bool) -> None:
     from rnnbench.errors import BenchmarkFailedError
     from rnnbench.runner import done_keys
-    from rnnbench.sweep import execute, load_plan
+    from rnnbench.sweep import execute, load_plan, planned_cases
 
-    spec, _, rounds, _ = load_plan(folder)
-    total = len(spec.expand()) * rounds
+    _, _, rounds, _ = load_plan(folder)
+    total = len(planned_cases(folder)) * rounds
     already = len(done_keys(folder))
     warnings: list[str] = []
     progress = Progress(

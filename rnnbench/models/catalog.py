@@ -35,7 +35,7 @@ class Implementation:
         return None
 
 
-_ALL_MODES = ("inference", "forward", "backward", "train")
+_ALL_MODES = ("inference", "forward", "backward", "train", "ddp-train")
 _ALL_DTYPES = ("float32", "bfloat16", "float16")
 _TORCH_DEVICES = ("cpu", "cuda")
 

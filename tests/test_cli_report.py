@@ -1,0 +1,56 @@
+"""``rnnbench report`` as a user types it: files and tables from the golden results, clear errors with exit
+code 2, and no torch import."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def test_report_writes_files_and_prints_tables(cli, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = cli(["report", str(GOLDEN), "--out", str(out), "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    assert "inference · cpu · Intel(R) Xeon(R) Gold 6338" in result.output
+    assert "GRU/LSTM [95% CI]" in result.output and "Claims" in result.output
+    assert f"Report: {out / 'report.html'}" in result.output.replace("\n", "")
+    for name in ("report.md", "report.html", "throughput_vs_seq_len.png", "ratio_heatmap.svg", "cases.csv"):
+        assert (out / name).exists(), name
+
+
+def test_default_out_is_beside_the_results(cli, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    shutil.copytree(GOLDEN / "20261103-110000-cccc", results / "20261103-110000-cccc")
+    result = cli(["report", str(results), "--format", "md", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert (results / "report" / "report.md").exists()
+    assert not (results / "report" / "report.html").exists()
+
+
+def test_errors_are_one_line_and_exit_2(cli, tmp_path: Path) -> None:
+    result = cli(["report", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output.startswith("Error: no results under")
+    bad = tmp_path / "run"
+    bad.mkdir()
+    (bad / "summary.csv").write_text("schema_version,run_id\n")
+    result = cli(["report", str(bad)])
+    assert result.exit_code == 2 and "missing column" in result.output and "summary.csv" in result.output
+    result = cli(["report", str(GOLDEN), "--format", "pdf"])
+    assert result.exit_code == 2 and "Unknown format 'pdf'" in result.output
+
+
+def test_report_does_not_import_torch(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from rnnbench.cli import app\n"
+        f"r = CliRunner().invoke(app, ['report', {str(GOLDEN)!r}, '--out', {str(tmp_path)!r}, '-q', '-f', 'md'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "assert 'torch' not in sys.modules, 'report imported torch'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)

@@ -1,0 +1,143 @@
+"""Exports follow their formats' rules: github-action-benchmark's customBiggerIsBetter (unique stable names with
+the device, numeric value, constant unit, ``range`` "± x", ``extra`` a string), strict JSON, CSV, Markdown."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_gate import noisy, write_run
+
+from rnnbench.ab import calibration_from
+from rnnbench.errors import ConfigError
+from rnnbench.exports import (
+    COMPARISON_CSV_COLUMNS,
+    FORMATS,
+    benchmark_action_entries,
+    render,
+)
+from rnnbench.gate import Comparison, GateSettings, compare_paths
+from rnnbench.history import build_history
+
+
+@pytest.fixture
+def comparison(tmp_path: Path) -> Comparison:
+    """Two devices with the same shape (names must still differ), a regression, a failed case, a case only in
+    base."""
+    rng = np.random.default_rng(2)
+    write_run(
+        tmp_path / "base",
+        "b",
+        {"lstm": noisy(1000, 6, rng), "gru": noisy(800, 6, rng), "rnn": noisy(3000, 6, rng)},
+    )
+    write_run(tmp_path / "base", "bc", {"lstm@cuda:0": noisy(9000, 6, rng)}, device="cuda:0")
+    write_run(
+        tmp_path / "head",
+        "h",
+        {"lstm": noisy(600, 6, rng), "gru": noisy(800, 6, rng)},
+        status={"gru": "error"},
+    )
+    write_run(tmp_path / "head", "hc", {"lstm@cuda:0": noisy(9000, 6, rng)}, device="cuda:0")
+    return compare_paths([tmp_path / "base"], [tmp_path / "head"])
+
+
+def test_github_benchmark_format_rules(comparison: Comparison) -> None:
+    data = json.loads(render(comparison, "github-benchmark"))
+    assert isinstance(data, list) and data
+    names = [e["name"] for e in data]
+    assert len(names) == len(set(names)), "names must be unique"
+    for entry in data:
+        assert set(entry) <= {"name", "unit", "value", "range", "extra"}
+        assert {"name", "unit", "value"} <= set(entry)
+        assert isinstance(entry["name"], str) and entry["name"]
+        assert isinstance(entry["value"], float) and math.isfinite(entry["value"])
+        assert entry["unit"] == "tokens/s"
+        assert isinstance(entry["extra"], str)
+        assert re.fullmatch(r"± \d+(\.\d+)?(e[+-]\d+)?", entry["range"]), entry["range"]
+        assert " cpu " in entry["name"] or " cuda:0 " in entry["name"]  # the device is in the name
+        assert "run" not in entry["name"]  # nothing run-specific: stable across commits
+    # only cases with a head throughput: the failed GRU and the base-only RNN have none
+    assert len(data) == 2
+    cpu, cuda = sorted(data, key=lambda e: e["name"])
+    assert cpu["name"].replace("cpu", "cuda:0") == cuda["name"]
+    assert "verdict: regression" in cpu["extra"]
+
+
+def test_github_benchmark_values_and_ranges(comparison: Comparison) -> None:
+    by_name = {c.name: c for c in comparison.cases}
+    for entry in benchmark_action_entries(comparison):
+        case = by_name[entry["name"]]
+        assert entry["value"] == pytest.approx(case.head_value)
+        half = float(entry["range"].removeprefix("± "))
+        assert half == pytest.approx(case.head_half_width, rel=1e-3)
+
+
+def test_names_are_stable_across_runs(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    names = []
+    for k in range(2):
+        write_run(tmp_path / f"b{k}", f"base-{k}", {"lstm": noisy(1000, 6, rng)})
+        write_run(tmp_path / f"h{k}", f"head-{k}", {"lstm": noisy(1000, 6, rng)})
+        comp = compare_paths([tmp_path / f"b{k}"], [tmp_path / f"h{k}"])
+        names.append([e["name"] for e in benchmark_action_entries(comp)])
+    assert names[0] == names[1]
+
+
+def test_json_is_strict_and_complete(comparison: Comparison) -> None:
+    text = render(comparison, "json")
+    data = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+    assert data["exit_code"] == comparison.exit_code == 6
+    assert data["settings"]["min_effect"] == 0.05 and data["settings"]["alpha"] == 0.01
+    assert sum(data["counts"].values()) == len(data["cases"]) == len(comparison.cases)
+    failed = next(c for c in data["cases"] if c["verdict"] == "error")
+    assert failed["head_tokens_per_s"] is None and failed["ratio"] is None
+
+
+def test_csv_has_one_row_per_case(comparison: Comparison) -> None:
+    rows = list(csv.DictReader(io.StringIO(render(comparison, "csv"))))
+    assert len(rows) == len(comparison.cases)
+    assert tuple(rows[0]) == COMPARISON_CSV_COLUMNS
+    assert rows[0]["verdict"] == "error"  # worst news first
+    assert {r["device"] for r in rows} == {"cpu", "cuda:0"}
+
+
+def test_markdown(comparison: Comparison) -> None:
+    md = render(comparison, "md")
+    assert md.startswith("## rnnbench regression gate")
+    assert "exit code 6" in md and "min effect 5.0%" in md
+    table_rows = [line for line in md.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(table_rows) == 1 + len(comparison.cases)
+    for case in comparison.cases:
+        assert case.name in md
+
+
+def test_calibration_and_history_exports(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    write_run(tmp_path / "a", "a", {"lstm": noisy(1000, 6, rng)})
+    write_run(tmp_path / "b", "b", {"lstm": noisy(1000, 6, rng)})
+    cal = calibration_from(compare_paths([tmp_path / "a"], [tmp_path / "b"]))
+    assert "Smallest honest --min-effect" in render(cal, "md")
+    assert json.loads(render(cal, "json"))["recommended_min_effect"] == cal.recommended_min_effect
+    assert len(list(csv.DictReader(io.StringIO(render(cal, "csv"))))) == 1
+    hist = build_history([tmp_path])
+    assert "rnnbench history" in render(hist, "md")
+    assert len(list(csv.DictReader(io.StringIO(render(hist, "csv"))))) == 2
+    with pytest.raises(ConfigError, match="github-benchmark format exports a comparison"):
+        render(hist, "github-benchmark")
+    with pytest.raises(ConfigError, match="Did you mean 'md'"):
+        render(cal, "mdd")
+    assert FORMATS == ("md", "json", "csv", "github-benchmark")
+
+
+def test_markdown_escapes_pipes() -> None:
+    from rnnbench.gate import CaseComparison
+
+    case = CaseComparison("a|b", "id", {"device": "cpu"}, 1, 1, (), (), "error", "x | y")
+    md = render(Comparison([case], GateSettings()), "md")
+    assert "a\\|b" in md and "x \\| y" in md

@@ -1,0 +1,369 @@
+"""The gate library: verdict rules and their boundaries, A/A false alarms, fingerprint checks, exit codes.
+
+``write_run`` (also used by the other gate tests) writes hand-made run folders the way ``rnnbench run`` does,
+so none of these tests needs torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from rnnbench.env import fingerprint
+from rnnbench.errors import (
+    EXIT_BENCHMARK_FAILED,
+    EXIT_INCONCLUSIVE,
+    EXIT_INTERNAL,
+    EXIT_NOTHING_COMPARABLE,
+    EXIT_OK,
+    EXIT_REGRESSION,
+    ConfigError,
+)
+from rnnbench.gate import (
+    EXIT_PRECEDENCE,
+    CaseComparison,
+    GateSettings,
+    case_name,
+    classify,
+    compare_paths,
+    decide,
+    exit_code_for,
+    most_severe,
+)
+from rnnbench.results import RunFolder
+from rnnbench.stats import Interval
+
+SHAPE: dict[str, Any] = {
+    "impl": "native", "mode": "inference", "dtype": "float32", "seq_len": 32, "batch_size": 8,
+    "input_size": 64, "hidden_size": 64, "num_layers": 1, "bidirectional": False, "batch_first": False,
+    "length_spread": 0.0, "workload": "layer",
+}  # fmt: skip
+
+ENV_KEYS: dict[str, Any] = {
+    "torch": "2.5.1+cpu",
+    "cuda": None,
+    "cudnn": None,
+    "onednn": "3.5.3",
+    "device_model": "Test CPU @ 2.0GHz",
+    "threads": 2,
+    "numeric_flags": {"matmul_precision": "highest", "deterministic": False},
+}
+
+
+def case_id(name: str) -> str:
+    return hashlib.sha1(name.encode()).hexdigest()[:12]
+
+
+def write_run(
+    root: Path,
+    run_id: str,
+    values: Mapping[str, Sequence[float]],
+    *,
+    threads: int = 2,
+    device: str = "cpu",
+    keys: Mapping[str, Any] | None = None,
+    status: Mapping[str, str] | None = None,
+    with_keys: bool = True,
+    started_at: str | None = None,
+) -> Path:
+    """A run folder ``root/run_id``: one summary row per case and round; ``values[name][r]`` is the
+    throughput of round r of case ``name`` (``lstm``, ``gru``, ``rnn``; a ``name@cuda:0`` suffix sets the
+    device)."""
+    fp_keys = {**ENV_KEYS, **(keys or {}), "threads": threads}
+    fp = fingerprint(fp_keys)
+    meta: dict[str, Any] = {"kind": "run", "command": ["rnnbench", "run"], "env": {}, "status": "complete"}
+    devices = {name.split("@")[1] if "@" in name else device for name in values}
+    if with_keys:
+        meta["fingerprint_keys"] = {d: fp_keys for d in devices}
+        meta["fingerprint"] = dict.fromkeys(devices, fp)
+    if started_at:
+        meta["started_at"] = started_at
+    folder = RunFolder.create(root, meta, run_id)
+    rows = []
+    for name, vals in values.items():
+        arch, _, dev = name.partition("@")
+        for r, v in enumerate(vals):
+            st = (status or {}).get(name, "ok")
+            tokens = 32 * 8
+            rows.append(
+                {
+                    **SHAPE,
+                    "arch": arch,
+                    "device": dev or device,
+                    "run_id": run_id,
+                    "case_id": case_id(name),
+                    "round": r,
+                    "threads": threads,
+                    "status": st,
+                    "message": "" if st == "ok" else f"{st} happened",
+                    "n_samples": 20,
+                    "median_s": tokens / v if st == "ok" else None,
+                    "seq_per_s": 8 * v / tokens if st == "ok" else None,
+                    "tokens_per_s": v if st == "ok" else None,
+                    "fingerprint": fp,
+                }
+            )
+    folder.table("summary").append(rows)
+    return folder.path
+
+
+def noisy(level: float, n: int, rng: np.random.Generator, sd: float = 0.02) -> list[float]:
+    return [float(v) for v in level * np.exp(rng.normal(0, sd, n))]
+
+
+S = GateSettings()
+
+
+# ---- verdict rules and their boundaries -----------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("est", "lo", "hi", "p", "verdict"),
+    [
+        (0.97, 0.95, 1.05, 0.5, "no_change"),  # low end exactly at 1 - m: inside (closed)
+        (1.00, 0.96, 1.05, 0.5, "no_change"),  # high end exactly at 1 + m: inside
+        (0.97, 0.9499, 1.05, 0.5, "inconclusive"),  # just outside
+        (1.00, 0.96, 1.0501, 0.5, "inconclusive"),
+        (0.90, 0.85, 0.95, 0.002, "regression"),  # interval touching 1 - m from below, estimate beyond m
+        (0.95, 0.93, 0.97, 0.002, "inconclusive"),  # estimate exactly 1 - m: not "slower by more than m"
+        (0.90, 0.85, 1.00, 0.002, "inconclusive"),  # interval touching 1: does not exclude it
+        (0.90, 0.85, 0.99, 0.01, "regression"),  # p exactly alpha counts
+        (0.90, 0.85, 0.99, 0.0101, "inconclusive"),
+        (1.10, 1.05, 1.20, 0.002, "improvement"),  # touching 1 + m from above
+        (1.05, 1.03, 1.07, 0.002, "inconclusive"),  # estimate exactly 1 + m
+        (1.10, 1.00, 1.20, 0.002, "inconclusive"),  # touching 1
+        (0.98, 0.975, 0.985, 0.002, "no_change"),  # significant but smaller than the min effect
+    ],
+)
+def test_classify_boundaries(est: float, lo: float, hi: float, p: float, verdict: str) -> None:
+    got, reason = classify(Interval(est, lo, hi), p, 6, 6, S)
+    assert got == verdict, reason
+
+
+def test_classify_boundaries_follow_min_effect() -> None:
+    s = GateSettings(min_effect=0.1)
+    assert classify(Interval(1.0, 0.9, 1.1), 0.5, 6, 6, s)[0] == "no_change"
+    assert classify(Interval(0.85, 0.8, 0.9), 0.002, 6, 6, s)[0] == "regression"
+    assert classify(Interval(0.92, 0.88, 0.95), 0.002, 6, 6, s)[0] == "inconclusive"
+
+
+def test_too_few_rounds_is_never_decisive() -> None:
+    # 4+4 rounds cannot reach α = 0.01 (smallest exact p 0.029): even a tight interval is not "no change"
+    verdict, reason = classify(Interval(1.0, 0.99, 1.01), 0.5, 4, 6, S)
+    assert verdict == "inconclusive" and "≥ 5" in reason
+    assert classify(Interval(0.5, 0.45, 0.55), 0.0001, 4, 4, S)[0] == "inconclusive"
+    # at α = 0.05, 4 per side suffice
+    assert classify(Interval(1.0, 0.99, 1.01), 0.5, 4, 4, GateSettings(alpha=0.05))[0] == "no_change"
+
+
+def test_decide_flags_a_large_slowdown_and_reports_rounds_needed_when_unsure() -> None:
+    rng = np.random.default_rng(1)
+    base = noisy(1000, 6, rng)
+    d = decide(base, noisy(1000 / 1.5, 6, rng), S)
+    assert d.verdict == "regression" and d.p_value == pytest.approx(2 / 924)
+    assert d.ratio.estimate == pytest.approx(1 / 1.5, rel=0.05)
+    unsure = decide(noisy(1000, 6, rng, sd=0.08), noisy(960, 6, rng, sd=0.08), S)
+    assert unsure.verdict == "inconclusive"
+    assert unsure.rounds_needed is None or unsure.rounds_needed > 6
+
+
+def test_aa_false_positive_rate_at_most_alpha_at_defaults() -> None:
+    """Identical code, 6+6 round medians with realistic (3%, lognormal) round-to-round noise: the share of
+    A/A comparisons called regression or improvement stays at or below α = 0.01."""
+    rng = np.random.default_rng(20240601)
+    trials = 600
+    alarms = 0
+    for i in range(trials):
+        base = noisy(1000, 6, rng, sd=0.03)
+        head = noisy(1000, 6, rng, sd=0.03)
+        d = decide(base, head, GateSettings(seed=i))
+        alarms += d.verdict in ("regression", "improvement")
+    assert alarms / trials <= S.alpha
+    # the rank test alone: P(p ≤ 0.01) with 6+6 is 8/924 ≈ 0.0087 exactly; the min-effect rule only removes
+    # alarms from it, so the bound holds for any noise distribution, not just this one
+
+
+def test_aa_rank_test_size_is_exact() -> None:
+    """The exact test's rejection rate at α = 0.01 with 6+6 rounds is 8/924 whatever the distribution."""
+    from rnnbench.stats import mann_whitney_exact
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_cauchy((4000, 12))
+    rejections = sum(mann_whitney_exact(row[:6], row[6:]).p_value <= 0.01 for row in x)
+    assert rejections / 4000 == pytest.approx(8 / 924, abs=0.004)
+
+
+# ---- comparing folders ----------------------------------------------------------------------------------
+def test_compare_folders_verdicts(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    write_run(tmp_path / "base", "b", {"lstm": noisy(1000, 6, rng), "gru": noisy(800, 6, rng)})
+    write_run(tmp_path / "head", "h", {"lstm": noisy(600, 6, rng), "gru": noisy(800, 6, rng, sd=0.005)})
+    comp = compare_paths([tmp_path / "base"], [tmp_path / "head"])
+    by_arch = {c.labels["arch"]: c for c in comp.cases}
+    assert by_arch["lstm"].verdict == "regression"
+    assert by_arch["gru"].verdict in ("no_change", "inconclusive")
+    assert comp.base_rounds == 6 and comp.head_rounds == 6
+    assert comp.exit_code == EXIT_REGRESSION
+    assert by_arch["lstm"].base_value == pytest.approx(np.median(by_arch["lstm"].base_values))
+
+
+def test_rounds_from_several_folders_are_replication_units(tmp_path: Path) -> None:
+    """``ab`` writes one folder per round (all with round 0): (run_id, round) keeps them apart."""
+    rng = np.random.default_rng(4)
+    for k in range(6):
+        write_run(tmp_path / "base", f"base-r{k}", {"lstm": noisy(1000, 1, rng)})
+        write_run(tmp_path / "head", f"head-r{k}", {"lstm": noisy(700, 1, rng)})
+    comp = compare_paths([tmp_path / "base"], [tmp_path / "head"])
+    (case,) = comp.cases
+    assert len(case.base_values) == 6 and len(case.head_values) == 6
+    assert case.verdict == "regression"
+
+
+def test_fingerprint_difference_is_not_comparable_unless_allowed(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    write_run(tmp_path / "base", "b", {"lstm": noisy(1000, 6, rng)})
+    write_run(tmp_path / "head", "h", {"lstm": noisy(1000, 6, rng)}, keys={"torch": "2.6.0+cpu"})
+    comp = compare_paths([tmp_path / "base"], [tmp_path / "head"])
+    (case,) = comp.cases
+    assert case.verdict == "not_comparable" and "torch" in case.reason and "2.6.0" in case.reason
+    assert comp.exit_code == EXIT_NOTHING_COMPARABLE
+    allowed = compare_paths([tmp_path / "base"], [tmp_path / "head"], GateSettings(allow_diff=("torch",)))
+    assert allowed.cases[0].verdict in ("no_change", "inconclusive")
+
+
+def test_threads_pair_up_when_allowed(tmp_path: Path) -> None:
+    """Base --threads 2 against head --threads 1: the same case_id, different thread counts."""
+    rng = np.random.default_rng(6)
+    write_run(tmp_path / "base", "b", {"lstm": noisy(1000, 6, rng)}, threads=2)
+    write_run(tmp_path / "head", "h", {"lstm": noisy(550, 6, rng)}, threads=1)
+    strict = compare_paths([tmp_path / "base"], [tmp_path / "head"])
+    assert strict.cases[0].verdict == "not_comparable" and "threads 2 → 1" in strict.cases[0].reason
+    comp = compare_paths([tmp_path / "base"], [tmp_path / "head"], GateSettings(allow_diff=("threads",)))
+    (case,) = comp.cases
+    assert (case.base_threads, case.head_threads) == (2, 1)
+    assert case.verdict == "regression" and case.name.endswith("threads=1")
+
+
+def test_same_threads_sweep_pairs_by_thread_count(tmp_path: Path) -> None:
+    rng = np.random.default_rng(8)
+    for t, level in ((1, 500), (2, 1000)):
+        write_run(tmp_path / "base", f"b{t}", {"lstm": noisy(level, 6, rng)}, threads=t)
+        write_run(tmp_path / "head", f"h{t}", {"lstm": noisy(level, 6, rng)}, threads=t)
+    comp = compare_paths([tmp_path / "base"], [tmp_path / "head"])
+    assert sorted((c.base_threads, c.head_threads) for c in comp.cases) == [(1, 1), (2, 2)]
+    assert all(c.verdict in ("no_change", "inconclusive") for c in comp.cases)
+    assert len({c.name for c in comp.cases}) == 2
+
+
+def test_hash_only_fingerprints(tmp_path: Path) -> None:
+    rng = np.random.default_rng(9)
+    write_run(tmp_path / "base", "b", {"lstm": noisy(1000, 6, rng)}, with_keys=False)
+    write_run(tmp_path / "head", "h", {"lstm": noisy(1000, 6, rng)}, with_keys=False, keys={"onednn": "3.6"})
+    comp = compare_paths([tmp_path / "base"], [tmp_path / "head"], GateSettings(allow_diff=("onednn",)))
+    assert comp.cases[0].verdict == "not_comparable" and "no fingerprint_keys" in comp.cases[0].reason
+
+
+def test_failed_and_missing_cases(tmp_path: Path) -> None:
+    rng = np.random.default_rng(10)
+    write_run(
+        tmp_path / "base",
+        "b",
+        {"lstm": noisy(1000, 6, rng), "gru": noisy(900, 6, rng), "rnn": noisy(2000, 6, rng)},
+        status={"rnn": "unsupported"},
+    )
+    write_run(
+        tmp_path / "head",
+        "h",
+        {"lstm": noisy(1000, 6, rng), "gru": noisy(900, 6, rng), "rnn": noisy(2000, 6, rng)},
+        status={"gru": "oom", "rnn": "unsupported"},
+    )
+    write_run(tmp_path / "head2", "h2", {"lstm@cuda:0": noisy(1000, 6, rng)}, device="cuda:0")
+    comp = compare_paths([tmp_path / "base"], [tmp_path / "head", tmp_path / "head2"])
+    verdicts = {c.name.split()[0] + " " + c.device: c for c in comp.cases}
+    assert verdicts["gru cpu"].verdict == "error" and "head: oom" in verdicts["gru cpu"].reason
+    assert verdicts["rnn cpu"].verdict == "not_comparable"
+    assert (
+        verdicts["lstm cuda:0"].verdict == "not_comparable" and "only in head" in verdicts["lstm cuda:0"].reason
+    )
+    assert comp.exit_code == EXIT_BENCHMARK_FAILED
+
+
+def test_settings_validation() -> None:
+    with pytest.raises(ConfigError, match="min-effect"):
+        GateSettings(min_effect=5)
+    with pytest.raises(ConfigError, match="alpha"):
+        GateSettings(alpha=0.7)
+    with pytest.raises(ConfigError, match="Did you mean 'threads'"):
+        GateSettings(allow_diff=("thread",))
+    assert GateSettings().min_rounds == 5
+
+
+# ---- exit codes -------------------------------------------------------------------------------------------
+def _case(verdict: str, confirmed: bool | None = None) -> CaseComparison:
+    return CaseComparison("x", "id", {}, 1, 1, (1.0,), (1.0,), verdict, "", confirmed=confirmed)
+
+
+def test_exit_precedence_order() -> None:
+    assert EXIT_PRECEDENCE == (
+        EXIT_INTERNAL,
+        EXIT_BENCHMARK_FAILED,
+        EXIT_REGRESSION,
+        EXIT_NOTHING_COMPARABLE,
+        EXIT_INCONCLUSIVE,
+        EXIT_OK,
+    )
+    assert most_severe([EXIT_OK, EXIT_INCONCLUSIVE, EXIT_REGRESSION]) == EXIT_REGRESSION
+    assert most_severe([EXIT_REGRESSION, EXIT_BENCHMARK_FAILED]) == EXIT_BENCHMARK_FAILED
+    assert most_severe([EXIT_BENCHMARK_FAILED, EXIT_INTERNAL]) == EXIT_INTERNAL
+    assert most_severe([EXIT_INCONCLUSIVE, EXIT_NOTHING_COMPARABLE]) == EXIT_NOTHING_COMPARABLE
+    assert most_severe([]) == EXIT_OK
+    assert most_severe([42]) == EXIT_INTERNAL  # an unknown code is never quietly ignored
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "strict", "code"),
+    [
+        (["no_change", "improvement"], False, EXIT_OK),
+        (["no_change", "inconclusive"], False, EXIT_OK),
+        (["no_change", "inconclusive"], True, EXIT_INCONCLUSIVE),
+        (["regression", "inconclusive"], True, EXIT_REGRESSION),
+        (["regression", "error"], False, EXIT_BENCHMARK_FAILED),
+        (["not_comparable", "not_comparable"], True, EXIT_NOTHING_COMPARABLE),
+        ([], False, EXIT_NOTHING_COMPARABLE),
+        (["not_comparable", "inconclusive"], True, EXIT_INCONCLUSIVE),
+        (["not_comparable", "no_change"], False, EXIT_OK),
+        (["error", "not_comparable"], False, EXIT_BENCHMARK_FAILED),
+    ],
+)
+def test_exit_code_for(verdicts: list[str], strict: bool, code: int) -> None:
+    assert exit_code_for([_case(v) for v in verdicts], strict) == code
+
+
+def test_unconfirmed_regression_does_not_fail() -> None:
+    assert exit_code_for([_case("regression", confirmed=False)]) == EXIT_OK
+    assert exit_code_for([_case("regression", confirmed=True)]) == EXIT_REGRESSION
+
+
+def test_case_name_is_stable_and_includes_device() -> None:
+    labels = {**SHAPE, "arch": "lstm", "device": "cuda:0", "bidirectional": "true", "length_spread": 0.5}
+    name = case_name(labels, 4)
+    assert (
+        name == "lstm native inference cuda:0 float32 T=32 B=8 I=64 H=64 L=1 bidirectional spread=0.5 threads=4"
+    )
+
+
+def test_busy_rounds_are_noted(tmp_path: Path) -> None:
+    rng = np.random.default_rng(13)
+    write_run(tmp_path / "base", "b", {"lstm": noisy(1000, 6, rng)})
+    head = write_run(tmp_path / "head", "h", {"lstm": noisy(1000, 6, rng)})
+    summary = head / "summary.csv"
+    lines = summary.read_text().splitlines()
+    col = lines[0].split(",").index("busy")
+    cells = lines[1].split(",")
+    cells[col] = "true"
+    summary.write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
+    comp = compare_paths([tmp_path / "base"], [tmp_path / "head"])
+    assert any("busy machine (base 0 of 6, head 1 of 6)" in n for n in comp.notes)

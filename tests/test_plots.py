@@ -1,0 +1,77 @@
+"""Every figure is drawn from the golden results with the object API, one colour per architecture, labelled
+axes, and written as PNG and SVG."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from matplotlib.colors import to_hex
+
+from rnnbench import plots
+from rnnbench.report import make_report
+
+GOLDEN = Path(__file__).parent / "golden"
+NAMES = [spec.name for spec in plots.FIGURES]
+
+
+@pytest.fixture(scope="module")
+def report():
+    return make_report([GOLDEN])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_figure_has_data_and_labelled_axes(report, name: str) -> None:
+    spec = next(s for s in plots.FIGURES if s.name == name)
+    fig = spec.build(report)
+    assert fig is not None, f"{name}: the golden folder should give it data"
+    axes = [ax for ax in fig.axes if ax.get_visible() and ax.get_label() != "<colorbar>"]
+    assert axes
+    for ax in axes:
+        assert ax.get_xlabel() and ax.get_ylabel(), f"{name}: unlabelled axis"
+    assert fig._suptitle is not None and fig._suptitle.get_text()
+
+
+def test_one_colour_per_arch_in_every_figure(report) -> None:
+    for spec in plots.FIGURES:
+        fig = spec.build(report)
+        assert fig is not None
+        for legend in fig.legends:
+            for handle, text in zip(legend.legend_handles, legend.get_texts(), strict=True):
+                arch = text.get_text().split("/")[0]
+                if arch in plots.ARCH_COLORS:
+                    assert to_hex(handle.get_color()) == to_hex(plots.ARCH_COLORS[arch]), (spec.name, arch)
+
+
+def test_save_writes_png_and_svg_in_parallel_and_serially(report, tmp_path: Path) -> None:
+    for jobs in (1, 2):
+        out = tmp_path / f"jobs{jobs}"
+        saved = plots.save_figures(report, out, jobs=jobs)
+        assert [s.name for s in saved] == NAMES
+        for name in NAMES:
+            png = (out / f"{name}.png").read_bytes()
+            assert png.startswith(b"\x89PNG") and len(png) > 10_000
+            svg = (out / f"{name}.svg").read_text()
+            assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+
+
+def test_no_data_means_no_figure(tmp_path: Path) -> None:
+    speed_only = make_report([GOLDEN / "20261101-090000-aaaa"])
+    assert plots.training_curves(speed_only, "step") is None
+    assert plots.memory_horizon(speed_only) is None
+    train_only = make_report([GOLDEN / "20261103-110000-cccc"])
+    assert plots.ratio_heatmap(train_only) is None
+    assert [s.name for s in plots.save_figures(train_only, tmp_path, jobs=1)] == [
+        "training_curves_steps", "training_curves_seconds", "final_metric_vs_params", "memory_horizon",
+    ]  # fmt: skip
+
+
+def test_plots_never_touch_pyplot() -> None:
+    code = (
+        "import sys; from pathlib import Path; from rnnbench.report import make_report; "
+        "from rnnbench.plots import FIGURES; r = make_report([Path(sys.argv[1])]); "
+        "[s.build(r) for s in FIGURES]; assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'"
+    )
+    subprocess.run([sys.executable, "-c", code, str(GOLDEN)], check=True)
