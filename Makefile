@@ -24,9 +24,13 @@ install-dev: $(PY)
 	$(PY) -m pip install -q "$(TORCH)"
 	$(PY) -m pip install -q -e ".[dev]"
 
-# The main job: the quick preset (lstm+gru on the CPU, under a minute on 2 cores) into $(RESULTS)/.
+RUN_ID ?= bench-$(shell date +%Y%m%d-%H%M%S)
+
+# The main job: the quick preset (lstm+gru on the CPU, about a minute on 2 cores) into $(RESULTS)/$(RUN_ID),
+# then its report (tables, report.md, report.html, figures) into $(RESULTS)/$(RUN_ID)/report/.
 bench: install
-	$(BIN)/rnnbench run --preset quick --output $(RESULTS)
+	$(BIN)/rnnbench run --preset quick --output $(RESULTS) --run-id $(RUN_ID)
+	$(BIN)/rnnbench report $(RESULTS)/$(RUN_ID) --out $(RESULTS)/$(RUN_ID)/report --quiet
 
 test: install-dev
 	$(PY) -m pytest -q

@@ -3,7 +3,8 @@
 (a) A/A: the same interpreter and grid on both sides of ``rnnbench ab`` — every confirmed regression is a false
     alarm; the expected count is 0.
 (b) A real slowdown: base ``--threads 2`` against head ``--threads 1`` (``--allow-diff threads``) — a case whose
-    head is slower by more than the minimum effect should come out as a confirmed regression.
+    head is slower by more than the minimum effect should come out as a confirmed regression, or at worst as
+    inconclusive with the rounds that would decide; calling it ``no_change`` would be a miss.
 
 Prints the false-alarm count, the cases detected in (b) against the cases whose measured slowdown exceeds the
 minimum effect, and the time each part took. It needs the real ``rnnbench run`` and owns the CPU while it
@@ -94,17 +95,20 @@ def main(argv: list[str] | None = None) -> int:
         cases = slow.comparison.cases
         expected = [c for c in cases if math.isfinite(c.ratio) and c.ratio < 1 - args.min_effect]
         detected = slow.confirmed_regressions
-        missed = [c for c in expected if c not in detected]
+        undecided = [c for c in expected if c not in detected and c.verdict == "inconclusive"]
+        missed = [c for c in expected if c not in detected and c not in undecided]
         print(
             f"(b) threads 2→1: {len(cases)} cases; "
             f"slower by > {args.min_effect:.0%} (estimate): {len(expected)}; "
-            f"confirmed regressions: {len(detected)}; missed: {len(missed)}; {seconds:.0f} s"
+            f"confirmed regressions: {len(detected)}; inconclusive (more rounds needed): {len(undecided)}; "
+            f"missed (called no_change/improvement): {len(missed)}; {seconds:.0f} s"
         )
         for case in cases:
-            mark = "DETECTED" if case in detected else ("missed" if case in missed else "")
+            mark = "DETECTED" if case in detected else "MISSED" if case in missed else ""
+            needed = f"~{case.rounds_needed} rounds" if case.rounds_needed else ""
             print(
                 f"    {case.verdict:<14} {case.ratio:6.3f} [{case.ratio_low:.3f}, {case.ratio_high:.3f}] "
-                f"{mark:<8} {case.name}"
+                f"{mark:<8} {needed:<11} {case.name}"
             )
         status |= bool(missed) << 1
     print(f"Rounds kept in {output}")

@@ -15,19 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from rnnbench.errors import ConfigError
+from rnnbench.parsing import parse_ints, split_values
 from rnnbench.presets import PRESETS
 from rnnbench.registry import check_choice, unknown_name_message
 from rnnbench.spec import ARCHS, DTYPES, IMPLS, MODES, WORKLOADS, Settings, SweepSpec
-
-
-def _split(values: Sequence[Any]) -> list[str]:
-    out: list[str] = []
-    for value in values:
-        for part in str(value).split(","):
-            part = part.strip()
-            if part and part not in out:
-                out.append(part)
-    return out
 
 
 def _choices(kind: str, allowed: Sequence[str]) -> Callable[[str, str], Any]:
@@ -35,16 +26,7 @@ def _choices(kind: str, allowed: Sequence[str]) -> Callable[[str, str], Any]:
 
 
 def _int(minimum: int) -> Callable[[str, str], Any]:
-    def parse(option: str, raw: str) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ConfigError(f"{option} takes whole numbers, got '{raw}'.") from None
-        if value < minimum:
-            raise ConfigError(f"{option} must be ≥ {minimum}, got {value}.")
-        return value
-
-    return parse
+    return lambda option, raw: parse_ints(option, [raw], minimum)[0]
 
 
 def _device(option: str, raw: str) -> str:
@@ -118,7 +100,7 @@ def parse_axis(name: str, values: Sequence[Any]) -> tuple[Any, ...]:
     axis = AXES[name]
     option = "--" + name.replace("_", "-")
     parsed: list[Any] = []
-    for raw in _split(values):
+    for raw in split_values(values):
         value = axis.parse(option, raw)
         if value not in parsed:
             parsed.append(value)

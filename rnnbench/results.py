@@ -93,6 +93,8 @@ def new_run_id(now: _dt.datetime | None = None) -> str:
 def _format(value: Any) -> Any:
     if value is None:
         return ""
+    if hasattr(value, "item") and not isinstance(value, str):  # NumPy/torch scalars → Python scalars
+        value = value.item()
     if isinstance(value, float):
         if math.isnan(value):
             return ""

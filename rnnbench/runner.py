@@ -206,7 +206,7 @@ def inspect_iteration(prepared: Prepared) -> tuple[str, int | None]:
     PyTorch's CPU allocator; NumPy's own buffers are not seen, so ``numpy`` reports none).
     """
     import torch
-    from torch.profiler import ProfilerActivity, profile
+    from torch.autograd import profiler as autograd_profiler
 
     device = prepared.device
     cuda = device.startswith("cuda")
@@ -214,18 +214,19 @@ def inspect_iteration(prepared: Prepared) -> tuple[str, int | None]:
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
         base = torch.cuda.memory_allocated(device)
-    with _quiet_native_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=not cuda) as prof:
+    # The autograd-level profiler: ``torch.profiler.profile`` would first import torch._inductor (~2 s).
+    with _quiet_native_stderr(), autograd_profiler.profile(profile_memory=not cuda) as prof:
         prepared.once()
         if cuda:
             torch.cuda.synchronize(device)
-    names = {e.name for e in prof.events()}
+    names = {e.name for e in prof.function_events}
     backend = backend_from_ops(names, prepared.case.impl)
     if cuda:
         peak: int | None = int(torch.cuda.max_memory_allocated(device) - base)
     elif prepared.case.impl == "numpy":
         peak = None
     else:
-        peak = _peak_live_bytes(prof.profiler.kineto_results.events()) if prof.profiler else None
+        peak = _peak_live_bytes(prof.kineto_results.events()) if prof.kineto_results is not None else None
     return backend, peak
 
 

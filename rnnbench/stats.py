@@ -8,6 +8,7 @@ reports and gates are reproducible.
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -44,8 +45,6 @@ def median_ci(values: Sequence[float] | np.ndarray, level: float = 0.95) -> Inte
     normality assumption, which timing distributions (right-skewed, multimodal) never satisfy. With n < 6 the
     95% interval is the full range.
     """
-    from scipy.stats import binom
-
     x = np.sort(_clean(values))
     n = len(x)
     if n == 0:
@@ -56,10 +55,13 @@ def median_ci(values: Sequence[float] | np.ndarray, level: float = 0.95) -> Inte
     alpha = 1 - level
     # Largest r with P(Binom(n, ½) ≤ r − 1) ≤ α/2: then [x_(r), x_(n+1−r)] (1-based) covers the median
     # with probability 1 − 2·P(B ≤ r − 1) ≥ level.
-    r = int(binom.ppf(alpha / 2, n, 0.5))
-    while r > 0 and binom.cdf(r - 1, n, 0.5) > alpha / 2:
-        r -= 1
-    while binom.cdf(r, n, 0.5) <= alpha / 2:
+    # Exact binomial CDF in integers (no SciPy: the timer calls this and must start fast).
+    total = 2**n
+    cdf, r, cumulative = [], 0, 0
+    for i in range(n + 1):
+        cumulative += math.comb(n, i)
+        cdf.append(cumulative / total)
+    while cdf[r] <= alpha / 2:
         r += 1
     lo = max(r - 1, 0)
     return Interval(med, float(x[lo]), float(x[n - 1 - lo]), level)
@@ -113,16 +115,16 @@ def t_interval(values: Sequence[float] | np.ndarray, level: float = 0.95) -> Int
 
 def wilson_interval(successes: int, trials: int, level: float = 0.95) -> Interval:
     """Success rate with a Wilson score interval — sound at 0/n and n/n, where the normal one collapses."""
-    from scipy.stats import norm
-
     if trials <= 0:
         return Interval(math.nan, math.nan, math.nan, level)
-    z = float(norm.ppf(1 - (1 - level) / 2))
+    z = NormalDist().inv_cdf(1 - (1 - level) / 2)
     p = successes / trials
     denom = 1 + z**2 / trials
     centre = (p + z**2 / (2 * trials)) / denom
     half = z * math.sqrt(p * (1 - p) / trials + z**2 / (4 * trials**2)) / denom
-    return Interval(p, max(0.0, centre - half), min(1.0, centre + half), level)
+    low = 0.0 if successes == 0 else max(0.0, centre - half)  # exact at the ends, no rounding residue
+    high = 1.0 if successes == trials else min(1.0, centre + half)
+    return Interval(p, low, high, level)
 
 
 def iqr(values: Sequence[float] | np.ndarray) -> float:

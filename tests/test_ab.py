@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_gate import write_run
 
 from rnnbench.ab import (
     LaunchResult,
@@ -27,6 +26,7 @@ from rnnbench.ab import (
 )
 from rnnbench.errors import EXIT_BENCHMARK_FAILED, EXIT_OK, EXIT_REGRESSION, BenchmarkFailedError, ConfigError
 from rnnbench.gate import Comparison, GateSettings, decide
+from tests.runfolders import write_run
 
 Model = Callable[[str, str, int, Sequence[str]], dict[str, float]]
 """(side label, run id, call slot, argv) → throughput per case."""
@@ -300,7 +300,8 @@ def test_real_ab_on_a_tiny_grid(tmp_path: Path) -> None:
     if not _run_available():
         pytest.skip("'rnnbench run' is not available yet")
     grid = ["--arch", "lstm", "--impl", "native", "--mode", "inference", "--seq-len", "8", "--batch", "2",
-            "--input-size", "8", "--hidden", "8", "--threads", "1", "--device", "cpu"]  # fmt: skip
+            "--input-size", "8", "--hidden", "8", "--threads", "1", "--device", "cpu", "--budget", "0.05",
+            "--warmup", "0.02"]  # fmt: skip
     side = SideCommand.from_python("base", None)
     result = run_ab(
         side, SideCommand.from_python("head", None), grid, tmp_path / "ab", rounds=5, confirm_rounds=5

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_gate import noisy, write_run
 
 from rnnbench.errors import (
     EXIT_BENCHMARK_FAILED,
@@ -26,6 +25,7 @@ from rnnbench.errors import (
     EXIT_REGRESSION,
     EXIT_USAGE,
 )
+from tests.runfolders import noisy, write_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -174,7 +174,7 @@ if args[-1] == "--help":
 if {fail!r}:
     print("loading model…\\nTraceback (most recent call last):\\nRuntimeError: worker crashed", file=sys.stderr)
     sys.exit(3)
-from test_gate import write_run
+from tests.runfolders import write_run
 out, run_id = Path(args[args.index("--output") + 1]), args[args.index("--run-id") + 1]
 random.seed(run_id)
 level = {level} * (2 if "--preset" in args else 1)  # proves the grid arguments arrive
@@ -184,7 +184,7 @@ write_run(out, run_id, {{"lstm": [level * (1 + random.gauss(0, 0.005))], "gru": 
 
 def fake_python(tmp_path: Path, name: str, level: float, fail: bool = False) -> Path:
     path = tmp_path / name
-    tests = str(Path(__file__).resolve().parent)
+    tests = str(Path(__file__).resolve().parent.parent)  # the repo root, so `tests.runfolders` imports
     path.write_text(FAKE_PYTHON.format(python=sys.executable, tests=tests, fail=fail, level=level))
     path.chmod(path.stat().st_mode | stat.S_IEXEC)
     return path

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_gate import noisy, write_run
 
 from rnnbench.ab import calibration_from
 from rnnbench.errors import ConfigError
@@ -24,6 +23,7 @@ from rnnbench.exports import (
 )
 from rnnbench.gate import Comparison, GateSettings, compare_paths
 from rnnbench.history import build_history
+from tests.runfolders import noisy, write_run
 
 
 @pytest.fixture

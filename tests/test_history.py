@@ -6,10 +6,10 @@ import math
 from pathlib import Path
 
 import pytest
-from test_gate import write_run
 
 from rnnbench.errors import EXIT_OK, EXIT_REGRESSION, ConfigError
 from rnnbench.history import build_history, flag_series
+from tests.runfolders import write_run
 
 
 def test_flag_series_rolling_median_and_warning() -> None:

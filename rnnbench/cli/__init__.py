@@ -11,3 +11,8 @@ from rnnbench.cli import verify as verify
 from rnnbench.cli.app import app, main
 
 __all__ = ["app", "main"]
+
+_ORDER = ("list", "env", "verify", "run", "train", "report", "compare", "ab", "calibrate", "history", "merge")
+app.registered_commands.sort(
+    key=lambda c: _ORDER.index(c.name) if c.name in _ORDER else len(_ORDER)  # help lists them in workflow order
+)

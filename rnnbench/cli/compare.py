@@ -15,8 +15,8 @@ import typer
 from rich.table import Table
 
 from rnnbench.cli.app import MultiValueCommand, app, err_console, out_console
-from rnnbench.cli.common import split_values
 from rnnbench.errors import ConfigError
+from rnnbench.parsing import split_values
 
 if TYPE_CHECKING:  # the library modules are imported inside the commands: --help stays fast
     from rnnbench.ab import Calibration, SideCommand
@@ -200,16 +200,17 @@ def compare_command(
 
     Verdicts: regression, improvement, no_change (interval within ±min effect), inconclusive (with the rounds
     that would decide), not_comparable (fingerprint differs; see --allow-diff), error.
-    A side's replication unit is a round (run_id, round); a side may span several folders.
+    A side's replication unit is a round (`run_id`, `round`); a side may span several folders.
 
-    Exit codes (the most severe wins, in this order):
-    3 internal error
-    6 a benchmark failed (a case has status error/oom or no usable round)
-    1 regression
-    4 nothing comparable
-    5 inconclusive, only with --strict
-    0 otherwise
-    2 usage error (before anything is compared)
+    **Exit codes** (the most severe wins, in this order):
+
+    - 3 internal error
+    - 6 a benchmark failed (a case has status error/oom or no usable round)
+    - 1 regression
+    - 4 nothing comparable
+    - 5 inconclusive, only with --strict
+    - 0 otherwise
+    - 2 usage error (before anything is compared)
     """
     from rnnbench.gate import compare_paths
 
@@ -282,7 +283,7 @@ def ab_command(
         6, "--confirm-rounds", help="Fresh rounds per side that must confirm a regression (0: trust the first)."
     ),
     output: Path = typer.Option(
-        None, "--output", "-o", help="Folder for all rounds (default results/ab-<id>)."
+        None, "--output", "-o", help="Folder for all rounds (default `results/ab-<id>`)."
     ),
     min_effect: str = typer.Option("5%", "--min-effect", help=_MIN_EFFECT_HELP),
     alpha: float = typer.Option(0.01, "--alpha", help=_ALPHA_HELP),
@@ -297,19 +298,20 @@ def ab_command(
     """Measure base and head in this job, in fresh processes, in ABBA order, then gate; a regression counts
     only if fresh rounds confirm it.
 
-    Arguments after the options (best after '--') go to 'rnnbench run' on both sides, e.g.
-    rnnbench ab --base-python base/.venv/bin/python --head-python head/.venv/bin/python -- --preset quick
-    Each round runs: <python> -m rnnbench run <grid> --rounds 1 --output <dir> --run-id <side>-r<k>
+    Arguments after the options (best after `--`) go to `rnnbench run` on both sides, e.g.
+    `rnnbench ab --base-python base/.venv/bin/python --head-python head/.venv/bin/python -- --preset quick`.
+    Each round runs `<python> -m rnnbench run <grid> --rounds 1 --output <dir> --run-id <side>-r<k>`.
 
-    Exit codes (the most severe wins, in this order):
-    3 internal error
-    6 a benchmark failed to run (a round's process failed: its stderr tail is shown; or a case has status
+    **Exit codes** (the most severe wins, in this order):
+
+    - 3 internal error
+    - 6 a benchmark failed to run (a round's process failed: its stderr tail is shown; or a case has status
       error/oom)
-    1 confirmed regression
-    4 nothing comparable
-    5 inconclusive, only with --strict
-    0 otherwise
-    2 usage error (before anything runs)
+    - 1 confirmed regression
+    - 4 nothing comparable
+    - 5 inconclusive, only with --strict
+    - 0 otherwise
+    - 2 usage error (before anything runs)
     """
     from rnnbench.ab import run_ab
 
@@ -373,7 +375,7 @@ def calibrate_command(
     cmd: str = typer.Option(None, "--cmd", help="Command that starts rnnbench (instead of --python)."),
     rounds: int = typer.Option(6, "--rounds", help="Fresh-process rounds per side (≥ 5 at α = 0.01)."),
     output: Path = typer.Option(
-        None, "--output", "-o", help="Folder for all rounds (default results/calibrate-<id>)."
+        None, "--output", "-o", help="Folder for all rounds (default `results/calibrate-<id>`)."
     ),
     min_effect: str = typer.Option("5%", "--min-effect", help=_MIN_EFFECT_HELP),
     alpha: float = typer.Option(0.01, "--alpha", help=_ALPHA_HELP),
@@ -388,7 +390,7 @@ def calibrate_command(
     """A/A calibration: the same environment on both sides, in ABBA order: each case's round-to-round
     variation and the smallest --min-effect this machine can gate honestly.
 
-    Grid arguments after the options (best after '--') go to 'rnnbench run'. A regression or improvement
+    Grid arguments after the options (best after `--`) go to `rnnbench run`. A regression or improvement
     reported here is a false alarm.
 
     Exit codes: 0 done (false alarms do not fail it); 2 usage error; 3 internal error; 4 nothing comparable;

@@ -13,7 +13,7 @@ from rnnbench.cli.app import app, err_console, out_console
 def merge_command(
     sources: list[Path] = typer.Argument(..., help="Shard run folders, or folders that contain them."),
     output: Path = typer.Option(None, "--output", "-o", help="Where the merged run folder goes (results)."),
-    run_id: str = typer.Option(None, "--run-id", help="Name of the merged folder (merged-<timestamp>)."),
+    run_id: str = typer.Option(None, "--run-id", help="Name of the merged folder (`merged-<timestamp>`)."),
 ) -> None:
     """Combine shard folders (`run --shard K/N`) into one run folder; rejects duplicate cases and schema
     mismatches. `report` and `compare` also read shard folders directly, without merging."""

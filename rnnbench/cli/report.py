@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from rnnbench.cli.app import MultiValueCommand, app, out_console
-from rnnbench.cli.common import parse_choices
+from rnnbench.parsing import parse_choices
 
 FORMAT_CHOICES = ("md", "html", "png", "svg", "csv")
 
@@ -20,7 +20,7 @@ FORMAT_CHOICES = ("md", "html", "png", "svg", "csv")
 def report_command(
     paths: list[Path] = typer.Argument(
         ...,
-        help="Result folders (results/<run-id>), parent folders (searched recursively, e.g. results/) or CSV "
+        help="Result folders (`results/<run-id>`), parent folders (searched recursively, e.g. results/) or CSV "
         "files (summary.csv, samples.csv, train_summary.csv, curves.csv). Runs from many machines merge.",
         show_default=False,
     ),
@@ -29,7 +29,7 @@ def report_command(
         "--out",
         "-o",
         help="Folder for report.md, report.html, figures and CSVs. Default: report/ inside the folder that "
-        "holds all the inputs (results/ → results/report/, results/<id> → results/<id>/report/).",
+        "holds all the inputs (`results/` → `results/report/`, `results/<id>` → `results/<id>/report/`).",
     ),
     formats: list[str] = typer.Option(
         list(FORMAT_CHOICES),

@@ -14,8 +14,8 @@ import typer
 from rich.table import Table
 
 from rnnbench.cli.app import MultiValueCommand, app, err_console, out_console
-from rnnbench.cli.common import parse_floats, parse_ints, split_values
 from rnnbench.errors import BenchmarkFailedError, ConfigError
+from rnnbench.parsing import parse_floats, parse_ints, split_values
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -91,9 +91,9 @@ def train_command(
     ),
     csv: Path | None = typer.Option(None, "--csv", help="series: a CSV file."),
     column: str | None = typer.Option(None, "--column", help="series: the numeric column to forecast."),
-    output: Path = typer.Option(Path("results"), "--output", "-o", help="Folder for results/<run-id>/."),
+    output: Path = typer.Option(Path("results"), "--output", "-o", help="Folder for `results/<run-id>/`."),
     resume: Path | None = typer.Option(
-        None, "--resume", help="Continue the run in this folder (results/<run-id>), skipping finished runs."
+        None, "--resume", help="Continue the run in this folder (`results/<run-id>`), skipping finished runs."
     ),
 ) -> None:
     """Train LSTM / GRU / RNN arms on long-range tasks at matched parameters, over seeds, and compare them with

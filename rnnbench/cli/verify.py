@@ -6,8 +6,8 @@ import typer
 from rich.table import Table
 
 from rnnbench.cli.app import MultiValueCommand, app, out_console
-from rnnbench.cli.common import parse_choices
 from rnnbench.errors import RnnbenchError
+from rnnbench.parsing import parse_choices
 from rnnbench.spec import ARCHS, DTYPES, IMPLS, ModelConfig
 
 

@@ -1,5 +1,5 @@
-"""Parsing helpers shared by the commands: list values (space, repeated flag or comma), typed conversion with
-errors that name the option."""
+"""Parsing of user-given values shared by the commands and the sweep planner: lists (space, repeated flag or
+comma), whole numbers and numbers with a rule, and names with "did you mean". Errors name the option."""
 
 from __future__ import annotations
 
