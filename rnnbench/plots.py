@@ -132,6 +132,13 @@ def _sweep_slice(part: pd.DataFrame, x: str, extra_fixed: Sequence[str] = ()) ->
     """The rows of ``part`` along ``x`` with every other shape field fixed at the combination that has the
     most distinct ``x`` values (ties: most rows), and a label naming the fixed values."""
     others = [c for c in SHAPE_COLUMNS if c != x and c not in extra_fixed]
+    tied_input = (
+        "hidden_size" in (x, *extra_fixed)
+        and "input_size" in others
+        and bool((part["input_size"] == part["hidden_size"]).all())
+    )
+    if tied_input:  # I follows H (the default --input-size): sweep them together, label it "I=H"
+        others.remove("input_size")
     counts = part.groupby(others, dropna=False, sort=True)[x].agg(["nunique", "size"])
     if counts.empty:
         return part.iloc[0:0], ""
@@ -143,6 +150,8 @@ def _sweep_slice(part: pd.DataFrame, x: str, extra_fixed: Sequence[str] = ()) ->
     fixed = dict(zip(others, best, strict=True))
     names = {"seq_len": "T", "batch_size": "B", "input_size": "I", "hidden_size": "H", "num_layers": "L"}
     label = " ".join(f"{names[k]}={fixed[k]}" for k in names if k in fixed)
+    if tied_input:
+        label = (label + " I=H").strip()
     if fixed.get("bidirectional"):
         label += " bidir"
     return part.loc[mask], label
@@ -263,8 +272,13 @@ def ratio_heatmap(report: Report) -> Figure | None:
     fig, axes = _new_figure(len(panels))
     values = np.concatenate([g.to_numpy(float).ravel() for *_, g in panels])
     values = values[np.isfinite(values)]
-    spread = max(0.3, float(np.max(np.abs(values - 1)))) if len(values) else 0.3
-    norm = TwoSlopeNorm(vmin=1 - spread, vcenter=1.0, vmax=1 + spread)
+    # Ratios are multiplicative: 0.5 and 2 are equally far from 1. The colour scale is symmetric in that
+    # sense and stays positive (a linear ±spread around 1 would show impossible negative ratios).
+    positive = values[values > 0]
+    reach = float(np.max(np.maximum(positive, 1 / positive))) if len(positive) else 1.3
+    reach = max(1.3, reach)
+    norm = TwoSlopeNorm(vmin=1 / reach, vcenter=1.0, vmax=reach)
+    spread = reach - 1
     image = None
     for ax, (key, impl, fixed, grid) in zip(axes, panels, strict=True):
         values_grid = np.ma.masked_invalid(grid.to_numpy(float))
@@ -278,7 +292,7 @@ def ratio_heatmap(report: Report) -> Figure | None:
         if grid.size <= 144:
             for (row, col), value in np.ndenumerate(grid.to_numpy(float)):
                 if np.isfinite(value):
-                    dark = abs(value - 1) > 0.6 * spread
+                    dark = max(value, 1 / value) > 1 + 0.6 * spread if value > 0 else False
                     ax.text(
                         col, row, f"{value:.2f}", ha="center", va="center", fontsize=FONT - 1,
                         color="white" if dark else "black",
