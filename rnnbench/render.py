@@ -335,7 +335,7 @@ def write_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, list[Path]] = {}
     figures: list[SavedFigure] = []
-    if {"png", "svg", "html", "md"} & set(formats):
+    if {"png", "svg", "html"} & set(formats):  # Markdown links figures only when PNGs are written
         from rnnbench.plots import save_figures
 
         figures = save_figures(report, out_dir, [f for f in formats if f in ("png", "svg")], jobs=jobs)

@@ -273,7 +273,11 @@ def load_report_data(paths: Sequence[Path | str]) -> ReportData:
             warnings.append(f"run {info.run_id} has status '{info.status}': its results may be partial.")
 
     for frame in (summary, train, curves):
-        frame["folder"] = frame["source_file"].map(lambda s: str(Path(s).parent)) if len(frame) else ""
+        if len(frame):  # one Path per file, not per row (100k rows)
+            parents = {src: str(Path(src).parent) for src in frame["source_file"].unique()}
+            frame["folder"] = frame["source_file"].map(parents)
+        else:
+            frame["folder"] = ""
 
     if len(summary):
         before = len(summary)
