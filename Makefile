@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 RESULTS ?= results
 
-.PHONY: venv install install-dev bench test lint typecheck check clean
+.PHONY: venv install install-dev bench test test-all lint typecheck check clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ install: $(PY)
 
 install-dev: $(PY)
 	$(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev,data]"
 
 RUN_ID ?= bench-$(shell date +%Y%m%d-%H%M%S)
 
@@ -32,8 +32,12 @@ bench: install
 	$(BIN)/rnnbench run --preset quick --output $(RESULTS) --run-id $(RUN_ID)
 	$(BIN)/rnnbench report $(RESULTS)/$(RUN_ID) --out $(RESULTS)/$(RUN_ID)/report --quiet
 
+# The suite minus tests marked slow (a real 10-process A/B run); `make test-all` runs everything.
 test: install-dev
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not slow" --durations=5
+
+test-all: install-dev
+	$(PY) -m pytest -q --durations=10
 
 lint: install-dev
 	$(BIN)/ruff check rnnbench tests benchmarks

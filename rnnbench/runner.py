@@ -241,6 +241,8 @@ def calibrate_matmul(device: str, dtype: str, settings: Settings) -> float:
     import torch
 
     sizes = (4096, 8192) if device.startswith("cuda") else (1024, 2048)
+    if settings.budget_s < 0.25:  # a smoke-test budget: one size, so a tiny run is not mostly calibration
+        sizes = sizes[:1]
     torch_dtype = getattr(torch, dtype)
     quick = Settings(
         warmup_min_iters=2, warmup_max_s=0.5, min_block_s=settings.min_block_s, target_rel_ci=0.02,

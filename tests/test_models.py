@@ -150,7 +150,6 @@ def test_dropout_between_layers(impl: str) -> None:
     assert not torch.allclose(a, b)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("arch", ARCHS)
 def test_compiled_matches_native(arch: str) -> None:
     reason = unsupported_reason("compiled", mode="train", device_type="cpu", dtype="float32")

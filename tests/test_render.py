@@ -108,7 +108,6 @@ def _chromium() -> str | None:
     return None
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(
     _chromium() is None,
     reason="Chromium is not installed (apt-get install chromium); the browser test of the HTML report skips",

@@ -124,7 +124,6 @@ def _torchrun(tmp_path: Path, extra_env: dict[str, str] | None = None) -> subpro
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
 
 
-@pytest.mark.slow
 def test_torchrun_two_processes_gloo_writes_a_valid_folder(tmp_path: Path) -> None:
     proc = _torchrun(tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -146,7 +145,6 @@ def test_torchrun_two_processes_gloo_writes_a_valid_folder(tmp_path: Path) -> No
     assert "ddp-train, 2 processes (gloo)" in proc.stdout
 
 
-@pytest.mark.slow
 def test_a_failing_rank_ends_every_rank_with_a_message(tmp_path: Path) -> None:
     proc = _torchrun(tmp_path, {"RNNBENCH_DDP_FAIL_RANK": "1"})
     assert proc.returncode != 0
