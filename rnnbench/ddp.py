@@ -95,6 +95,12 @@ def run_ddp(
     folder: RunFolder | None = None
 
     def _terminated(signum: int, frame: Any) -> None:  # torchrun ends the survivors with SIGTERM
+        print(
+            f"Error: ddp-train stopped: rank {rank} was ended by torchrun (signal {signum}) after another rank "
+            "failed: see its Error line",
+            file=sys.stderr,
+            flush=True,
+        )
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, _terminated)

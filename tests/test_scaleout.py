@@ -149,7 +149,8 @@ def test_a_failing_rank_ends_every_rank_with_a_message(tmp_path: Path) -> None:
     proc = _torchrun(tmp_path, {"RNNBENCH_DDP_FAIL_RANK": "1"})
     assert proc.returncode != 0
     assert "Error: ddp-train stopped: rank 1: RuntimeError: injected failure" in proc.stderr
-    assert "Error: ddp-train stopped: rank 0 (another rank stopped first" in proc.stderr
+    # rank 0 either sees its collective fail first or is ended by torchrun: a message either way
+    assert "Error: ddp-train stopped: rank 0" in proc.stderr and "another rank" in proc.stderr
     meta = json.loads((tmp_path / "ddp" / "metadata.json").read_text())
     assert meta["status"] == "failed"
 
