@@ -6,7 +6,7 @@
   a GPU or a long CPU run.
 - ``fastrnns``: PyTorch's ``benchmarks/fastrnns`` default shape (T=100, B=64, I=512, H=512), for LSTM *and*
   GRU (fastrnns times LSTM only).
-- ``deepbench``: DeepBench's LSTM training shapes (H, B, T), run for both architectures on identical shapes
+- ``deepbench``: DeepBench's LSTM and GRU training shapes (H, B, T), each run for both architectures
   (DeepBench uses different shapes per architecture, which makes its GRU and LSTM numbers incomparable).
 """
 
@@ -26,12 +26,19 @@ class Preset:
     settings: Settings
 
 
-DEEPBENCH_TRAINING_SHAPES: tuple[tuple[int, int, int], ...] = tuple(
+DEEPBENCH_LSTM_TRAINING: tuple[tuple[int, int, int], ...] = tuple(
     [(h, b, 25) for h in (512, 1024, 2048, 4096) for b in (16, 32, 64, 128)]
     + [(1536, b, 50) for b in (8, 16, 32)]
     + [(256, b, 150) for b in (16, 32, 64)]
 )
-"""(hidden, batch, time steps) of DeepBench's LSTM training problems."""
+DEEPBENCH_GRU_TRAINING: tuple[tuple[int, int, int], ...] = tuple(
+    [(2816, 32, t) for t in (750, 375, 187)]
+    + [(h, 32, t) for h in (2048, 1536, 2560) for t in (1500, 750, 375, 187)]
+    + [(512, 32, 1), (1024, 32, 1500), (1024, 64, 1500)]
+)
+DEEPBENCH_TRAINING_SHAPES = DEEPBENCH_LSTM_TRAINING + DEEPBENCH_GRU_TRAINING
+"""(hidden, batch, time steps) of DeepBench's LSTM and GRU training problems (``rnn_problems.h``,
+``training_set``; its vanilla-RNN shapes are left out). rnnbench runs both architectures on every shape."""
 
 PRESETS: Registry[Preset] = Registry("preset")
 for _preset in (
@@ -76,7 +83,7 @@ for _preset in (
     ),
     Preset(
         "deepbench",
-        "DeepBench's LSTM training shapes (H,B,T), both archs, train mode",
+        "DeepBench's LSTM and GRU training shapes (H,B,T), both archs on every shape, train mode",
         SweepSpec(arch=("lstm", "gru"), mode=("train",), shapes=DEEPBENCH_TRAINING_SHAPES),
         Settings(),
     ),

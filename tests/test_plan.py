@@ -75,3 +75,11 @@ def test_config_file_errors_name_the_file_and_key(tmp_path: Path) -> None:
         read_config(broken)
     with pytest.raises(ConfigError, match="does not exist"):
         read_config(tmp_path / "missing.toml")
+
+
+def test_deepbench_preset_has_its_training_shapes_for_both_architectures() -> None:
+    cases = PRESETS.get("deepbench").spec.expand()
+    shapes = {(c.hidden_size, c.batch_size, c.seq_len) for c in cases}
+    assert len(shapes) == 22 + 18  # DeepBench's LSTM and GRU training problems
+    assert {(4096, 128, 25), (256, 64, 150), (2816, 32, 750), (1024, 64, 1500)} <= shapes
+    assert {c.arch for c in cases} == {"lstm", "gru"} and len(cases) == 2 * len(shapes)
