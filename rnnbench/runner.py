@@ -240,7 +240,7 @@ def calibrate_matmul(device: str, dtype: str, settings: Settings) -> float:
     here: oneDNN's LSTM against MKL's sgemm on an AMD CPU)."""
     import torch
 
-    sizes = (4096, 8192) if device.startswith("cuda") else (1024, 2048)
+    sizes: tuple[int, ...] = (4096, 8192) if device.startswith("cuda") else (1024, 2048)
     if settings.budget_s < 0.25:  # a smoke-test budget: one size, so a tiny run is not mostly calibration
         sizes = sizes[:1]
     torch_dtype = getattr(torch, dtype)

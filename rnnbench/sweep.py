@@ -6,6 +6,7 @@ rebuilds every model and re-runs every kernel selection, so its median is indepe
 from __future__ import annotations
 
 import dataclasses
+import datetime as _dt
 import json
 import os
 import subprocess
@@ -98,8 +99,6 @@ def start_run(
         )
     env = capture()
     keys, prints = _fingerprints(env, spec)
-    import datetime as _dt
-
     return RunFolder.create(
         Path(output),
         {
@@ -275,8 +274,6 @@ def execute(
             run_round_in_workers(f, r, ev, list(range(len(pool))))
     else:
         run = run_round_in_worker if use_workers else run_round_here
-    import datetime as _dt
-
     folder.update_metadata(status="running")
     try:
         for r in range(rounds):

@@ -235,7 +235,6 @@ def _execute(folder: Any, console: Console, fresh_processes: bool) -> None:
         TimeRemainingColumn(),
         console=console,
         transient=False,
-        disable=not console.is_terminal and False,
     )
     task = progress.add_task("starting", total=total, completed=already)
 
