@@ -24,7 +24,10 @@ install-dev: $(PY)
 	$(PY) -m pip install -q "$(TORCH)"
 	$(PY) -m pip install -q -e ".[dev,data]"
 
-RUN_ID ?= bench-$(shell date +%Y%m%d-%H%M%S)
+# Expanded once (:=), so the run and its report name the same folder even if a second ticks in between.
+ifndef RUN_ID
+RUN_ID := bench-$(shell date +%Y%m%d-%H%M%S)
+endif
 
 # The main job: the quick preset (lstm+gru on the CPU, about a minute on 2 cores) into $(RESULTS)/$(RUN_ID),
 # then its report (tables, report.md, report.html, figures) into $(RESULTS)/$(RUN_ID)/report/.
