@@ -274,15 +274,13 @@ def _short(label: str, width: int = 48) -> str:
 def summarise(path: Path, console: Console) -> None:
     """Per (mode, device): the GRU/LSTM ratio for each shape beside 0.75 and a one-line verdict; then
     warnings for failed, noisy (IQR/median > 10%) and busy-machine cases."""
-    import pandas as pd
+    from rnnbench.pairing import THEORY_GRU_OVER_LSTM, verdict_text
+    from rnnbench.report import aggregate_cases, load_report_data, pair_ratios
 
-    from rnnbench.pairing import THEORY_GRU_OVER_LSTM, arch_ratios
-    from rnnbench.results import load_results
-
-    summary = load_results([path], "summary")
-    samples_path = path / "samples.csv"
-    samples = pd.read_csv(samples_path) if samples_path.exists() and samples_path.stat().st_size else None
-    ratios = arch_ratios(summary, samples)
+    data = load_report_data([path])  # the same loading and pairing as 'rnnbench report'
+    summary = data.summary
+    cases, rounds = aggregate_cases(summary)
+    ratios = pair_ratios(cases, rounds, data.sample_files)
     ok = summary[summary["status"] == "ok"]
     shape_cols = {
         "impl": "impl", "dtype": "dtype", "workload": "workload", "seq_len": "T", "batch_size": "B",
@@ -330,15 +328,15 @@ def summarise(path: Path, console: Console) -> None:
             )
         console.print(table)
     if not ratios.empty:
-        basis = set(ratios["basis"])
+        basis = set(ratios["method"])
         console.print(
             "Verdicts (time ratio gru/lstm; interval: 95% bootstrap over "
             + ("rounds" if basis == {"rounds"} else "samples of one round — use --rounds ≥ 5 for comparisons")
             + "):",
             markup=False,
         )
-        for verdict in ratios["verdict"]:
-            console.print(f"  {verdict}", markup=False)
+        for row in ratios.to_dict("records"):
+            console.print(f"  {verdict_text(row)}", markup=False)
     _warn(summary, path)
 
 
