@@ -24,8 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from rnnbench.ab import SideCommand, run_ab
-from rnnbench.gate import GateSettings
+from rnnbench.analyse.ab import SideCommand, run_ab
+from rnnbench.analyse.gate import GateSettings
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from rnnbench.env import fingerprint
-from rnnbench.results import RunFolder
+from rnnbench.measure.env import fingerprint
+from rnnbench.results.folder import RunFolder
 
 SHAPE: dict[str, Any] = {
     "impl": "native", "mode": "inference", "dtype": "float32", "seq_len": 32, "batch_size": 8,

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnbench.ab import (
+from rnnbench.analyse.ab import (
     LaunchResult,
     SideCommand,
     abba_order,
@@ -24,8 +24,8 @@ from rnnbench.ab import (
     run_ab,
     run_calibrate,
 )
+from rnnbench.analyse.gate import Comparison, GateSettings, decide
 from rnnbench.errors import EXIT_BENCHMARK_FAILED, EXIT_OK, EXIT_REGRESSION, BenchmarkFailedError, ConfigError
-from rnnbench.gate import Comparison, GateSettings, decide
 from tests.runfolders import write_run
 
 Model = Callable[[str, str, int, Sequence[str]], dict[str, float]]
@@ -271,7 +271,7 @@ def test_calibrate_aa(tmp_path: Path) -> None:
 
 
 def test_calibration_recommendation_rounds_up_to_half_percent() -> None:
-    from rnnbench.gate import CaseComparison
+    from rnnbench.analyse.gate import CaseComparison
 
     def case(lo: float, hi: float) -> CaseComparison:
         return CaseComparison("c", "id", {}, 2, 2, (1.0,) * 6, (1.0,) * 6, "no_change", "", 1.0, lo, hi, 0.5)

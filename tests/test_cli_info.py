@@ -78,7 +78,7 @@ def test_verify_agrees_on_small_shapes(cli) -> None:
 
 
 def test_verify_reports_a_mismatch_with_exit_1(cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    import rnnbench.models.loops as loops
+    import rnnbench.measure.models.loops as loops
 
     real = loops.gru_step
     monkeypatch.setattr(loops, "gru_step", lambda gi, h, w, b: real(gi, h, w, b) * 1.01)  # a subtle bug
@@ -111,7 +111,7 @@ def test_bad_input_one_clear_line(cli, args: list[str], message: str) -> None:
 
 
 def test_internal_errors_exit_3_without_traceback(cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    import rnnbench.env as env
+    import rnnbench.measure.env as env
 
     monkeypatch.setattr(env, "capture", lambda: 1 / 0)
     result = cli(["env"])

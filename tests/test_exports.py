@@ -13,16 +13,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnbench.ab import calibration_from
+from rnnbench.analyse.ab import calibration_from
+from rnnbench.analyse.gate import Comparison, GateSettings, compare_paths
+from rnnbench.analyse.history import build_history
 from rnnbench.errors import ConfigError
-from rnnbench.exports import (
+from rnnbench.present.exports import (
     COMPARISON_CSV_COLUMNS,
     FORMATS,
     benchmark_action_entries,
     render,
 )
-from rnnbench.gate import Comparison, GateSettings, compare_paths
-from rnnbench.history import build_history
 from tests.runfolders import noisy, write_run
 
 
@@ -136,7 +136,7 @@ def test_calibration_and_history_exports(tmp_path: Path) -> None:
 
 
 def test_markdown_escapes_pipes() -> None:
-    from rnnbench.gate import CaseComparison
+    from rnnbench.analyse.gate import CaseComparison
 
     case = CaseComparison("a|b", "id", {"device": "cpu"}, 1, 1, (), (), "error", "x | y")
     md = render(Comparison([case], GateSettings()), "md")

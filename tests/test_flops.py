@@ -8,10 +8,10 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from rnnbench import flops
-from rnnbench.models.native import vendor_libraries_off
-from rnnbench.models.weights import reference_module
-from rnnbench.spec import ModelConfig
+from rnnbench.core import flops
+from rnnbench.core.spec import ModelConfig
+from rnnbench.measure.models.native import vendor_libraries_off
+from rnnbench.measure.models.weights import reference_module
 
 SIZES = list(
     itertools.product(("lstm", "gru", "rnn"), (1, 7, 32), (1, 5, 16), (1, 2, 3), (False, True), (True, False))

@@ -11,16 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnbench.errors import (
-    EXIT_BENCHMARK_FAILED,
-    EXIT_INCONCLUSIVE,
-    EXIT_INTERNAL,
-    EXIT_NOTHING_COMPARABLE,
-    EXIT_OK,
-    EXIT_REGRESSION,
-    ConfigError,
-)
-from rnnbench.gate import (
+from rnnbench.analyse.gate import (
     EXIT_PRECEDENCE,
     CaseComparison,
     GateSettings,
@@ -31,7 +22,16 @@ from rnnbench.gate import (
     exit_code_for,
     most_severe,
 )
-from rnnbench.stats import Interval
+from rnnbench.analyse.stats import Interval
+from rnnbench.errors import (
+    EXIT_BENCHMARK_FAILED,
+    EXIT_INCONCLUSIVE,
+    EXIT_INTERNAL,
+    EXIT_NOTHING_COMPARABLE,
+    EXIT_OK,
+    EXIT_REGRESSION,
+    ConfigError,
+)
 from tests.runfolders import SHAPE, noisy, write_run
 
 S = GateSettings()
@@ -106,7 +106,7 @@ def test_aa_false_positive_rate_at_most_alpha_at_defaults() -> None:
 
 def test_aa_rank_test_size_is_exact() -> None:
     """The exact test's rejection rate at α = 0.01 with 6+6 rounds is 8/924 whatever the distribution."""
-    from rnnbench.stats import mann_whitney_exact
+    from rnnbench.analyse.stats import mann_whitney_exact
 
     rng = np.random.default_rng(7)
     x = rng.standard_cauchy((4000, 12))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from rnnbench.analyse.history import build_history, flag_series
 from rnnbench.errors import EXIT_OK, EXIT_REGRESSION, ConfigError
-from rnnbench.history import build_history, flag_series
 from tests.runfolders import write_run
 
 

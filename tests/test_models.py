@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
+from rnnbench.core.spec import ModelConfig
 from rnnbench.errors import UnknownNameError, UnsupportedError
-from rnnbench.models.build import build_model, unsupported_reason
-from rnnbench.models.numpy_ref import numpy_forward
-from rnnbench.models.weights import canonical_weights
-from rnnbench.spec import ModelConfig
+from rnnbench.measure.models.build import build_model, unsupported_reason
+from rnnbench.measure.models.numpy_ref import numpy_forward
+from rnnbench.measure.models.weights import canonical_weights
 
 ARCHS = ("lstm", "gru", "rnn")
 RTOL, ATOL = 1e-5, 1e-6
@@ -196,7 +196,7 @@ def test_unknown_implementation_suggests() -> None:
 
 
 def test_compiled_unavailable_is_an_error_not_a_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
-    import rnnbench.models.build as build
+    import rnnbench.measure.models.build as build
 
     monkeypatch.setattr(build, "compiled_unavailable_reason", lambda device_type: "no compiler here")
     with pytest.raises(UnsupportedError, match="no compiler here"):

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from rnnbench.errors import ConfigError
-from rnnbench.plan import build_plan, parse_axis, read_config
-from rnnbench.presets import PRESETS
+from rnnbench.measure.plan import build_plan, parse_axis, read_config
+from rnnbench.measure.presets import PRESETS
 
 
 def test_quick_preset_is_the_default() -> None:

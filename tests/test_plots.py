@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from matplotlib.colors import to_hex
 
-from rnnbench import plots
-from rnnbench.report import make_report
+from rnnbench.analyse.report import make_report
+from rnnbench.present import plots
 
 GOLDEN = Path(__file__).parent / "golden"
 NAMES = [spec.name for spec in plots.FIGURES]
@@ -70,8 +70,8 @@ def test_no_data_means_no_figure(tmp_path: Path) -> None:
 
 def test_plots_never_touch_pyplot() -> None:
     code = (
-        "import sys; from pathlib import Path; from rnnbench.report import make_report; "
-        "from rnnbench.plots import FIGURES; r = make_report([Path(sys.argv[1])]); "
+        "import sys; from pathlib import Path; from rnnbench.analyse.report import make_report; "
+        "from rnnbench.present.plots import FIGURES; r = make_report([Path(sys.argv[1])]); "
         "[s.build(r) for s in FIGURES]; assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'"
     )
     subprocess.run([sys.executable, "-c", code, str(GOLDEN)], check=True)

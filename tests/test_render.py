@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnbench.render import html_report, markdown, terminal_renderables, write_report
-from rnnbench.report import make_report
+from rnnbench.analyse.report import make_report
+from rnnbench.present.render import html_report, markdown, terminal_renderables, write_report
 
 GOLDEN = Path(__file__).parent / "golden"
 INJECTED = '<script>alert("x")</script>'

@@ -11,9 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnnbench import stats
-from rnnbench.errors import SchemaError
-from rnnbench.report import (
+from rnnbench.analyse import stats
+from rnnbench.analyse.report import (
     ReportData,
     build_report,
     default_out_dir,
@@ -23,6 +22,7 @@ from rnnbench.report import (
     make_report,
     ratio_verdict,
 )
+from rnnbench.errors import SchemaError
 
 GOLDEN = Path(__file__).parent / "golden"
 CPU_RUN = GOLDEN / "20261101-090000-aaaa"

@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from rnnbench.errors import SchemaError
-from rnnbench.results import SCHEMA_VERSION, SUMMARY_COLUMNS, CsvAppender, RunFolder, load_results, load_table
+from rnnbench.results.folder import (
+    SCHEMA_VERSION,
+    SUMMARY_COLUMNS,
+    CsvAppender,
+    RunFolder,
+    load_results,
+    load_table,
+)
 
 
 def test_appender_writes_header_once_and_repairs_a_torn_line(tmp_path: Path) -> None:

@@ -8,11 +8,12 @@ import pandas as pd
 import pytest
 import torch
 
-from rnnbench import flops, runner
-from rnnbench.machine_load import LoadRecord
-from rnnbench.results import SCHEMA_VERSION, SUMMARY_COLUMNS, RunFolder
-from rnnbench.spec import Settings, SweepSpec
-from rnnbench.sweep import execute, start_run
+from rnnbench.core import flops
+from rnnbench.core.spec import Settings, SweepSpec
+from rnnbench.measure import runner
+from rnnbench.measure.machine_load import LoadRecord
+from rnnbench.measure.sweep import execute, start_run
+from rnnbench.results.folder import SCHEMA_VERSION, SUMMARY_COLUMNS, RunFolder
 
 FAST = Settings(budget_s=0.05, warmup_max_s=0.02, warmup_min_iters=1, min_block_s=0.001, min_samples=3)
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from rnnbench.core.spec import Settings, SweepSpec
 from rnnbench.errors import SchemaError
-from rnnbench.merge import merge_runs
-from rnnbench.spec import Settings, SweepSpec
-from rnnbench.sweep import execute, start_run
+from rnnbench.measure.merge import merge_runs
+from rnnbench.measure.sweep import execute, start_run
 
 GRID = ["--arch", "lstm", "gru", "--mode", "inference", "--seq-len", "3", "4", "5", "--hidden", "4", "--batch", "2",
         "--budget", "0.02", "--warmup", "0.01", "--threads", "1"]  # fmt: skip

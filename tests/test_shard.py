@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rnnbench.core.spec import SweepSpec
 from rnnbench.errors import ConfigError
-from rnnbench.runner import group_by_shape
-from rnnbench.shard import estimated_cost, parse_shard, partition, shard_of
-from rnnbench.spec import SweepSpec
+from rnnbench.measure.runner import group_by_shape
+from rnnbench.measure.shard import estimated_cost, parse_shard, partition, shard_of
 
 grids = st.builds(
     SweepSpec,

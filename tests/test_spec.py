@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from rnnbench.core.spec import Case, ModelConfig, SweepSpec
 from rnnbench.errors import ConfigError, UnknownNameError
 from rnnbench.registry import Registry, suggest
-from rnnbench.spec import Case, ModelConfig, SweepSpec
 
 
 def test_expansion_order_is_deterministic_with_architectures_innermost() -> None:

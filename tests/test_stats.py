@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from rnnbench.stats import bootstrap_ratio_ci, iqr, median_ci, relative_half_width, t_interval, wilson_interval
+from rnnbench.analyse.stats import (
+    bootstrap_ratio_ci,
+    iqr,
+    median_ci,
+    relative_half_width,
+    t_interval,
+    wilson_interval,
+)
 
 
 def test_median_interval_uses_the_binomial_order_statistics() -> None:

@@ -1,4 +1,4 @@
-"""The gate's statistics in ``rnnbench.stats``: the exact Mann–Whitney test against SciPy, the smallest exact p
+"""The gate's statistics in ``rnnbench.analyse.stats``: the exact Mann–Whitney test against SciPy, the smallest exact p
 values the round counts allow, and the rounds-needed estimate."""
 
 from __future__ import annotations
@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 from scipy.stats import mannwhitneyu
 
-from rnnbench.stats import _u_counts, mann_whitney_exact, min_rounds_for_alpha, rounds_needed, smallest_exact_p
+from rnnbench.analyse.stats import (
+    _u_counts,
+    mann_whitney_exact,
+    min_rounds_for_alpha,
+    rounds_needed,
+    smallest_exact_p,
+)
 
 
 @pytest.mark.parametrize(("m", "n"), [(1, 1), (1, 5), (3, 4), (5, 5), (6, 6), (4, 9), (10, 10), (12, 7)])

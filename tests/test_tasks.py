@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from rnnbench.errors import ConfigError, UnknownNameError
-from rnnbench.tasks import TaskOptions, make_task, task_names
-from rnnbench.tasks.base import Batch, Task
+from rnnbench.learn.tasks import TaskOptions, make_task, task_names
+from rnnbench.learn.tasks.base import Batch, Task
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import gc
 import itertools
 import random
 
-from rnnbench.spec import Settings
-from rnnbench.timing import Timed, time_interleaved, time_one
+from rnnbench.core.spec import Settings
+from rnnbench.measure.timing import Timed, time_interleaved, time_one
 
 
 class FakeClock:

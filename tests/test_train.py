@@ -11,11 +11,10 @@ import pytest
 import torch
 
 from rnnbench.errors import ConfigError, UnknownNameError
-from rnnbench.results import RunFolder
-from rnnbench.tasks import make_task
-from rnnbench.tasks.base import Batch
-from rnnbench.tasks.synthetic import AddingTask
-from rnnbench.train import (
+from rnnbench.learn.tasks import make_task
+from rnnbench.learn.tasks.base import Batch
+from rnnbench.learn.tasks.synthetic import AddingTask
+from rnnbench.learn.train import (
     TrainSpec,
     Unit,
     _batches,
@@ -34,6 +33,7 @@ from rnnbench.train import (
     train_unit,
     validate,
 )
+from rnnbench.results.folder import RunFolder
 
 TINY = {"steps": 12, "eval_every": 6, "eval_size": 16, "batch_size": 4, "hidden": (6,), "lrs": (0.01,)}
 
@@ -184,7 +184,7 @@ def test_resume_skips_finished_and_drops_orphans(tmp_path: Path) -> None:
 
 
 def test_interrupt_marks_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import rnnbench.train as train_mod
+    import rnnbench.learn.train as train_mod
 
     spec = _spec(arms=("lstm", "gru"))
     folder = RunFolder.create(tmp_path, {"kind": "train"})

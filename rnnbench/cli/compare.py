@@ -1,7 +1,7 @@
 """``rnnbench compare``, ``ab``, ``calibrate`` and ``history``: the CI regression gate's commands.
 
-Thin by design: parse options, call :mod:`rnnbench.gate` / :mod:`rnnbench.ab` / :mod:`rnnbench.history`, render
-with rich or :mod:`rnnbench.exports`, exit with the gate's code. None of this imports torch: a CI job that only
+Thin by design: parse options, call :mod:`rnnbench.analyse.gate` / :mod:`rnnbench.analyse.ab` / :mod:`rnnbench.analyse.history`, render
+with rich or :mod:`rnnbench.present.exports`, exit with the gate's code. None of this imports torch: a CI job that only
 compares folders starts in a second and works on a machine without torch's GPU stack.
 """
 
@@ -15,13 +15,13 @@ import typer
 from rich.table import Table
 
 from rnnbench.cli.app import MultiValueCommand, app, err_console, out_console
+from rnnbench.core.parsing import split_values
 from rnnbench.errors import ConfigError
-from rnnbench.parsing import split_values
 
 if TYPE_CHECKING:  # the library modules are imported inside the commands: --help stays fast
-    from rnnbench.ab import Calibration, SideCommand
-    from rnnbench.gate import Comparison, GateSettings
-    from rnnbench.history import History
+    from rnnbench.analyse.ab import Calibration, SideCommand
+    from rnnbench.analyse.gate import Comparison, GateSettings
+    from rnnbench.analyse.history import History
 
 _GATE_EXIT_HELP = (
     "Exit codes (most severe wins, in this order): 3 internal error; 6 a benchmark failed to run (a round's "
@@ -60,7 +60,7 @@ def _settings(
     allow_diff: list[str] | None,
     strict: bool,
 ) -> GateSettings:
-    from rnnbench.gate import GateSettings
+    from rnnbench.analyse.gate import GateSettings
 
     return GateSettings(
         min_effect=parse_fraction("--min-effect", min_effect),
@@ -75,7 +75,7 @@ def _settings(
 
 def _parse_exports(exports: list[str] | None) -> list[tuple[str, Path]]:
     """``md=report.md`` → ``("md", Path("report.md"))``; the format is checked against the known ones."""
-    from rnnbench.exports import FORMATS
+    from rnnbench.present.exports import FORMATS
     from rnnbench.registry import check_choice
 
     out = []
@@ -98,7 +98,7 @@ def _emit(
 ) -> None:
     """Write the exports, then print the table or the chosen format on stdout (summary lines go to stderr,
     so stdout stays machine-readable)."""
-    from rnnbench.exports import render
+    from rnnbench.present.exports import render
 
     texts = [(path, render(result, f)) for f, path in exports]  # render all first: a bad format fails early
     stdout = None if fmt == "table" else render(result, fmt)
@@ -131,7 +131,7 @@ _VERDICT_STYLE = {
 
 
 def _comparison_table(comp: Comparison, title: str) -> Table:
-    from rnnbench.exports import sorted_cases
+    from rnnbench.present.exports import sorted_cases
 
     table = Table(title=title, title_justify="left")
     table.add_column("case", overflow="fold", min_width=36)
@@ -212,7 +212,7 @@ def compare_command(
     - 0 otherwise
     - 2 usage error (before anything is compared)
     """
-    from rnnbench.gate import compare_paths
+    from rnnbench.analyse.gate import compare_paths
 
     positional = list(folders or [])
     if len(positional) not in (0, 2):
@@ -235,7 +235,7 @@ def compare_command(
 def _side(label: str, python: Path | None, cmd: str | None, args: str | None) -> SideCommand:
     import shlex
 
-    from rnnbench.ab import SideCommand
+    from rnnbench.analyse.ab import SideCommand
 
     extra = shlex.split(args) if args else []
     if python is not None and cmd is not None:
@@ -246,7 +246,7 @@ def _side(label: str, python: Path | None, cmd: str | None, args: str | None) ->
 
 
 def _default_output(kind: str) -> Path:
-    from rnnbench.results import new_run_id
+    from rnnbench.results.folder import new_run_id
 
     return Path("results") / f"{kind}-{new_run_id()}"
 
@@ -313,7 +313,7 @@ def ab_command(
     - 0 otherwise
     - 2 usage error (before anything runs)
     """
-    from rnnbench.ab import run_ab
+    from rnnbench.analyse.ab import run_ab
 
     settings = _settings(min_effect, alpha, level, n_boot, seed, allow_diff, strict)
     fmt = _check_format(fmt)
@@ -396,9 +396,9 @@ def calibrate_command(
     Exit codes: 0 done (false alarms do not fail it); 2 usage error; 3 internal error; 4 nothing comparable;
     6 a benchmark failed to run.
     """
-    from rnnbench.ab import SideCommand, run_calibrate
+    from rnnbench.analyse.ab import SideCommand, run_calibrate
+    from rnnbench.analyse.gate import most_severe
     from rnnbench.errors import EXIT_BENCHMARK_FAILED, EXIT_NOTHING_COMPARABLE, EXIT_OK
-    from rnnbench.gate import most_severe
 
     settings = _settings(min_effect, alpha, level, n_boot, seed, None, False)
     fmt = _check_format(fmt)
@@ -471,7 +471,7 @@ def history_command(
 
     Exit codes: 0 no warning; 1 a warning (the latest two runs flagged); 2 usage error; 3 internal error.
     """
-    from rnnbench.history import build_history
+    from rnnbench.analyse.history import build_history
 
     fmt = _check_format(fmt)
     exports = _parse_exports(export)

@@ -8,16 +8,16 @@ import typer
 from rich.table import Table
 
 from rnnbench.cli.app import app, out_console
-from rnnbench.flops import GATES
+from rnnbench.core.flops import GATES
 
 
 @app.command("list")
 def list_command() -> None:
     """List architectures, implementations (what each supports, and whether it can run here) and the
     devices usable on this machine."""
-    from rnnbench.devices import available_devices, cuda_unavailable_reason
-    from rnnbench.models.build import unsupported_reason
-    from rnnbench.models.catalog import IMPLEMENTATIONS
+    from rnnbench.measure.devices import available_devices, cuda_unavailable_reason
+    from rnnbench.measure.models.build import unsupported_reason
+    from rnnbench.measure.models.catalog import IMPLEMENTATIONS
 
     console = out_console()
     arch_table = Table(title="Architectures", title_justify="left")
@@ -60,7 +60,7 @@ def env_command(
 ) -> None:
     """Show the environment results depend on: torch, CUDA, cuDNN, oneDNN and BLAS versions, CPU model and
     usable cores, intra/inter-op threads, GPUs and their memory, Python."""
-    from rnnbench.env import capture
+    from rnnbench.measure.env import capture
 
     env = capture()
     if as_json:

@@ -17,7 +17,7 @@ def merge_command(
 ) -> None:
     """Combine shard folders (`run --shard K/N`) into one run folder; rejects duplicate cases and schema
     mismatches. `report` and `compare` also read shard folders directly, without merging."""
-    from rnnbench.merge import merge_runs
+    from rnnbench.measure.merge import merge_runs
 
     merged, warnings = merge_runs(list(sources), output or Path("results"), run_id)
     for warning in warnings:

@@ -1,6 +1,6 @@
 """``rnnbench report``: result folders in, tables on the terminal and report.md / report.html / figures out.
 
-Thin: parse, call ``rnnbench.report`` and ``rnnbench.render``, print. Never imports torch (pandas and
+Thin: parse, call ``rnnbench.analyse.report`` and ``rnnbench.present.render``, print. Never imports torch (pandas and
 matplotlib are imported inside the command so ``rnnbench --help`` stays fast).
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from rnnbench.cli.app import MultiValueCommand, app, out_console
-from rnnbench.parsing import parse_choices
+from rnnbench.core.parsing import parse_choices
 
 FORMAT_CHOICES = ("md", "html", "png", "svg", "csv")
 
@@ -51,8 +51,8 @@ def report_command(
     """
     from rich.text import Text
 
-    from rnnbench.render import terminal_renderables, write_report
-    from rnnbench.report import default_out_dir, make_report
+    from rnnbench.analyse.report import default_out_dir, make_report
+    from rnnbench.present.render import terminal_renderables, write_report
 
     chosen = parse_choices("format", formats, FORMAT_CHOICES)
     report = make_report(paths)

@@ -1,5 +1,5 @@
 """``rnnbench run``: the timing sweep. Parses options into a plan, runs it with a progress bar, prints the
-GRU/LSTM verdicts and warnings. All measuring is in the library (``rnnbench.sweep``/``runner``)."""
+GRU/LSTM verdicts and warnings. All measuring is in the library (``rnnbench.measure.sweep``/``runner``)."""
 
 from __future__ import annotations
 
@@ -99,8 +99,8 @@ def run_command(
     `rnnbench run --preset fastrnns --rounds 5` ·
     `rnnbench run --seq-len 64 128 256 --hidden 256 --mode train --dry-run`
     """
-    from rnnbench.plan import build_plan, read_config
-    from rnnbench.results import RunFolder
+    from rnnbench.measure.plan import build_plan, read_config
+    from rnnbench.results.folder import RunFolder
 
     console = out_console()
     if resume is not None:
@@ -130,7 +130,7 @@ def run_command(
     shard_kn = None
     cases = spec.expand()
     if shard:
-        from rnnbench.shard import parse_shard, shard_of
+        from rnnbench.measure.shard import parse_shard, shard_of
 
         shard_kn = parse_shard(shard)
         cases = shard_of(cases, *shard_kn)
@@ -138,7 +138,7 @@ def run_command(
         _print_grid(console, cases, n_rounds)
         return
 
-    from rnnbench.sweep import device_pool, resolve_devices, start_run
+    from rnnbench.measure.sweep import device_pool, resolve_devices, start_run
 
     spec, notes = resolve_devices(spec)
     pool = device_pool(spec)
@@ -158,7 +158,7 @@ def _run_ddp(spec: Any, settings: Any, out_root: Path, run_id: str | None, conso
     """``--mode ddp-train`` under torchrun: every rank measures, rank 0 writes and prints."""
     import os
 
-    from rnnbench.ddp import run_ddp
+    from rnnbench.measure.ddp import run_ddp
 
     rank0 = os.environ.get("RANK", "0") == "0"
 
@@ -219,8 +219,8 @@ def _print_grid(console: Console, cases: list[Any], rounds: int) -> None:
 
 def _execute(folder: Any, console: Console, fresh_processes: bool) -> None:
     from rnnbench.errors import BenchmarkFailedError
-    from rnnbench.runner import done_keys
-    from rnnbench.sweep import execute, load_plan, planned_cases
+    from rnnbench.measure.runner import done_keys
+    from rnnbench.measure.sweep import execute, load_plan, planned_cases
 
     _, _, rounds, _ = load_plan(folder)
     total = len(planned_cases(folder)) * rounds
@@ -274,8 +274,8 @@ def _short(label: str, width: int = 48) -> str:
 def summarise(path: Path, console: Console) -> None:
     """Per (mode, device): the GRU/LSTM ratio for each shape beside 0.75 and a one-line verdict; then
     warnings for failed, noisy (IQR/median > 10%) and busy-machine cases."""
-    from rnnbench.pairing import THEORY_GRU_OVER_LSTM, verdict_text
-    from rnnbench.report import aggregate_cases, load_report_data, pair_ratios
+    from rnnbench.analyse.report import aggregate_cases, load_report_data, pair_ratios
+    from rnnbench.present.pairing import THEORY_GRU_OVER_LSTM, verdict_text
 
     data = load_report_data([path])  # the same loading and pairing as 'rnnbench report'
     summary = data.summary

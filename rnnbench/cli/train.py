@@ -1,5 +1,5 @@
 """``rnnbench train``: which cell learns a long-range task — LSTM, LSTM with forget bias +1, GRU or a plain
-RNN — at matched parameters, over seeds, with intervals. Thin: parse → ``TrainSpec`` → ``rnnbench.train`` →
+RNN — at matched parameters, over seeds, with intervals. Thin: parse → ``TrainSpec`` → ``rnnbench.learn.train`` →
 tables.
 """
 
@@ -14,14 +14,14 @@ import typer
 from rich.table import Table
 
 from rnnbench.cli.app import MultiValueCommand, app, err_console, out_console
+from rnnbench.core.parsing import parse_floats, parse_ints, split_values
 from rnnbench.errors import BenchmarkFailedError, ConfigError
-from rnnbench.parsing import parse_floats, parse_ints, split_values
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from rnnbench.stats import Interval
-    from rnnbench.train import TrainEvent, TrainReport, TrainSpec
+    from rnnbench.analyse.stats import Interval
+    from rnnbench.learn.train import TrainEvent, TrainReport, TrainSpec
 
 TASK_NAMES = "adding, copy, selective-copy, temporal-order, parity, anbn, charlm, series, digits"
 
@@ -100,8 +100,7 @@ def train_command(
     intervals: mean with a 95% t-interval, median, success rate with a Wilson interval, and the paired per-seed
     GRU − LSTM difference. Writes curves.csv, train_summary.csv and metadata.json after every finished run.
     """
-    from rnnbench.results import RunFolder
-    from rnnbench.train import (
+    from rnnbench.learn.train import (
         build_tasks,
         load_spec,
         new_metadata,
@@ -109,6 +108,7 @@ def train_command(
         summarize,
         validate,
     )
+    from rnnbench.results.folder import RunFolder
 
     given: dict[str, Any] = {
         "tasks": tuple(split_values(task)) or None,
@@ -154,7 +154,7 @@ def train_command(
     else:
         spec = validate(preset_spec(preset, **given))
         tasks = build_tasks(spec)
-        from rnnbench.devices import resolve_device
+        from rnnbench.measure.devices import resolve_device
 
         resolve_device(spec.device)  # fail before creating a folder
         folder = RunFolder.create(output, new_metadata(spec, sys.argv, tasks))
@@ -184,7 +184,7 @@ def _run_with_progress(spec: TrainSpec, folder: Any, tasks: Any, console: Consol
     overall bar; each finished run leaves a one-line result."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from rnnbench.train import run_training
+    from rnnbench.learn.train import run_training
 
     progress = Progress(
         TextColumn("{task.description}"),
@@ -248,7 +248,7 @@ def _interval(iv: Interval, digits: int = 3) -> str:
 def render_report(console: Console, report: TrainReport, spec: TrainSpec) -> None:
     """Per comparison: a table of arms, the paired differences, and — across lengths — the memory horizon.
     Differences always come with their interval and a reading that says when the data cannot decide."""
-    from rnnbench.tasks import TASK_CLASSES
+    from rnnbench.learn.tasks import TASK_CLASSES
 
     groups: dict[tuple[str, int, str, int], list[Any]] = {}
     for s in report.arms:

@@ -6,9 +6,9 @@ import typer
 from rich.table import Table
 
 from rnnbench.cli.app import MultiValueCommand, app, out_console
+from rnnbench.core.parsing import parse_choices
+from rnnbench.core.spec import ARCHS, DTYPES, IMPLS, ModelConfig
 from rnnbench.errors import RnnbenchError
-from rnnbench.parsing import parse_choices
-from rnnbench.spec import ARCHS, DTYPES, IMPLS, ModelConfig
 
 
 class VerificationFailedError(RnnbenchError):
@@ -48,8 +48,8 @@ def verify_command(
 
     Exits 1 when any implementation disagrees beyond the dtype's tolerance.
     """
-    from rnnbench.devices import resolve_device
-    from rnnbench.verify import verify
+    from rnnbench.measure.devices import resolve_device
+    from rnnbench.measure.verify import verify
 
     archs = parse_choices("architecture", arch, ARCHS)
     impls = [i for i in parse_choices("implementation", impl, IMPLS) if i != "native"]

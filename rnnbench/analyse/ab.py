@@ -1,0 +1,456 @@
+"""``ab`` and ``calibrate``: measure two sides in one job, in fresh processes, in ABBA order, then gate.
+
+Why one job and ABBA: on shared CI runners two jobs on the same code can differ by tens of percent while one
+job's spread is a fraction of a percent, so base and head must be measured side by side; and a machine that
+warms up, throttles or gains a noisy neighbour drifts, which the order A B B A A B B A … cancels to first order
+(each side's rounds have the same mean position in time). Every round is a fresh ``rnnbench run --rounds 1``
+process, the replication unit the gate's statistics assume.
+
+A regression found on the first rounds is re-measured on ``confirm_rounds`` fresh ABBA rounds and counts only
+if it holds there too: two independent tests at α make a false alarm on unchanged code about α² likely.
+
+Launching is injectable (:data:`Launcher`) so the orchestration is testable without torch or a real ``run``.
+Subprocesses start in the output folder, never in a checkout, because ``python -m rnnbench`` puts the current
+folder first on ``sys.path`` and would silently import that checkout's rnnbench instead of the side's own.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnnbench.analyse.gate import CaseComparison, Comparison, GateSettings, compare_paths
+from rnnbench.analyse.stats import smallest_exact_p
+from rnnbench.errors import BenchmarkFailedError, ConfigError
+
+RESERVED_RUN_OPTIONS = ("--rounds", "--output", "--run-id", "-o")
+"""Options ``ab``/``calibrate`` set on every ``run`` themselves; grid arguments must not repeat them."""
+
+
+@dataclass(frozen=True)
+class SideCommand:
+    """How to start ``rnnbench`` for one side: a command prefix (``python -m rnnbench`` or a user command)
+    plus arguments only this side gets (``--threads 1``)."""
+
+    label: str
+    prefix: tuple[str, ...]
+    extra_args: tuple[str, ...] = ()
+
+    @classmethod
+    def from_python(cls, label: str, python: str | Path | None, extra_args: Sequence[str] = ()) -> SideCommand:
+        """``<python> -m rnnbench``; ``python`` defaults to this interpreter."""
+        exe = str(python) if python else sys.executable
+        if python and not Path(exe).exists():
+            raise ConfigError(
+                f"--{label}-python {exe}: no such file; pass an interpreter with rnnbench installed."
+            )
+        return cls(label, (exe, "-m", "rnnbench"), tuple(extra_args))
+
+    @classmethod
+    def from_command(cls, label: str, command: str, extra_args: Sequence[str] = ()) -> SideCommand:
+        """A shell-style command that runs rnnbench, e.g. ``"uv run --project ../base rnnbench"``."""
+        prefix = tuple(shlex.split(command))
+        if not prefix:
+            raise ConfigError(f"--{label}-cmd is empty; pass the command that starts rnnbench for this side.")
+        return cls(label, prefix, tuple(extra_args))
+
+
+@dataclass(frozen=True)
+class RoundJob:
+    """One scheduled round: which side, its index on that side, the phase (``r`` first rounds, ``c``
+    confirmation), where ``run`` writes (``output/run_id``) and the full command."""
+
+    side: str
+    index: int
+    phase: str
+    output: Path
+    run_id: str
+    argv: tuple[str, ...]
+
+    @property
+    def folder(self) -> Path:
+        return self.output / self.run_id
+
+
+@dataclass(frozen=True)
+class LaunchResult:
+    returncode: int
+    stdout: str = ""
+    stderr: str = ""
+    seconds: float = 0.0
+
+
+Launcher = Callable[[Sequence[str], Path], LaunchResult]
+"""Runs a command (argv) in a working folder and returns its exit status and output."""
+
+Progress = Callable[[str], None]
+
+
+def subprocess_launcher(argv: Sequence[str], cwd: Path) -> LaunchResult:
+    """The real launcher: a child process with captured output."""
+    start = time.perf_counter()
+    proc = subprocess.run(list(argv), cwd=cwd, capture_output=True, text=True, check=False)
+    return LaunchResult(proc.returncode, proc.stdout, proc.stderr, time.perf_counter() - start)
+
+
+def abba_order(n_per_side: int, first: str = "base", second: str = "head") -> list[tuple[str, int]]:
+    """``(side, index)`` in the order A B B A A B B A …: pair k runs A then B when k is even, B then A when
+    odd. With an even number of rounds per side both sides' mean positions in time are equal, so a linear
+    drift cancels exactly; an odd number leaves one pair's worth of drift."""
+    order: list[tuple[str, int]] = []
+    for k in range(n_per_side):
+        pair = [(first, k), (second, k)] if k % 2 == 0 else [(second, k), (first, k)]
+        order.extend(pair)
+    return order
+
+
+def check_grid_args(grid_args: Sequence[str]) -> None:
+    """Refuse grid arguments that would fight the ones each round gets (one round, its own folder)."""
+    for arg in grid_args:
+        name = arg.split("=", 1)[0]
+        if name in RESERVED_RUN_OPTIONS:
+            raise ConfigError(
+                f"'{name}' is set by ab/calibrate for every round; leave it out of the grid arguments "
+                "(use --rounds and --output of ab/calibrate instead)."
+            )
+
+
+def check_rounds(option: str, rounds: int, settings: GateSettings, allow_zero: bool = False) -> None:
+    """Refuse round counts with which the exact test can never reach α (the gate could never fire)."""
+    if allow_zero and rounds == 0:
+        return
+    if rounds < settings.min_rounds:
+        raise ConfigError(
+            f"{option} {rounds} can never give a decision at α={settings.alpha:g}: the smallest exact p with "
+            f"{rounds}+{rounds} rounds is {smallest_exact_p(rounds, rounds):.2g}. Use ≥ {settings.min_rounds}"
+            + (" or 0 to skip confirmation." if allow_zero else ".")
+        )
+
+
+def build_jobs(
+    sides: tuple[SideCommand, SideCommand],
+    grid_args: Sequence[str],
+    n_per_side: int,
+    output: Path,
+    phase: str = "r",
+) -> list[RoundJob]:
+    """The ABBA schedule as concrete ``run`` commands: ``<prefix> run <grid> <side args> --rounds 1 --output
+    <output>/<label> --run-id <label>-<phase><k>``."""
+    a, b = sides
+    by_label = {a.label: a, b.label: b}
+    jobs = []
+    for label, k in abba_order(n_per_side, a.label, b.label):
+        side = by_label[label]
+        out = (output / label).resolve()
+        run_id = f"{label}-{phase}{k}"
+        argv = (
+            *side.prefix,
+            "run",
+            *grid_args,
+            *side.extra_args,
+            "--rounds",
+            "1",
+            "--output",
+            str(out),
+            "--run-id",
+            run_id,
+        )
+        jobs.append(RoundJob(label, k, phase, out, run_id, argv))
+    return jobs
+
+
+def _tail(text: str, lines: int = 15) -> str:
+    kept = [line for line in text.strip().splitlines() if line.strip()][-lines:]
+    return "\n".join(kept)
+
+
+def run_jobs(
+    jobs: Sequence[RoundJob], launcher: Launcher, cwd: Path, progress: Progress | None = None
+) -> float:
+    """Run the jobs in order; the first failure stops everything (exit 6 with the child's stderr tail).
+
+    Returns the seconds taken. An existing round folder is refused rather than mixed with new rounds.
+    """
+    start = time.perf_counter()
+    for i, job in enumerate(jobs, 1):
+        if job.folder.exists():
+            raise ConfigError(f"{job.folder} exists already; pass a new --output folder for this comparison.")
+        job.output.mkdir(parents=True, exist_ok=True)
+        result = launcher(job.argv, cwd)
+        if result.returncode != 0:
+            detail = _tail(result.stderr) or _tail(result.stdout) or "(no output)"
+            raise BenchmarkFailedError(
+                f"round {job.run_id} failed with exit status {result.returncode}: "
+                f"{shlex.join(job.argv)}\n{detail}"
+            )
+        if not (job.folder / "summary.csv").exists():
+            raise BenchmarkFailedError(
+                f"round {job.run_id} exited 0 but wrote no {job.folder / 'summary.csv'}; is "
+                f"'{shlex.join(job.argv[:3])}' an rnnbench that has the 'run' command?"
+            )
+        if progress:
+            progress(f"[{i}/{len(jobs)}] {job.run_id} done in {result.seconds:.1f} s")
+    return time.perf_counter() - start
+
+
+def preflight(sides: Sequence[SideCommand], launcher: Launcher, cwd: Path) -> None:
+    """``<prefix> run --help`` for each side, so a wrong interpreter fails in seconds, not after N rounds."""
+    for side in sides:
+        argv = (*side.prefix, "run", "--help")
+        result = launcher(argv, cwd)
+        if result.returncode != 0:
+            detail = _tail(result.stderr) or _tail(result.stdout) or "(no output)"
+            raise BenchmarkFailedError(
+                f"{side.label}: '{shlex.join(argv)}' failed with exit status {result.returncode}; that side "
+                f"cannot run benchmarks:\n{detail}"
+            )
+
+
+# ---- ab -----------------------------------------------------------------------------------------------
+@dataclass
+class ABResult:
+    """The gate's answer (``comparison``, regressions marked confirmed or not), the first-round and
+    confirmation comparisons behind it, and the time each phase took."""
+
+    comparison: Comparison
+    first: Comparison
+    confirmation: Comparison | None
+    output: Path
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return self.comparison.exit_code
+
+    @property
+    def confirmed_regressions(self) -> list[CaseComparison]:
+        return [c for c in self.comparison.cases if c.verdict == "regression" and c.confirmed is not False]
+
+
+def run_ab(
+    base: SideCommand,
+    head: SideCommand,
+    grid_args: Sequence[str],
+    output: Path,
+    settings: GateSettings | None = None,
+    rounds: int = 6,
+    confirm_rounds: int = 6,
+    launcher: Launcher = subprocess_launcher,
+    progress: Progress | None = None,
+    check: bool = True,
+) -> ABResult:
+    """Measure base and head in ABBA order, compare, and re-measure every regression on fresh rounds.
+
+    ``confirm_rounds=0`` trusts the first comparison. The whole grid is re-run for confirmation (``run``
+    cannot yet select single cases); only the cases that regressed are judged on it.
+    """
+    settings = settings or GateSettings()
+    check_grid_args(grid_args)
+    if check:
+        check_rounds("--rounds", rounds, settings)
+        check_rounds("--confirm-rounds", confirm_rounds, settings, allow_zero=True)
+    output = Path(output).resolve()
+    output.mkdir(parents=True, exist_ok=True)
+    seconds: dict[str, float] = {}
+    preflight((base, head), launcher, output)
+    first_dir = output / "rounds"
+    jobs = build_jobs((base, head), grid_args, rounds, first_dir, "r")
+    seconds["rounds"] = run_jobs(jobs, launcher, output, progress)
+    first = compare_paths([first_dir / base.label], [first_dir / head.label], settings)
+    regressed = [c for c in first.cases if c.verdict == "regression"]
+    confirmation = None
+    final_cases = list(first.cases)
+    if regressed and confirm_rounds > 0:
+        if progress:
+            progress(f"{len(regressed)} regression(s); confirming on {confirm_rounds} fresh rounds per side")
+        confirm_dir = output / "confirm"
+        jobs = build_jobs((base, head), grid_args, confirm_rounds, confirm_dir, "c")
+        seconds["confirm"] = run_jobs(jobs, launcher, output, progress)
+        confirmation = compare_paths([confirm_dir / base.label], [confirm_dir / head.label], settings)
+        final_cases = _apply_confirmation(first.cases, confirmation)
+    comparison = replace(first, cases=final_cases, notes=list(first.notes))
+    if rounds % 2:
+        comparison.notes.append(
+            f"{rounds} rounds per side is odd: ABBA cancels a linear drift exactly only with an even number."
+        )
+    if confirmation is not None:
+        n_conf = sum(1 for c in final_cases if c.confirmed)
+        comparison.notes.append(
+            f"{n_conf} of {len(regressed)} regression(s) confirmed on {confirm_rounds} fresh rounds per side."
+        )
+    seconds["total"] = sum(seconds.values())
+    return ABResult(comparison, first, confirmation, output, seconds)
+
+
+def _apply_confirmation(cases: Sequence[CaseComparison], confirmation: Comparison) -> list[CaseComparison]:
+    """A first-round regression stays a regression only if the fresh rounds say so too; otherwise it becomes
+    ``inconclusive`` (something was seen once, not twice — not evidence enough to fail a build)."""
+    fresh = {(c.case_id, c.base_threads, c.head_threads): c for c in confirmation.cases}
+    out = []
+    for case in cases:
+        if case.verdict != "regression":
+            out.append(case)
+            continue
+        again = fresh.get((case.case_id, case.base_threads, case.head_threads))
+        if again is not None and again.verdict == "regression":
+            out.append(
+                replace(
+                    case,
+                    confirmed=True,
+                    reason=f"{case.reason}; confirmed: ratio {again.ratio:.3f}, p={again.p_value:.2g}",
+                )
+            )
+        elif again is not None and again.verdict == "error":
+            out.append(replace(again, confirmed=None, reason=f"confirmation rounds failed: {again.reason}"))
+        else:
+            seen = f"ratio {again.ratio:.3f}, {again.verdict}" if again is not None else "case missing"
+            out.append(
+                replace(
+                    case,
+                    verdict="inconclusive",
+                    confirmed=False,
+                    reason=f"regression on the first rounds ({case.reason}) not confirmed on fresh rounds "
+                    f"({seen})",
+                )
+            )
+    return out
+
+
+# ---- calibrate ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CaseCalibration:
+    """A/A figures of one case: round-to-round variation and the smallest effect it can gate honestly."""
+
+    name: str
+    case_id: str
+    rounds: int
+    median: float
+    spread: float
+    """Robust relative spread of round throughputs: 1.4826·MAD / median over both A/A sides."""
+    ratio: float
+    ratio_low: float
+    ratio_high: float
+    p_value: float
+    verdict: str
+    honest_min_effect: float
+    """max(1 − low, high − 1) of the A/A ratio interval: a smaller min effect cannot show "no change" for this
+    case with these rounds, and a real effect of that size cannot be told from noise."""
+
+    def as_dict(self) -> dict[str, Any]:
+        def num(v: float) -> float | None:
+            return float(v) if math.isfinite(v) else None
+
+        return {
+            "name": self.name,
+            "case_id": self.case_id,
+            "rounds": self.rounds,
+            "median_tokens_per_s": num(self.median),
+            "spread": num(self.spread),
+            "ratio": num(self.ratio),
+            "ratio_low": num(self.ratio_low),
+            "ratio_high": num(self.ratio_high),
+            "p_value": num(self.p_value),
+            "verdict": self.verdict,
+            "honest_min_effect": num(self.honest_min_effect),
+        }
+
+
+@dataclass
+class Calibration:
+    """A/A result: per-case figures, the false alarms at the current settings and a suggested min effect."""
+
+    cases: list[CaseCalibration]
+    comparison: Comparison
+    recommended_min_effect: float
+    seconds: float = 0.0
+
+    @property
+    def false_alarms(self) -> int:
+        """Cases an A/A comparison calls a regression or improvement (each is a false alarm)."""
+        return sum(1 for c in self.cases if c.verdict in ("regression", "improvement"))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "settings": self.comparison.settings.as_dict(),
+            "recommended_min_effect": self.recommended_min_effect,
+            "false_alarms": self.false_alarms,
+            "seconds": self.seconds,
+            "cases": [c.as_dict() for c in self.cases],
+        }
+
+
+def _robust_spread(values: Sequence[float]) -> float:
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    if len(x) < 2:
+        return math.nan
+    med = float(np.median(x))
+    return float(1.4826 * np.median(np.abs(x - med)) / med) if med > 0 else math.nan
+
+
+def calibration_from(comparison: Comparison, seconds: float = 0.0) -> Calibration:
+    """Turn an A/A comparison into per-case variation and a suggested ``--min-effect``.
+
+    The suggestion is the largest per-case honest min effect, rounded up to the next half percent and never
+    below 1%: the smallest threshold at which this machine, with these rounds, can say "no change" for every
+    case of the grid.
+    """
+    cases = []
+    for c in comparison.cases:
+        values = c.base_values + c.head_values
+        finite = math.isfinite(c.ratio_low) and math.isfinite(c.ratio_high)
+        honest = max(1 - c.ratio_low, c.ratio_high - 1, 0.0) if finite else math.nan
+        cases.append(
+            CaseCalibration(
+                name=c.name,
+                case_id=c.case_id,
+                rounds=min(len(c.base_values), len(c.head_values)),
+                median=float(np.median(values)) if values else math.nan,
+                spread=_robust_spread(values),
+                ratio=c.ratio,
+                ratio_low=c.ratio_low,
+                ratio_high=c.ratio_high,
+                p_value=c.p_value,
+                verdict=c.verdict,
+                honest_min_effect=honest,
+            )
+        )
+    honest_values = [c.honest_min_effect for c in cases if math.isfinite(c.honest_min_effect)]
+    worst = max(honest_values) if honest_values else math.nan
+    recommended = max(0.01, math.ceil(worst * 200 - 1e-9) / 200) if math.isfinite(worst) else math.nan
+    return Calibration(cases, comparison, recommended, seconds)
+
+
+def run_calibrate(
+    side: SideCommand,
+    grid_args: Sequence[str],
+    output: Path,
+    settings: GateSettings | None = None,
+    rounds: int = 6,
+    launcher: Launcher = subprocess_launcher,
+    progress: Progress | None = None,
+    check: bool = True,
+) -> Calibration:
+    """A/A: the same command on both sides (labels ``a`` and ``b``) in ABBA order, then compare."""
+    settings = settings or GateSettings()
+    check_grid_args(grid_args)
+    if check:
+        check_rounds("--rounds", rounds, settings)
+    output = Path(output).resolve()
+    output.mkdir(parents=True, exist_ok=True)
+    a = replace(side, label="a")
+    b = replace(side, label="b")
+    preflight((a,), launcher, output)
+    jobs = build_jobs((a, b), grid_args, rounds, output / "rounds", "r")
+    seconds = run_jobs(jobs, launcher, output, progress)
+    comparison = compare_paths([output / "rounds" / "a"], [output / "rounds" / "b"], settings)
+    return calibration_from(comparison, seconds)

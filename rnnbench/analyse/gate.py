@@ -1,0 +1,692 @@
+"""The regression gate: per-case comparison of two sets of result folders, verdicts and the exit code.
+
+Statistics (REFERENCES.md "Regression gating"): the replication unit is a *round* — one fresh worker process,
+identified by ``(run_id, round)`` — because samples inside one process are correlated and tests that pool
+them flag identical code far too often. For each case and side the throughput (``tokens_per_s``, bigger is
+better) of every round is one observation. The effect is ``median(head rounds) / median(base rounds)`` with a
+percentile bootstrap interval that resamples rounds (fixed seed), plus an exact two-sided Mann–Whitney U test
+on the same round values. Verdicts, with m = min effect:
+
+* ``regression``   p ≤ α, the ratio's interval lies below 1 and the estimate is below 1 − m
+* ``improvement``  p ≤ α, the interval lies above 1 and the estimate is above 1 + m
+* ``no_change``    the whole interval lies inside [1 − m, 1 + m] (closed)
+* ``inconclusive`` anything else, with an estimate of the rounds per side that would decide
+* ``not_comparable`` a hard fingerprint key differs (``--allow-diff`` relaxes it), the case exists on one side
+  only, or it is unsupported/skipped on both sides
+* ``error``        a round failed (``error``/``oom``) or one side has no usable round
+
+Decisive verdicts also need the rounds an exact test needs to reach α (5 per side at α = 0.01): with fewer, a
+bootstrap interval over 2–4 values is too narrow to trust and the rank test cannot fire at all.
+
+Exit code precedence (most severe first), see :data:`EXIT_PRECEDENCE`: internal error 3 > a benchmark failed 6 >
+confirmed regression 1 > nothing comparable 4 > inconclusive under ``--strict`` 5 > 0. A crash or failed case
+outranks a slowdown because a case that did not run may hide a regression and the fix (a bug) comes first; a
+regression outranks "nothing comparable" because it is a definite finding; "inconclusive" is the weakest signal
+and only fails the job when asked to (``--strict``). Usage errors (2) happen before any measurement, so they
+never compete with the others.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from rnnbench.analyse.stats import (
+    Interval,
+    bootstrap_ratio_ci,
+    mann_whitney_exact,
+    median_ci,
+    min_rounds_for_alpha,
+    rounds_needed,
+)
+from rnnbench.errors import (
+    EXIT_BENCHMARK_FAILED,
+    EXIT_INCONCLUSIVE,
+    EXIT_INTERNAL,
+    EXIT_NOTHING_COMPARABLE,
+    EXIT_OK,
+    EXIT_REGRESSION,
+    ConfigError,
+)
+from rnnbench.measure.env import HARD_KEYS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+VERDICTS: tuple[str, ...] = (
+    "regression",
+    "improvement",
+    "no_change",
+    "inconclusive",
+    "not_comparable",
+    "error",
+)
+
+EXIT_PRECEDENCE: tuple[int, ...] = (
+    EXIT_INTERNAL,
+    EXIT_BENCHMARK_FAILED,
+    EXIT_REGRESSION,
+    EXIT_NOTHING_COMPARABLE,
+    EXIT_INCONCLUSIVE,
+    EXIT_OK,
+)
+"""Exit codes from most to least severe; when several apply the first one wins."""
+
+METRIC = "tokens_per_s"
+METRIC_UNIT = "tokens/s"
+
+CASE_FIELDS: tuple[str, ...] = (
+    "arch", "impl", "mode", "device", "dtype", "seq_len", "batch_size", "input_size", "hidden_size",
+    "num_layers", "bidirectional", "batch_first", "length_spread", "workload",
+)  # fmt: skip
+"""Descriptors shown for a case (the ``case_id`` hash covers them; ``threads`` is kept apart)."""
+
+_FAILED_STATUSES = frozenset({"error", "oom"})
+_ABSENT_STATUSES = frozenset({"unsupported", "skipped"})
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """How strict the gate is. Defaults: 5% minimum effect, α = 0.01, 95% bootstrap interval."""
+
+    min_effect: float = 0.05
+    alpha: float = 0.01
+    level: float = 0.95
+    n_boot: int = 2000
+    seed: int = 0
+    allow_diff: tuple[str, ...] = ()
+    strict: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0 < self.min_effect < 1:
+            raise ConfigError(f"--min-effect must lie in (0, 1) (e.g. 0.05 or 5%), got {self.min_effect}.")
+        if not 0 < self.alpha < 0.5:
+            raise ConfigError(f"--alpha must lie in (0, 0.5), got {self.alpha}.")
+        if not 0.5 <= self.level < 1:
+            raise ConfigError(f"--level must lie in [0.5, 1), got {self.level}.")
+        if self.n_boot < 100:
+            raise ConfigError(f"--n-boot must be ≥ 100, got {self.n_boot}.")
+        unknown = [k for k in self.allow_diff if k not in HARD_KEYS]
+        if unknown:
+            from rnnbench.registry import check_choice
+
+            for key in unknown:
+                check_choice("fingerprint key", key, HARD_KEYS)
+
+    @property
+    def min_rounds(self) -> int:
+        """Rounds per side below which no verdict is decisive (the exact test cannot reach α)."""
+        return min_rounds_for_alpha(self.alpha)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "metric": METRIC,
+            "min_effect": self.min_effect,
+            "alpha": self.alpha,
+            "level": self.level,
+            "n_boot": self.n_boot,
+            "seed": self.seed,
+            "allow_diff": list(self.allow_diff),
+            "strict": self.strict,
+            "min_rounds": self.min_rounds,
+        }
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The statistics of one comparable case and what they mean."""
+
+    verdict: str
+    ratio: Interval
+    p_value: float
+    rounds_needed: int | None
+    reason: str
+
+
+def classify(
+    ratio: Interval, p_value: float, n_base: int, n_head: int, settings: GateSettings
+) -> tuple[str, str]:
+    """Verdict and reason from a ratio interval (head/base throughput) and a two-sided p value.
+
+    The boundaries are closed for ``no_change`` (an interval touching 1 ± m still counts as inside) and strict
+    for the effects (an estimate exactly at 1 − m is not "slower by more than m").
+    """
+    m = settings.min_effect
+    lo_bound, hi_bound = 1 - m, 1 + m
+    est, lo, hi = ratio.estimate, ratio.low, ratio.high
+    if not all(math.isfinite(v) for v in (est, lo, hi)):
+        return "inconclusive", "no finite ratio"
+    n = min(n_base, n_head)
+    if n < settings.min_rounds:
+        return "inconclusive", (
+            f"{n_base}+{n_head} rounds: an exact test needs ≥ {settings.min_rounds} per side to reach "
+            f"α={settings.alpha:g}"
+        )
+    significant = math.isfinite(p_value) and p_value <= settings.alpha
+    if significant and hi < 1 and est < lo_bound:
+        return "regression", f"slower by {1 - est:.1%} (> {m:.1%}), p={p_value:.2g}"
+    if significant and lo > 1 and est > hi_bound:
+        return "improvement", f"faster by {est - 1:.1%} (> {m:.1%}), p={p_value:.2g}"
+    if lo >= lo_bound and hi <= hi_bound:
+        return "no_change", f"interval within ±{m:.1%}"
+    if significant:
+        return "inconclusive", f"significant (p={p_value:.2g}) but the interval straddles ±{m:.1%}"
+    return "inconclusive", f"interval [{lo:.3f}, {hi:.3f}] neither excludes 1 nor lies within ±{m:.1%}"
+
+
+def decide(base: Sequence[float], head: Sequence[float], settings: GateSettings) -> Decision:
+    """Compare round throughputs (bigger is better) of one case: ratio head/base, interval, p, verdict."""
+    base_arr = np.asarray(base, dtype=float)
+    head_arr = np.asarray(head, dtype=float)
+    ratio = bootstrap_ratio_ci(head_arr, base_arr, settings.level, settings.n_boot, settings.seed)
+    test = mann_whitney_exact(head_arr, base_arr)
+    n_base = int(np.isfinite(base_arr).sum())
+    n_head = int(np.isfinite(head_arr).sum())
+    verdict, reason = classify(ratio, test.p_value, n_base, n_head, settings)
+    needed = None
+    if verdict == "inconclusive":
+        needed = rounds_needed(
+            ratio.estimate, ratio.low, ratio.high, min(n_base, n_head), settings.min_effect, settings.alpha
+        )
+        reason += f"; ~{needed} rounds per side would decide" if needed else "; effect ≈ min effect"
+    return Decision(verdict, ratio, test.p_value, needed, reason)
+
+
+# ---- one case, both sides ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CaseComparison:
+    """One case compared across base and head; ``base_values``/``head_values`` are per-round throughputs."""
+
+    name: str
+    case_id: str
+    labels: Mapping[str, Any]
+    base_threads: int | None
+    head_threads: int | None
+    base_values: tuple[float, ...]
+    head_values: tuple[float, ...]
+    verdict: str
+    reason: str
+    ratio: float = math.nan
+    ratio_low: float = math.nan
+    ratio_high: float = math.nan
+    p_value: float = math.nan
+    rounds_needed: int | None = None
+    confirmed: bool | None = None
+    """``ab`` only: whether a regression held on fresh rounds (``None``: not re-measured)."""
+
+    @property
+    def device(self) -> str:
+        return str(self.labels.get("device", ""))
+
+    @property
+    def base_value(self) -> float:
+        return float(np.median(self.base_values)) if self.base_values else math.nan
+
+    @property
+    def head_value(self) -> float:
+        return float(np.median(self.head_values)) if self.head_values else math.nan
+
+    @property
+    def head_half_width(self) -> float:
+        """Half-width of the distribution-free 95% interval of the head's median over rounds."""
+        if not self.head_values:
+            return math.nan
+        return median_ci(self.head_values).half_width
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "case_id": self.case_id,
+            **{k: plain(v) for k, v in self.labels.items()},
+            "base_threads": self.base_threads,
+            "head_threads": self.head_threads,
+            "base_rounds": len(self.base_values),
+            "head_rounds": len(self.head_values),
+            "base_tokens_per_s": _finite_or_none(self.base_value),
+            "head_tokens_per_s": _finite_or_none(self.head_value),
+            "head_half_width": _finite_or_none(self.head_half_width),
+            "ratio": _finite_or_none(self.ratio),
+            "ratio_low": _finite_or_none(self.ratio_low),
+            "ratio_high": _finite_or_none(self.ratio_high),
+            "p_value": _finite_or_none(self.p_value),
+            "verdict": self.verdict,
+            "rounds_needed": self.rounds_needed,
+            "confirmed": self.confirmed,
+            "reason": self.reason,
+            "base_values": list(self.base_values),
+            "head_values": list(self.head_values),
+        }
+
+
+@dataclass
+class Comparison:
+    """All cases of one base/head comparison, the settings used and the resulting exit code."""
+
+    cases: list[CaseComparison]
+    settings: GateSettings
+    base_sources: list[str] = field(default_factory=list)
+    head_sources: list[str] = field(default_factory=list)
+    base_rounds: int = 0
+    head_rounds: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        out = dict.fromkeys(VERDICTS, 0)
+        for case in self.cases:
+            out[case.verdict] += 1
+        return out
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code_for(self.cases, self.settings.strict)
+
+    def summary(self) -> str:
+        """One line: the non-zero verdict counts and the exit code."""
+        counts = self.counts()
+        parts = [f"{n} {v.replace('_', ' ')}" for v, n in counts.items() if n]
+        return f"{', '.join(parts) or 'no cases'} → exit {self.exit_code}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "settings": self.settings.as_dict(),
+            "base": {"sources": self.base_sources, "rounds": self.base_rounds},
+            "head": {"sources": self.head_sources, "rounds": self.head_rounds},
+            "counts": self.counts(),
+            "exit_code": self.exit_code,
+            "notes": self.notes,
+            "cases": [c.as_dict() for c in self.cases],
+        }
+
+
+def most_severe(codes: Iterable[int]) -> int:
+    """The code that wins under :data:`EXIT_PRECEDENCE` (unknown codes rank as internal errors)."""
+    rank = {code: i for i, code in enumerate(EXIT_PRECEDENCE)}
+    best = EXIT_OK
+    for code in codes:
+        if rank.get(code, 0) < rank[best]:
+            best = code if code in rank else EXIT_INTERNAL
+    return best
+
+
+def exit_code_for(cases: Sequence[CaseComparison], strict: bool = False) -> int:
+    """0 unless: a case errored (6), a regression that was not refuted on fresh rounds (1), no case could be
+    compared (4), or — with ``strict`` — a case is inconclusive (5); the most severe wins."""
+    codes = [EXIT_OK]
+    if any(c.verdict == "error" for c in cases):
+        codes.append(EXIT_BENCHMARK_FAILED)
+    if any(c.verdict == "regression" and c.confirmed is not False for c in cases):
+        codes.append(EXIT_REGRESSION)
+    if not any(c.verdict not in ("not_comparable",) for c in cases):
+        codes.append(EXIT_NOTHING_COMPARABLE)
+    if strict and any(c.verdict == "inconclusive" for c in cases):
+        codes.append(EXIT_INCONCLUSIVE)
+    return most_severe(codes)
+
+
+# ---- loading one side -------------------------------------------------------------------------------------
+@dataclass
+class Side:
+    """The summary rows of one side (one or more run folders) and each run's fingerprint keys per device."""
+
+    rows: pd.DataFrame
+    keys: dict[str, dict[str, dict[str, Any]]]
+    sources: list[str]
+
+    @property
+    def rounds(self) -> int:
+        """Distinct replication units ``(run_id, round)``."""
+        if self.rows.empty:
+            return 0
+        return int(self.rows[["run_id", "round"]].drop_duplicates().shape[0])
+
+
+def load_side(paths: Sequence[Path | str]) -> Side:
+    """Read every ``summary.csv`` under ``paths`` and the ``fingerprint_keys`` of each run's metadata."""
+    from rnnbench.results.folder import RunFolder, find_tables, load_results
+
+    rows = load_results(paths, "summary")
+    keys: dict[str, dict[str, dict[str, Any]]] = {}
+    for table in find_tables(paths, "summary"):
+        meta = RunFolder(table.parent).read_metadata()
+        fp_keys = meta.get("fingerprint_keys")
+        if isinstance(fp_keys, dict):
+            run_ids = {str(r) for r in rows.loc[rows["source_file"] == str(table), "run_id"].dropna().unique()}
+            run_ids.add(str(meta.get("run_id", table.parent.name)))
+            for run_id in run_ids:
+                keys[run_id] = {str(dev): dict(v) for dev, v in fp_keys.items() if isinstance(v, dict)}
+    return Side(rows=rows, keys=keys, sources=[str(p) for p in paths])
+
+
+# ---- comparing --------------------------------------------------------------------------------------------
+def compare_paths(
+    base: Sequence[Path | str], head: Sequence[Path | str], settings: GateSettings | None = None
+) -> Comparison:
+    """Load both sides and compare them (see :func:`compare_sides`)."""
+    return compare_sides(load_side(base), load_side(head), settings or GateSettings())
+
+
+def compare_sides(base: Side, head: Side, settings: GateSettings) -> Comparison:
+    """Per case: match base and head rows, check fingerprints and statuses, then :func:`decide`."""
+    base_groups = _group(base.rows)
+    head_groups = _group(head.rows)
+    cases: list[CaseComparison] = []
+    notes: list[str] = []
+    for case_id in sorted(set(base_groups) | set(head_groups)):
+        b_threads = base_groups.get(case_id, {})
+        h_threads = head_groups.get(case_id, {})
+        for b_t, h_t in _pair_threads(_sorted_threads(b_threads), _sorted_threads(h_threads)):
+            b_rows = b_threads.get(b_t) if b_t is not None else None
+            h_rows = h_threads.get(h_t) if h_t is not None else None
+            cases.append(_compare_case(case_id, b_t, h_t, b_rows, h_rows, base, head, settings))
+    cases = _unique_names(cases)
+    if any(c.verdict == "not_comparable" and c.reason.startswith("fingerprint") for c in cases):
+        notes.append(
+            "Some cases are not comparable because the environments differ; if that difference is what you "
+            "want to measure (a torch upgrade, a thread count), pass --allow-diff KEY."
+        )
+    if (base.rounds and base.rounds < settings.min_rounds) or (
+        head.rounds and head.rounds < settings.min_rounds
+    ):
+        notes.append(
+            f"{base.rounds}+{head.rounds} rounds: at α={settings.alpha:g} an exact test needs "
+            f"≥ {settings.min_rounds} rounds per side; every case will be inconclusive."
+        )
+    busy = {label: _busy_rounds(side.rows) for label, side in (("base", base), ("head", head))}
+    if any(busy.values()):
+        notes.append(
+            f"'run' flagged rounds measured on a busy machine (base {busy['base']} of {base.rounds}, head "
+            f"{busy['head']} of {head.rounds}); other processes inflate times, often by far (OpenMP threads "
+            "spin when oversubscribed). Rerun on a quieter machine or with --threads 1."
+        )
+    return Comparison(
+        cases=cases,
+        settings=settings,
+        base_sources=base.sources,
+        head_sources=head.sources,
+        base_rounds=base.rounds,
+        head_rounds=head.rounds,
+        notes=notes,
+    )
+
+
+def _busy_rounds(rows: pd.DataFrame) -> int:
+    """Rounds ``(run_id, round)`` with at least one case that ``run`` flagged as measured while busy."""
+    if rows.empty or "busy" not in rows.columns:
+        return 0
+    flagged = rows[rows["busy"].map(_truthy)]
+    return int(flagged[["run_id", "round"]].drop_duplicates().shape[0])
+
+
+def _group(rows: pd.DataFrame) -> dict[str, dict[int | None, pd.DataFrame]]:
+    out: dict[str, dict[int | None, pd.DataFrame]] = defaultdict(dict)
+    if rows.empty:
+        return out
+    threads = rows["threads"].map(int_or_none)
+    for (case_id, t), group in rows.assign(_threads=threads).groupby(
+        [rows["case_id"].astype(str), "_threads"], dropna=False, sort=True
+    ):
+        out[str(case_id)][int_or_none(t)] = group
+    return out
+
+
+def _sorted_threads(threads: Iterable[int | None]) -> list[int | None]:
+    return sorted(threads, key=lambda t: (t is None, t or 0))
+
+
+def _pair_threads(base: list[int | None], head: list[int | None]) -> list[tuple[int | None, int | None]]:
+    """Match thread counts of one case: equal values pair up; if each side has exactly one left over, those
+    pair too (``--threads 2`` against ``--threads 1``, the fingerprint check then decides); the rest stand
+    alone."""
+    common = [t for t in base if t in head]
+    pairs: list[tuple[int | None, int | None]] = [(t, t) for t in common]
+    rest_b = [t for t in base if t not in common]
+    rest_h = [t for t in head if t not in common]
+    if len(rest_b) == 1 and len(rest_h) == 1 and not common:
+        return [(rest_b[0], rest_h[0])]
+    pairs += [(t, None) for t in rest_b] + [(None, t) for t in rest_h]
+    return pairs
+
+
+def _compare_case(
+    case_id: str,
+    b_t: int | None,
+    h_t: int | None,
+    b_rows: pd.DataFrame | None,
+    h_rows: pd.DataFrame | None,
+    base: Side,
+    head: Side,
+    settings: GateSettings,
+) -> CaseComparison:
+    some = h_rows if h_rows is not None else b_rows
+    assert some is not None
+    labels = {f: plain(some[f].iloc[-1]) for f in CASE_FIELDS if f in some.columns}
+    name = case_name(labels, h_t if h_t is not None else b_t)
+    b_vals = _round_values(b_rows)
+    h_vals = _round_values(h_rows)
+
+    def result(verdict: str, reason: str, **extra: Any) -> CaseComparison:
+        return CaseComparison(
+            name=name,
+            case_id=case_id,
+            labels=labels,
+            base_threads=b_t,
+            head_threads=h_t,
+            base_values=b_vals,
+            head_values=h_vals,
+            verdict=verdict,
+            reason=reason,
+            **extra,
+        )
+
+    if b_rows is None or h_rows is None:
+        return result("not_comparable", f"only in {'head' if b_rows is None else 'base'}")
+    b_status, h_status = _statuses(b_rows), _statuses(h_rows)
+    failed = [
+        f"{side}: {status} ({msg})" if msg else f"{side}: {status}"
+        for side, statuses in (("base", b_status), ("head", h_status))
+        for status, msg in statuses.items()
+        if status in _FAILED_STATUSES
+    ]
+    if failed:
+        return result("error", "; ".join(failed))
+    if set(b_status) | set(h_status) <= _ABSENT_STATUSES:
+        return result("not_comparable", f"not run on either side ({', '.join(sorted(set(b_status)))})")
+    if not b_vals or not h_vals:
+        side, statuses = ("base", b_status) if not b_vals else ("head", h_status)
+        what = ", ".join(sorted(statuses)) or "no rows"
+        if "ok" in statuses:
+            what += f", but no positive finite {METRIC} in its ok rows"
+        return result("error", f"{side} has no usable round ({what})")
+    diffs = fingerprint_differences(base, b_rows, head, h_rows, settings.allow_diff)
+    if diffs:
+        return result("not_comparable", "fingerprint differs: " + "; ".join(diffs))
+    decision = decide(b_vals, h_vals, settings)
+    return result(
+        decision.verdict,
+        decision.reason,
+        ratio=decision.ratio.estimate,
+        ratio_low=decision.ratio.low,
+        ratio_high=decision.ratio.high,
+        p_value=decision.p_value,
+        rounds_needed=decision.rounds_needed,
+    )
+
+
+def _round_values(rows: pd.DataFrame | None) -> tuple[float, ...]:
+    """One throughput per ``(run_id, round)`` among ``ok`` rows (the median if a round was written twice)."""
+    import pandas as pd
+
+    if rows is None or rows.empty:
+        return ()
+    ok = rows[rows["status"].astype(str).str.lower() == "ok"]
+    values = pd.to_numeric(ok[METRIC], errors="coerce")
+    ok = ok.assign(_v=values)
+    ok = ok[np.isfinite(ok["_v"]) & (ok["_v"] > 0)]
+    if ok.empty:
+        return ()
+    per_round = ok.groupby([ok["run_id"].astype(str), "round"], sort=True)["_v"].median()
+    return tuple(float(v) for v in per_round.to_numpy())
+
+
+def _statuses(rows: pd.DataFrame) -> dict[str, str]:
+    """Status → first message, over all rounds."""
+    out: dict[str, str] = {}
+    for status, message in zip(rows["status"], rows["message"], strict=True):
+        key = str(status).lower() if isinstance(status, str) else "missing"
+        if key not in out:
+            out[key] = message if isinstance(message, str) else ""
+    return out
+
+
+def fingerprint_differences(
+    base: Side, b_rows: pd.DataFrame, head: Side, h_rows: pd.DataFrame, allow: Sequence[str] = ()
+) -> list[str]:
+    """Hard keys whose values differ between the sides (or inside one side), minus the allowed ones.
+
+    The keys come from each run's ``metadata.json`` ``fingerprint_keys`` for the row's device, with ``threads``
+    taken from the row (one run may sweep several). Without keys the ``fingerprint`` hashes are compared; a
+    differing hash then cannot be excused by ``--allow-diff`` because nothing says which key differs.
+    """
+    b_keys, b_missing = _key_sets(base, b_rows)
+    h_keys, h_missing = _key_sets(head, h_rows)
+    if b_missing or h_missing:
+        b_hash, h_hash = _hashes(b_rows), _hashes(h_rows)
+        if b_hash and h_hash and b_hash != h_hash:
+            return [
+                f"fingerprint {'/'.join(sorted(b_hash))} ≠ {'/'.join(sorted(h_hash))} and metadata.json has no "
+                "fingerprint_keys to tell which key differs"
+            ]
+        return []
+    out = []
+    for key in HARD_KEYS:
+        if key in allow:
+            continue
+        b_vals, h_vals = b_keys.get(key, set()), h_keys.get(key, set())
+        if b_vals != h_vals or len(b_vals) > 1:
+            out.append(f"{key} {_show(b_vals)} → {_show(h_vals)}")
+    return out
+
+
+def _key_sets(side: Side, rows: pd.DataFrame) -> tuple[dict[str, set[str]], bool]:
+    out: dict[str, set[str]] = defaultdict(set)
+    missing = False
+    for run_id, device, threads in (
+        rows[["run_id", "device", "threads"]].drop_duplicates().itertuples(index=False)
+    ):
+        keys = side.keys.get(str(run_id), {}).get(str(device))
+        if keys is None:
+            missing = True
+            continue
+        keys = {**keys}
+        if int_or_none(threads) is not None:
+            keys["threads"] = int_or_none(threads)
+        for key in HARD_KEYS:
+            out[key].add(json.dumps(keys.get(key), sort_keys=True, default=str))
+    return out, missing
+
+
+def _hashes(rows: pd.DataFrame) -> set[str]:
+    if "fingerprint" not in rows.columns:
+        return set()
+    return {str(v) for v in rows["fingerprint"].dropna().unique() if str(v)}
+
+
+def _show(values: set[str]) -> str:
+    shown = [json.loads(v) for v in sorted(values)]
+    text = "/".join(str(v) for v in shown) if shown else "?"
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+# ---- names --------------------------------------------------------------------------------------------------
+def case_name(labels: Mapping[str, Any], threads: int | None) -> str:
+    """A stable, readable name: ``lstm native inference cpu float32 T=32 B=8 I=64 H=64 L=1 threads=2``.
+
+    It includes the device (two machines or GPUs must not share a series in github-action-benchmark) and only
+    the fields that identify the case, never a run id or a timestamp, so the same case keeps its name across
+    runs.
+    """
+
+    def get(key: str, default: Any = "") -> Any:
+        value = labels.get(key, default)
+        return default if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+    parts = [str(get(k, "?")) for k in ("arch", "impl", "mode", "device", "dtype")]
+    parts += [
+        f"{tag}={_int_text(get(key, '?'))}"
+        for tag, key in (("T", "seq_len"), ("B", "batch_size"), ("I", "input_size"), ("H", "hidden_size"))
+    ]
+    parts.append(f"L={_int_text(get('num_layers', '?'))}")
+    if _truthy(get("bidirectional", False)):
+        parts.append("bidirectional")
+    if _truthy(get("batch_first", False)):
+        parts.append("batch_first")
+    spread = get("length_spread", 0)
+    try:
+        if float(spread) > 0:
+            parts.append(f"spread={float(spread):g}")
+    except (TypeError, ValueError):
+        pass
+    workload = get("workload", "")
+    if workload and workload != "layer":
+        parts.append(str(workload))
+    if threads is not None:
+        parts.append(f"threads={threads}")
+    return " ".join(parts)
+
+
+def _unique_names(cases: list[CaseComparison]) -> list[CaseComparison]:
+    """Append the case id where two cases would share a name (e.g. a field not in the name differs)."""
+    seen: dict[str, int] = defaultdict(int)
+    for case in cases:
+        seen[case.name] += 1
+    out = []
+    for case in cases:
+        if seen[case.name] > 1:
+            case = replace(case, name=f"{case.name} [{case.case_id}]")
+        out.append(case)
+    return out
+
+
+def _int_text(value: Any) -> str:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return str(int(f)) if f.is_integer() else f"{f:g}"
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    try:
+        return bool(value) and not (isinstance(value, float) and math.isnan(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def int_or_none(value: Any) -> int | None:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else int(f)
+
+
+def plain(value: Any) -> Any:
+    """NumPy scalars → Python values, NaN → None (JSON- and CSV-friendly)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None

@@ -1,0 +1,102 @@
+"""Combine shard folders (from ``run --shard K/N`` on many machines, or a CI matrix) into one run folder.
+
+Rows are copied unchanged except ``run_id``, which becomes the merged folder's. Refused, with the folder and
+the fix named: a folder that is not a run, a schema version or header this rnnbench does not write, and the
+same case measured twice (same ``case_id``, ``threads`` and ``round`` in two folders).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+from typing import Any
+
+from rnnbench.errors import ConfigError, SchemaError
+from rnnbench.results.folder import SCHEMA_VERSION, RunFolder, new_run_id
+
+
+def find_run_folders(paths: list[Path]) -> list[RunFolder]:
+    """Run folders given directly or found below the given folders (by their ``metadata.json``)."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_dir():
+            raise SchemaError(f"{path}: not a folder; pass run folders or a folder that contains them.")
+        if (path / "metadata.json").exists():
+            found.append(path)
+        else:
+            found.extend(sorted(p.parent for p in path.rglob("metadata.json")))
+    if not found:
+        raise SchemaError(f"no run folders (with metadata.json) under {', '.join(map(str, paths))}.")
+    return [RunFolder(p) for p in dict.fromkeys(found)]
+
+
+def merge_runs(sources: list[Path], output: Path, run_id: str | None = None) -> tuple[RunFolder, list[str]]:
+    """Write ``output/<run-id>/`` holding every row of ``sources``; returns it and any warnings."""
+    folders = find_run_folders(sources)
+    warnings: list[str] = []
+    metas: list[dict[str, Any]] = []
+    for folder in folders:
+        meta = folder.read_metadata()
+        if meta.get("kind") != "run":
+            raise SchemaError(f"{folder.path}: kind={meta.get('kind')!r}; only 'rnnbench run' folders merge.")
+        if meta.get("schema_version") != SCHEMA_VERSION:
+            raise SchemaError(
+                f"{folder.path}: schema_version {meta.get('schema_version')!r} in metadata.json, but this "
+                f"rnnbench writes {SCHEMA_VERSION}; merge with the rnnbench release that wrote it."
+            )
+        metas.append(meta)
+    owner: dict[tuple[str, str, str], Path] = {}
+    tables: dict[str, list[dict[str, str]]] = {"summary": [], "samples": []}
+    for folder in folders:
+        summary = folder.table("summary")  # a header mismatch raises SchemaError naming the file
+        rows = summary.read_rows()
+        for row in rows:
+            key = (row["case_id"], row["threads"], row["round"])
+            if key in owner:
+                raise SchemaError(
+                    f"case {row['case_id']} ({row['arch']}/{row['impl']} {row['mode']} T={row['seq_len']} "
+                    f"H={row['hidden_size']}, threads {row['threads']}, round {row['round']}) is in both "
+                    f"{owner[key]} and {folder.path}; merge each shard once (two shards with the same K?)."
+                )
+            owner[key] = folder.path
+        tables["summary"] += rows
+        tables["samples"] += folder.table("samples").read_rows()
+    specs = {repr(m.get("spec")) for m in metas}
+    if len(specs) > 1:
+        warnings.append("the folders were planned from different grids; check that they belong together")
+    shards = sorted({tuple(m["shard"]) for m in metas if m.get("shard")})
+    if shards:
+        n = shards[0][1]
+        missing = sorted(set(range(1, n + 1)) - {k for k, _ in shards})
+        if missing:
+            warnings.append(f"shards {', '.join(map(str, missing))} of {n} are missing: the grid is incomplete")
+    run_id = run_id or f"merged-{new_run_id()}"
+    if (Path(output) / run_id).exists():
+        raise ConfigError(f"{Path(output) / run_id} already exists; choose another --run-id.")
+    first = metas[0]
+    merged = RunFolder.create(
+        Path(output),
+        {
+            "kind": "run",
+            "command": first.get("command"),
+            "started_at": min(str(m.get("started_at", "")) for m in metas),
+            "finished_at": _dt.datetime.now().isoformat(timespec="seconds"),
+            "status": "complete" if all(m.get("status") == "complete" for m in metas) else "partial",
+            "env": first.get("env"),
+            "fingerprint_keys": {k: v for m in metas for k, v in (m.get("fingerprint_keys") or {}).items()},
+            "fingerprint": {k: v for m in metas for k, v in (m.get("fingerprint") or {}).items()},
+            "spec": first.get("spec"),
+            "settings": first.get("settings"),
+            "rounds": max(int(m.get("rounds", 1)) for m in metas),
+            "calibration": {k: v for m in metas for k, v in (m.get("calibration") or {}).items()},
+            "merged_from": [
+                {"run_id": m.get("run_id"), "path": str(f.path), "shard": m.get("shard")}
+                for m, f in zip(metas, folders, strict=True)
+            ],
+        },
+        run_id=run_id,
+    )
+    for name, rows in tables.items():
+        merged.table(name).append([{**r, "run_id": run_id} for r in rows])
+    return merged, warnings

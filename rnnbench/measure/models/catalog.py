@@ -1,0 +1,99 @@
+"""What each implementation is and supports — metadata only, no torch import.
+
+Building a model lives in ``rnnbench.measure.models.build``; this module answers "can this combination run?" so that
+``rnnbench list`` and sweep planning can say *why not* before anything is built. Never a silent fallback:
+callers get an ``unsupported`` reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rnnbench.registry import Registry
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """One way of computing the same recurrence, built from the canonical weight set."""
+
+    name: str
+    summary: str
+    modes: tuple[str, ...]
+    device_types: tuple[str, ...]
+    dtypes: tuple[str, ...]
+    variable_length: str
+    backend: str
+
+    def unsupported_reason(self, *, mode: str, device_type: str, dtype: str) -> str | None:
+        """Why this implementation cannot run the combination, or ``None`` when it can (statically)."""
+        if mode not in self.modes:
+            return f"implementation '{self.name}' supports modes {', '.join(self.modes)}, not '{mode}'"
+        if device_type not in self.device_types:
+            return f"implementation '{self.name}' runs on {', '.join(self.device_types)}, not '{device_type}'"
+        if dtype not in self.dtypes:
+            return f"implementation '{self.name}' supports dtypes {', '.join(self.dtypes)}, not '{dtype}'"
+        return None
+
+
+_ALL_MODES = ("inference", "forward", "backward", "train", "ddp-train")
+_ALL_DTYPES = ("float32", "bfloat16", "float16")
+_TORCH_DEVICES = ("cpu", "cuda")
+
+IMPLEMENTATIONS: Registry[Implementation] = Registry("implementation")
+for _impl in (
+    Implementation(
+        "native",
+        "torch.nn.LSTM/GRU/RNN as shipped (cuDNN on CUDA, oneDNN for eligible CPU LSTMs, ATen otherwise)",
+        _ALL_MODES,
+        _TORCH_DEVICES,
+        _ALL_DTYPES,
+        "packed sequence",
+        "detected",
+    ),
+    Implementation(
+        "aten",
+        "the same torch.nn module with cuDNN and oneDNN switched off: PyTorch's own kernels",
+        _ALL_MODES,
+        _TORCH_DEVICES,
+        _ALL_DTYPES,
+        "packed sequence",
+        "aten",
+    ),
+    Implementation(
+        "cell",
+        "a Python time loop over nn.LSTMCell / nn.GRUCell / nn.RNNCell",
+        _ALL_MODES,
+        _TORCH_DEVICES,
+        _ALL_DTYPES,
+        "masking by length",
+        "python",
+    ),
+    Implementation(
+        "scratch",
+        "gates written out with tensor ops; input projection for all steps hoisted into one GEMM",
+        _ALL_MODES,
+        _TORCH_DEVICES,
+        _ALL_DTYPES,
+        "masking by length",
+        "python",
+    ),
+    Implementation(
+        "compiled",
+        "scratch with its per-step cell (recurrent GEMM + gates) compiled by torch.compile",
+        _ALL_MODES,
+        _TORCH_DEVICES,
+        _ALL_DTYPES,
+        "masking by length",
+        "compiled",
+    ),
+    Implementation(
+        "numpy",
+        "a NumPy float64 forward pass: the oracle the others are checked against",
+        ("inference",),
+        ("cpu",),
+        ("float32",),
+        "masking by length",
+        "numpy",
+    ),
+):
+    IMPLEMENTATIONS.register(_impl.name, _impl)

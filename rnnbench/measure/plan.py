@@ -1,0 +1,161 @@
+"""From what the user asked for — a preset, a TOML sweep file, command-line axes — to a ``SweepSpec`` and
+``Settings``. Precedence: preset < sweep file < command line. Stdlib only (``--dry-run`` needs no torch).
+
+Every value is parsed by the same functions whether it came from the command line or the file, so errors
+read the same: they name the option, the bad value and the allowed values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rnnbench.core.parsing import parse_ints, split_values
+from rnnbench.core.spec import ARCHS, DTYPES, IMPLS, MODES, WORKLOADS, Settings, SweepSpec
+from rnnbench.errors import ConfigError
+from rnnbench.measure.presets import PRESETS
+from rnnbench.registry import check_choice, unknown_name_message
+
+
+def _choices(kind: str, allowed: Sequence[str]) -> Callable[[str, str], Any]:
+    return lambda option, raw: check_choice(kind, raw, tuple(allowed))
+
+
+def _int(minimum: int) -> Callable[[str, str], Any]:
+    return lambda option, raw: parse_ints(option, [raw], minimum)[0]
+
+
+def _device(option: str, raw: str) -> str:
+    from rnnbench.measure.devices import parse_device
+
+    kind, index = parse_device(raw)
+    return kind if index is None else f"{kind}:{index}"
+
+
+def _directions(option: str, raw: str) -> bool:
+    if raw in ("1", "uni", "unidirectional"):
+        return False
+    if raw in ("2", "bi", "bidirectional"):
+        return True
+    raise ConfigError(f"{option} takes 1 (unidirectional) or 2 (bidirectional), got '{raw}'.")
+
+
+def _lengths(option: str, raw: str) -> float:
+    if raw.lower() in ("fixed", "0"):
+        return 0.0
+    text = raw.lower().removeprefix("variable:").removeprefix("var:")
+    try:
+        spread = float(text)
+    except ValueError:
+        spread = -1.0
+    if not 0.0 < spread < 1.0:
+        raise ConfigError(
+            f"{option} takes 'fixed' or a spread s in (0, 1) (e.g. 0.5: lengths uniform in [0.5·T, T], "
+            f"packed), got '{raw}'."
+        )
+    return spread
+
+
+@dataclass(frozen=True)
+class Axis:
+    field: str
+    parse: Callable[[str, str], Any]
+    help: str
+
+
+AXES: dict[str, Axis] = {
+    "arch": Axis("arch", _choices("architecture", ARCHS), "lstm, gru, rnn"),
+    "impl": Axis("impl", _choices("implementation", IMPLS), "native, aten, cell, scratch, compiled, numpy"),
+    "mode": Axis("mode", _choices("mode", MODES), "inference, forward, backward, train, ddp-train"),
+    "device": Axis("device", _device, "cpu, cuda, cuda:N, auto"),
+    "dtype": Axis("dtype", _choices("dtype", DTYPES), "float32, bfloat16, float16"),
+    "seq_len": Axis("seq_len", _int(1), "time steps T"),
+    "batch": Axis("batch_size", _int(1), "batch size B"),
+    "hidden": Axis("hidden_size", _int(1), "hidden size H"),
+    "input_size": Axis("input_size", _int(1), "input features I (default: H)"),
+    "layers": Axis("num_layers", _int(1), "stacked layers L"),
+    "directions": Axis("bidirectional", _directions, "1 or 2"),
+    "lengths": Axis("length_spread", _lengths, "fixed, or a spread in (0,1) → variable lengths, packed"),
+    "threads": Axis("threads", _int(1), "intra-op threads"),
+    "workload": Axis("workload", _choices("workload", WORKLOADS), "layer, classifier"),
+}
+
+SETTINGS: dict[str, str] = {
+    "budget": "budget_s",
+    "target_precision": "target_rel_ci",
+    "warmup": "warmup_max_s",
+    "min_block": "min_block_s",
+    "busy_threshold": "busy_threshold",
+    "max_samples": "max_samples",
+}
+
+OTHER_CONFIG_KEYS = ("preset", "rounds", "output", "seed")
+
+
+def parse_axis(name: str, values: Sequence[Any]) -> tuple[Any, ...]:
+    axis = AXES[name]
+    option = "--" + name.replace("_", "-")
+    parsed: list[Any] = []
+    for raw in split_values(values):
+        value = axis.parse(option, raw)
+        if value not in parsed:
+            parsed.append(value)
+    return tuple(parsed)
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """A TOML sweep file: top-level keys are the option names (``arch = ["lstm", "gru"]``, ``seq_len = [64,
+    128]``, ``preset = "quick"``, ``budget = 2.0`` …). Unknown keys are errors with a suggestion."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"sweep file {path} does not exist.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"sweep file {path} is not valid TOML: {exc}.") from None
+    known = (*AXES, *SETTINGS, *OTHER_CONFIG_KEYS)
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"{path}: {unknown_name_message('key', key, known)}")
+    return data
+
+
+def build_plan(
+    preset: str | None = None,
+    config: dict[str, Any] | None = None,
+    axes: dict[str, Sequence[Any] | None] | None = None,
+    settings: dict[str, float | None] | None = None,
+    seed: int | None = None,
+) -> tuple[SweepSpec, Settings]:
+    """Merge preset < config < command line into a validated spec and settings."""
+    config = dict(config or {})
+    chosen = PRESETS.get(preset or str(config.get("preset", "quick")))
+    spec, sett = chosen.spec, chosen.settings
+    merged_axes: dict[str, Sequence[Any]] = {}
+    for source in (config, axes or {}):
+        for name, values in source.items():
+            if name in AXES and values:
+                merged_axes[name] = values if isinstance(values, list | tuple) else [values]
+    changes: dict[str, Any] = {
+        AXES[name].field: parse_axis(name, values) for name, values in merged_axes.items()
+    }
+    if any(name in merged_axes for name in ("seq_len", "batch", "hidden")) and spec.shapes:
+        # explicit shape axes replace a preset's explicit shape list; unspecified axes fall back to defaults
+        base = SweepSpec()
+        for fld in ("seq_len", "batch_size", "hidden_size"):
+            changes.setdefault(fld, getattr(base, fld))
+        changes["shapes"] = ()
+    if seed is not None or "seed" in config:
+        changes["seed"] = int(seed if seed is not None else config["seed"])
+    spec = dataclasses.replace(spec, **changes)
+    setting_changes: dict[str, Any] = {}
+    for source in (config, settings or {}):
+        for name, value in source.items():
+            if name in SETTINGS and value is not None:
+                setting_changes[SETTINGS[name]] = type(getattr(sett, SETTINGS[name]))(value)
+    sett = dataclasses.replace(sett, **setting_changes)
+    return spec, sett

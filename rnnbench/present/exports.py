@@ -1,0 +1,317 @@
+"""Exports of gate results: Markdown (job summary, PR comment), JSON, CSV and github-action-benchmark's
+``customBiggerIsBetter`` JSON.
+
+github-action-benchmark's rules (its README, "custom" tools): the file is a JSON array of objects with ``name``
+(string, unique and stable — it keys the series across commits), ``unit`` (string), ``value`` (number) and
+the optional ``range`` (string such as ``"± 1.2"``) and ``extra`` (string, shown in the tooltip). A name that
+changes starts a new series and a duplicate name overwrites another case, so names here include the device
+and every field of the case, never a run id; ``value`` is the head's median throughput over rounds and
+``range`` the half-width of its distribution-free 95% interval. All strings are plain text: nothing here
+prints.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from rnnbench.analyse.ab import Calibration
+from rnnbench.analyse.gate import METRIC_UNIT, CaseComparison, Comparison
+from rnnbench.analyse.history import History
+from rnnbench.errors import ConfigError
+
+FORMATS: tuple[str, ...] = ("md", "json", "csv", "github-benchmark")
+"""Export formats; ``github-benchmark`` is github-action-benchmark's ``customBiggerIsBetter``."""
+
+_VERDICT_MARK = {
+    "regression": "❌ regression",
+    "improvement": "✅ improvement",
+    "no_change": "no change",
+    "inconclusive": "❔ inconclusive",
+    "not_comparable": "⚪ not comparable",
+    "error": "💥 error",
+}
+
+
+def render(result: Comparison | Calibration | History, fmt: str) -> str:
+    """``result`` in ``fmt`` (one of :data:`FORMATS`); the error names what each result supports."""
+    if fmt not in FORMATS:
+        from rnnbench.registry import check_choice
+
+        check_choice("export format", fmt, FORMATS)
+    if isinstance(result, Comparison):
+        return {
+            "md": comparison_markdown,
+            "json": comparison_json,
+            "csv": comparison_csv,
+            "github-benchmark": benchmark_action_json,
+        }[fmt](result)
+    if fmt == "github-benchmark":
+        raise ConfigError(
+            "the github-benchmark format exports a comparison (compare or ab); use md, json or csv here."
+        )
+    if isinstance(result, Calibration):
+        return {"md": calibration_markdown, "json": _json, "csv": calibration_csv}[fmt](result)
+    return {"md": history_markdown, "json": _json, "csv": history_csv}[fmt](result)
+
+
+# ---- formatting helpers -------------------------------------------------------------------------------
+def _num(value: float | None, digits: int = 4) -> str:
+    if value is None or not math.isfinite(value):
+        return "—"
+    return f"{value:.{digits}g}"
+
+
+def _throughput(value: float) -> str:
+    if not math.isfinite(value):
+        return "—"
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.1f}%" if math.isfinite(value) else "—"
+
+
+def _ratio_text(case: CaseComparison) -> str:
+    if not math.isfinite(case.ratio):
+        return "—"
+    return f"{case.ratio:.3f} [{case.ratio_low:.3f}, {case.ratio_high:.3f}]"
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _json(result: Any) -> str:
+    return json.dumps(_clean_json(result.as_dict()), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _clean_json(value: Any) -> Any:
+    """NaN/inf → null: strict JSON readers (browsers, jq) reject NaN."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _clean_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean_json(v) for v in value]
+    return value
+
+
+def _csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(
+            ["" if v is None or (isinstance(v, float) and not math.isfinite(v)) else v for v in row]
+        )
+    return buf.getvalue()
+
+
+# ---- comparison ---------------------------------------------------------------------------------------
+_ORDER = {v: i for i, v in enumerate(("error", "regression", "inconclusive", "not_comparable", "improvement"))}
+
+
+def sorted_cases(comp: Comparison) -> list[CaseComparison]:
+    """Worst news first; then by name, so the output is stable."""
+    return sorted(comp.cases, key=lambda c: (_ORDER.get(c.verdict, 9), c.name))
+
+
+def comparison_markdown(comp: Comparison, title: str = "rnnbench regression gate") -> str:
+    """A job-summary / PR-comment table: headline, settings, one row per case (worst first), notes."""
+    s = comp.settings
+    counts = ", ".join(f"{n} {v.replace('_', ' ')}" for v, n in comp.counts().items() if n) or "no cases"
+    lines = [
+        f"## {title}",
+        "",
+        f"**{counts}** — exit code {comp.exit_code}",
+        "",
+        f"Throughput ratio head/base ({METRIC_UNIT}, bigger is better): median of per-round medians, "
+        f"{s.level:.0%} bootstrap interval over rounds, exact two-sided Mann–Whitney p; "
+        f"min effect {s.min_effect:.1%}, α = {s.alpha:g}; rounds {comp.base_rounds} base + {comp.head_rounds} "
+        "head" + (f"; allowed to differ: {', '.join(s.allow_diff)}" if s.allow_diff else "") + ".",
+        "",
+        "| case | base | head | ratio [interval] | p | verdict | note |",
+        "|---|---:|---:|---|---:|---|---|",
+    ]
+    for c in sorted_cases(comp):
+        verdict = _VERDICT_MARK.get(c.verdict, c.verdict)
+        if c.verdict == "regression" and c.confirmed:
+            verdict += " (confirmed)"
+        lines.append(
+            "| "
+            + " | ".join(
+                _md_cell(x)
+                for x in (
+                    c.name,
+                    _throughput(c.base_value),
+                    _throughput(c.head_value),
+                    _ratio_text(c),
+                    _num(c.p_value, 2),
+                    verdict,
+                    c.reason,
+                )
+            )
+            + " |"
+        )
+    if comp.notes:
+        lines += ["", *[f"- {_md_cell(n)}" for n in comp.notes]]
+    return "\n".join(lines) + "\n"
+
+
+def comparison_json(comp: Comparison) -> str:
+    """Settings, counts, exit code and every case with its round values (NaN → null)."""
+    return _json(comp)
+
+
+COMPARISON_CSV_COLUMNS: tuple[str, ...] = (
+    "name", "case_id", "device", "base_threads", "head_threads", "base_rounds", "head_rounds",
+    "base_tokens_per_s", "head_tokens_per_s", "ratio", "ratio_low", "ratio_high", "p_value", "verdict",
+    "confirmed", "rounds_needed", "reason",
+)  # fmt: skip
+
+
+def comparison_csv(comp: Comparison) -> str:
+    rows = []
+    for c in sorted_cases(comp):
+        d = c.as_dict()
+        d["device"] = c.device
+        rows.append([d.get(col) for col in COMPARISON_CSV_COLUMNS])
+    return _csv(COMPARISON_CSV_COLUMNS, rows)
+
+
+def benchmark_action_entries(comp: Comparison) -> list[dict[str, Any]]:
+    """github-action-benchmark ``customBiggerIsBetter`` entries: one per case with a head throughput."""
+    entries: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for c in sorted(comp.cases, key=lambda c: c.name):
+        value = c.head_value
+        if not math.isfinite(value):
+            continue
+        name = c.name if c.name not in seen else f"{c.name} [{c.case_id}]"
+        seen.add(name)
+        extra = (
+            f"verdict: {c.verdict}"
+            + (" (confirmed)" if c.confirmed else "")
+            + f"; ratio vs base: {_ratio_text(c)}; p: {_num(c.p_value, 2)}"
+            + f"; rounds: {len(c.base_values)} base + {len(c.head_values)} head; case_id: {c.case_id}"
+        )
+        entry: dict[str, Any] = {"name": name, "unit": METRIC_UNIT, "value": float(value)}
+        half = c.head_half_width
+        if math.isfinite(half):
+            entry["range"] = f"± {half:.4g}"
+        entry["extra"] = extra
+        entries.append(entry)
+    return entries
+
+
+def benchmark_action_json(comp: Comparison) -> str:
+    return json.dumps(benchmark_action_entries(comp), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+# ---- calibration --------------------------------------------------------------------------------------
+def calibration_markdown(cal: Calibration) -> str:
+    s = cal.comparison.settings
+    lines = [
+        "## rnnbench calibrate (A/A)",
+        "",
+        f"**Smallest honest --min-effect on this machine: {_pct(cal.recommended_min_effect)}** "
+        f"(with {cal.comparison.base_rounds} rounds per side); false alarms at min effect {s.min_effect:.1%}, "
+        f"α = {s.alpha:g}: {cal.false_alarms}.",
+        "",
+        "| case | rounds | median | spread | A/A ratio [interval] | p | verdict | honest min effect |",
+        "|---|---:|---:|---:|---|---:|---|---:|",
+    ]
+    for c in sorted(cal.cases, key=lambda c: -c.honest_min_effect if math.isfinite(c.honest_min_effect) else 0):
+        ratio = f"{c.ratio:.3f} [{c.ratio_low:.3f}, {c.ratio_high:.3f}]" if math.isfinite(c.ratio) else "—"
+        lines.append(
+            "| "
+            + " | ".join(
+                _md_cell(x)
+                for x in (
+                    c.name,
+                    str(c.rounds),
+                    _throughput(c.median),
+                    _pct(c.spread),
+                    ratio,
+                    _num(c.p_value, 2),
+                    c.verdict.replace("_", " "),
+                    _pct(c.honest_min_effect),
+                )
+            )
+            + " |"
+        )
+    lines += [
+        "",
+        "- spread: 1.4826·MAD/median of the round throughputs; honest min effect: the farthest the A/A ratio "
+        "interval reaches from 1 — a smaller --min-effect leaves unchanged code inconclusive.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+CALIBRATION_CSV_COLUMNS: tuple[str, ...] = (
+    "name", "case_id", "rounds", "median_tokens_per_s", "spread", "ratio", "ratio_low", "ratio_high", "p_value",
+    "verdict", "honest_min_effect",
+)  # fmt: skip
+
+
+def calibration_csv(cal: Calibration) -> str:
+    rows = [[c.as_dict()[col] for col in CALIBRATION_CSV_COLUMNS] for c in cal.cases]
+    return _csv(CALIBRATION_CSV_COLUMNS, rows)
+
+
+# ---- history ------------------------------------------------------------------------------------------
+def history_markdown(hist: History) -> str:
+    lines = [
+        "## rnnbench history",
+        "",
+        f"**{len(hist.warnings)} warning(s)** over {hist.runs} runs — a point is flagged when slower than "
+        f"{1 - hist.threshold:.0%} of the rolling median of the previous {hist.window} runs with the same "
+        "fingerprint; a warning is two flagged points in a row.",
+        "",
+        "| case | fingerprint | runs | latest | rolling median | ratio | status |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    for c in sorted(hist.cases, key=lambda c: (not c.warning, not c.latest.flagged, c.name)):
+        p = c.latest
+        status = "⚠️ warning" if c.warning else ("flagged" if p.flagged else "ok")
+        lines.append(
+            "| "
+            + " | ".join(
+                _md_cell(x)
+                for x in (
+                    c.name,
+                    c.fingerprint or "—",
+                    str(len(c.points)),
+                    _throughput(p.value),
+                    _throughput(p.baseline),
+                    _num(p.ratio, 3),
+                    status,
+                )
+            )
+            + " |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+HISTORY_CSV_COLUMNS: tuple[str, ...] = (
+    "name", "case_id", "threads", "fingerprint", "run_id", "started_at", "tokens_per_s", "rolling_median",
+    "ratio", "flagged", "warning",
+)  # fmt: skip
+
+
+def history_csv(hist: History) -> str:
+    rows = []
+    for c in hist.cases:
+        for p in c.points:
+            d = {"name": c.name, "case_id": c.case_id, "threads": c.threads, "fingerprint": c.fingerprint}
+            d.update(p.as_dict())
+            rows.append([d[col] for col in HISTORY_CSV_COLUMNS])
+    return _csv(HISTORY_CSV_COLUMNS, rows)

@@ -1,0 +1,361 @@
+"""Report renderers: rich renderables for the terminal, GitHub-flavoured Markdown (sized for a CI job summary)
+and one self-contained HTML file (figures embedded as base64 PNG, inline CSS, no network access needed).
+
+All three show the same numbers, formatted once by ``report.display_*``. Every string that comes from data —
+file contents, messages, task names, machine names — is escaped for the format it lands in, so a result file
+cannot inject markup into a report someone opens in a browser.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from rnnbench import __version__
+from rnnbench.analyse.report import (
+    THEORETICAL_GRU_LSTM,
+    Claim,
+    Report,
+    display_speed,
+    display_train,
+)
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from rnnbench.present.plots import SavedFigure
+
+MD_MAX_ROWS = 40
+"""Rows per table in Markdown: GitHub caps a job summary at 1 MiB, and nobody reads row 500 there."""
+HTML_MAX_ROWS = 400
+TERMINAL_MAX_ROWS = 30
+
+VERDICT_STYLE = {
+    "true": ("✔", "#1a7f37", "green"),
+    "false": ("✘", "#cf222e", "red"),
+    "inconclusive": ("?", "#9a6700", "yellow"),
+    "no difference": ("=", "#0969da", "blue"),
+    "mixed": ("±", "#8250df", "magenta"),
+    "no data": ("–", "#6e7781", "dim"),
+}
+
+METHOD_NOTES = (
+    "Times are seconds per iteration (median of round medians; interval: the within-round 95% order-statistic "
+    "interval for one round, the range or order-statistic interval of round medians for several).",
+    "GRU/LSTM is the time ratio at the same shape, implementation, device and dtype, with a 95% percentile "
+    "bootstrap interval over round medians ('rounds': fresh processes, the sound replication unit) or, with a "
+    "single round, over that round's samples ('samples': understates between-process noise); 'point' has no "
+    f"interval. At equal sizes the GRU does {THEORETICAL_GRU_LSTM} of the LSTM's GEMM work (3 gate blocks "
+    "against 4).",
+    "Throughput counts real tokens; GFLOP/s counts the recurrent and input GEMMs only (2·G·H·(I+H)·B·T per "
+    "layer and direction, pointwise gate math excluded); % peak divides by a matrix-multiply calibration "
+    "measured in the same run for the same device and dtype. Memory is the peak per iteration (display in "
+    "binary units; files keep bytes).",
+    "Verdicts are honest: a side wins only when the whole 95% interval is on its side; otherwise "
+    "'inconclusive'. Training comparisons use each arm's learning rate chosen on validation data, medians "
+    "over seeds, Wilson intervals for success rates and paired per-seed differences.",
+)
+
+
+# ---- terminal ------------------------------------------------------------------------------------------
+def terminal_renderables(report: Report, max_rows: int = TERMINAL_MAX_ROWS) -> list[RenderableType]:
+    """Tables for the terminal: warnings, one speed table per (mode, device, dtype), training, claims."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    out: list[RenderableType] = []
+    for warning in report.warnings:
+        out.append(Text(f"warning: {warning}", style="yellow"))
+    for table in report.tables:
+        shown = display_speed(table, max_rows, terminal=True)
+        rich_table = Table(title=table.title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+        for col in shown.columns:
+            left = col in ("shape", "status", "arch/impl", "backend")
+            rich_table.add_column(col, overflow="fold", justify="left" if left else "right")
+        for row in shown.itertuples(index=False):
+            rich_table.add_row(*(Text(str(v)) for v in row))
+        out.append(rich_table)
+        if len(table.data) > len(shown):
+            out.append(
+                Text(f"… {len(table.data) - len(shown)} more rows: see report.md / cases.csv", style="dim")
+            )
+    if not report.arms.empty:
+        shown = display_train(report.arms, max_rows * 2)
+        keep = ["setting", "arm", "H", "params", "lr", "seeds", "solved", "final metric (median)",
+                "steps to target", "seconds to target", "used"]  # fmt: skip
+        shown = shown.assign(solved=shown["solved [95% CI]"].str.split(" ").str[0])[keep]
+        rich_table = Table(
+            title="Training (median over seeds; ✓ = the arm's chosen learning rate)",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+        )
+        for col in shown.columns:
+            rich_table.add_column(col, overflow="fold", no_wrap=col == "setting")
+        for row in shown.itertuples(index=False):
+            rich_table.add_row(*(Text(str(v)) for v in row))
+        out.append(rich_table)
+        if len(report.arms) > len(shown):
+            out.append(Text(f"… {len(report.arms) - len(shown)} more rows: see report.md", style="dim"))
+    claims = Table(title="Claims (evidence in report.md / report.html)", title_justify="left", box=box.SQUARE)
+    for col in ("claim", "verdict", "where"):
+        claims.add_column(col, overflow="fold")
+    for claim in report.claims:
+        mark, _, style = VERDICT_STYLE.get(claim.verdict, ("", "", ""))
+        claims.add_row(
+            Text(claim.statement), Text(f"{mark} {claim.verdict}", style=style), Text(_claim_digest(claim))
+        )
+    out.append(claims)
+    return out
+
+
+def _claim_digest(claim: Claim, limit: int = 6) -> str:
+    lines = [claim.summary] if not claim.rows else []
+    for row in claim.rows[:limit]:
+        lines.append(f"{row.verdict}: {row.scope}")
+    if len(claim.rows) > limit:
+        lines.append(f"… {len(claim.rows) - limit} more in report.md")
+    return "\n".join(lines)
+
+
+# ---- Markdown ------------------------------------------------------------------------------------------
+def md_escape(text: object) -> str:
+    """Make a data string inert in a GFM table cell: no HTML, no pipes, no line breaks, no emphasis."""
+    value = html.escape(str(text), quote=False)
+    for ch in ("\\", "|", "*", "_", "`", "[", "]"):
+        value = value.replace(ch, "\\" + ch)
+    return value.replace("\r", " ").replace("\n", " ")
+
+
+def md_table(frame: pd.DataFrame) -> str:
+    head = "| " + " | ".join(md_escape(c) for c in frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    body = ["| " + " | ".join(md_escape(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
+
+
+def _generated_line(report: Report) -> str:
+    runs = len(report.data.runs)
+    now = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    return f"rnnbench {__version__}, {now}, from {runs} run folder(s)"
+
+
+def markdown(report: Report, figures: Sequence[SavedFigure] = (), max_rows: int = MD_MAX_ROWS) -> str:
+    """The report as GitHub-flavoured Markdown; figures are linked by relative path (next to report.md)."""
+    lines = [f"# {md_escape(report.title)}", "", f"_{md_escape(_generated_line(report))}_", ""]
+    for warning in report.warnings:
+        lines.append(f"> **Warning:** {md_escape(warning)}")
+    if report.warnings:
+        lines.append("")
+    lines += ["## Claims", "", "| claim | verdict | summary |", "|---|---|---|"]
+    for claim in report.claims:
+        mark = VERDICT_STYLE.get(claim.verdict, ("",))[0]
+        lines.append(
+            f"| {md_escape(claim.statement)} | {mark} **{md_escape(claim.verdict)}** | "
+            f"{md_escape(claim.summary)} |"
+        )
+    lines.append("")
+    for claim in report.claims:
+        if not claim.rows:
+            continue
+        lines += [
+            "<details>",
+            f"<summary>{md_escape(claim.statement)}: {md_escape(claim.verdict)}</summary>",
+            "",
+            md_table(
+                pd.DataFrame(
+                    [(r.scope, r.verdict, r.evidence) for r in claim.rows],
+                    columns=["scope", "verdict", "evidence"],
+                )
+            ),
+            "",
+        ]
+        if claim.note:
+            lines += [f"_{md_escape(claim.note)}_", ""]
+        lines += ["</details>", ""]
+    if report.tables:
+        lines += ["## Speed", ""]
+        for table in report.tables:
+            shown = display_speed(table, max_rows)
+            lines += [f"### {md_escape(table.title)}", "", md_table(shown), ""]
+            if len(table.data) > len(shown):
+                lines += [f"_{len(table.data) - len(shown)} more rows in cases.csv._", ""]
+    if not report.arms.empty:
+        shown = display_train(report.arms, max_rows * 2)
+        lines += [
+            "## Training",
+            "",
+            "✓ marks each arm's chosen learning rate (lowest median validation metric).",
+            "",
+        ]
+        lines += [md_table(shown), ""]
+        if len(report.arms) > len(shown):
+            lines += [f"_{len(report.arms) - len(shown)} more rows in report.html._", ""]
+    if figures:
+        lines += ["## Figures", ""]
+        for fig in figures:
+            lines += [f"![{md_escape(fig.caption)}]({fig.name}.png)", "", f"_{md_escape(fig.caption)}_", ""]
+    lines += ["## Method", ""] + [f"- {md_escape(note)}" for note in METHOD_NOTES]
+    sources = report.sources()
+    if sources:
+        lines += ["", "## Sources", ""] + [f"- {md_escape(s)}" for s in sources]
+    return "\n".join(lines) + "\n"
+
+
+# ---- HTML ----------------------------------------------------------------------------------------------
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;max-width:1600px;
+padding:16px 24px;color:#1f2328;background:#fff}
+h1{font-size:26px;margin:8px 0}h2{border-bottom:1px solid #d0d7de;padding-bottom:4px;margin-top:28px}
+h3{font-size:15px;margin:18px 0 6px}
+table{border-collapse:collapse;margin:6px 0 12px;font-size:12.5px}
+th,td{border:1px solid #d0d7de;padding:3px 7px;text-align:right;vertical-align:top}
+th{background:#f6f8fa;position:sticky;top:0}td.l,th.l{text-align:left}
+tr:nth-child(even) td{background:#fafbfc}
+.verdict{font-weight:600;white-space:nowrap;border-radius:10px;padding:1px 8px;color:#fff}
+.warn{background:#fff8c5;border:1px solid #d4a72c;padding:6px 10px;margin:6px 0;border-radius:6px}
+figure{margin:12px 0 24px}figure img{max-width:100%;height:auto;border:1px solid #eaeef2}
+figcaption{color:#57606a;font-size:13px}.muted{color:#57606a}.scroll{overflow-x:auto}
+details{margin:4px 0 10px}summary{cursor:pointer}
+"""
+
+
+def _esc(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _html_table(frame: pd.DataFrame, left: Sequence[str] = ()) -> str:
+    def cls(col: str) -> str:
+        return ' class="l"' if col in left else ""
+
+    head = "".join(f"<th{cls(c)}>{_esc(c)}</th>" for c in frame.columns)
+    rows = []
+    for row in frame.itertuples(index=False):
+        cells = "".join(f"<td{cls(c)}>{_esc(v)}</td>" for c, v in zip(frame.columns, row, strict=True))
+        rows.append(f"<tr>{cells}</tr>")
+    return (
+        f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+    )
+
+
+def _badge(verdict: str) -> str:
+    mark, color, _ = VERDICT_STYLE.get(verdict, ("", "#6e7781", ""))
+    return f'<span class="verdict" style="background:{color}">{_esc(mark)} {_esc(verdict)}</span>'
+
+
+def html_report(report: Report, figures: Sequence[SavedFigure] = (), max_rows: int = HTML_MAX_ROWS) -> str:
+    """One self-contained HTML page: inline CSS, PNG figures as data: URIs, every data string escaped."""
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_esc(report.title)}</title><style>{CSS}</style></head><body>",
+        f'<h1 id="title">{_esc(report.title)}</h1>',
+        f'<p class="muted">{_esc(_generated_line(report))}</p>',
+    ]
+    parts += [f'<div class="warn">⚠ {_esc(w)}</div>' for w in report.warnings]
+    if figures:  # the first figure right under the title: the at-a-glance answer
+        parts.append('<h2 id="figures">Figures</h2>')
+        for fig in figures:
+            data = base64.b64encode(fig.png).decode("ascii")
+            parts.append(
+                f'<figure id="fig-{_esc(fig.name)}"><img alt="{_esc(fig.caption)}" '
+                f'src="data:image/png;base64,{data}"><figcaption>{_esc(fig.caption)}</figcaption></figure>'
+            )
+    parts.append(
+        '<h2 id="claims">Claims</h2><table><thead><tr><th class="l">claim</th><th class="l">verdict</th>'
+        '<th class="l">summary</th></tr></thead><tbody>'
+    )
+    for claim in report.claims:
+        parts.append(
+            f'<tr><td class="l">{_esc(claim.statement)}</td><td class="l">{_badge(claim.verdict)}</td>'
+            f'<td class="l">{_esc(claim.summary)}</td></tr>'
+        )
+    parts.append("</tbody></table>")
+    for claim in report.claims:
+        if not claim.rows:
+            continue
+        parts.append(f"<details><summary>{_esc(claim.statement)} — evidence</summary>")
+        rows = "".join(
+            f'<tr><td class="l">{_esc(r.scope)}</td><td class="l">{_badge(r.verdict)}</td>'
+            f'<td class="l">{_esc(r.evidence)}</td></tr>'
+            for r in claim.rows
+        )
+        parts.append(
+            '<table><thead><tr><th class="l">scope</th><th class="l">verdict</th><th class="l">evidence</th>'
+            f"</tr></thead><tbody>{rows}</tbody></table>"
+        )
+        if claim.note:
+            parts.append(f'<p class="muted">{_esc(claim.note)}</p>')
+        parts.append("</details>")
+    if report.tables:
+        parts.append('<h2 id="speed">Speed</h2>')
+        for table in report.tables:
+            shown = display_speed(table, max_rows)
+            parts.append(f"<h3>{_esc(table.title)}</h3>")
+            parts.append(_html_table(shown, left=("shape", "arch/impl", "status")))
+            if len(table.data) > len(shown):
+                parts.append(f'<p class="muted">{len(table.data) - len(shown)} more rows in cases.csv.</p>')
+    if not report.arms.empty:
+        shown = display_train(report.arms, max_rows)
+        parts.append('<h2 id="training">Training</h2>')
+        parts.append(
+            '<p class="muted">✓ marks each arm\'s chosen learning rate (lowest median validation metric).</p>'
+        )
+        parts.append(_html_table(shown, left=("setting", "arm")))
+    parts.append(
+        '<h2 id="method">Method</h2><ul>' + "".join(f"<li>{_esc(n)}</li>" for n in METHOD_NOTES) + "</ul>"
+    )
+    sources = report.sources()
+    if sources:
+        parts.append(
+            '<h2 id="sources">Sources</h2><ul>' + "".join(f"<li>{_esc(s)}</li>" for s in sources) + "</ul>"
+        )
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+# ---- files ---------------------------------------------------------------------------------------------
+FORMATS: tuple[str, ...] = ("md", "html", "png", "svg", "csv")
+
+
+def write_report(
+    report: Report, out_dir: Path, formats: Sequence[str] = FORMATS, jobs: int | None = None
+) -> dict[str, list[Path]]:
+    """Write the requested formats into ``out_dir``; returns the files written per format. ``csv`` writes
+    ``cases.csv`` (every case, aggregated over rounds, ratios on the GRU rows) and ``ratios.csv``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: dict[str, list[Path]] = {}
+    figures: list[SavedFigure] = []
+    if {"png", "svg", "html"} & set(formats):  # Markdown links figures only when PNGs are written
+        from rnnbench.present.plots import save_figures
+
+        figures = save_figures(report, out_dir, [f for f in formats if f in ("png", "svg")], jobs=jobs)
+        for fmt in ("png", "svg"):
+            if fmt in formats:
+                written[fmt] = [p for f in figures for p in f.files if p.suffix == f".{fmt}"]
+    if "md" in formats:
+        path = out_dir / "report.md"
+        path.write_text(markdown(report, figures if "png" in formats else ()), encoding="utf-8")
+        written["md"] = [path]
+    if "html" in formats:
+        path = out_dir / "report.html"
+        path.write_text(html_report(report, figures), encoding="utf-8")
+        written["html"] = [path]
+    if "csv" in formats:
+        written["csv"] = []
+        if not report.cases.empty:
+            cases = out_dir / "cases.csv"
+            report.cases.drop(columns=["gid"], errors="ignore").to_csv(cases, index=False)
+            ratios = out_dir / "ratios.csv"
+            report.ratios.to_csv(ratios, index=False)
+            written["csv"] += [cases, ratios]
+    return written
