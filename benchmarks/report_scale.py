@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rnnbench.results.folder import SCHEMA_VERSION, SUMMARY_COLUMNS
+from rnnbench.results.schema import SCHEMA_VERSION, SUMMARY_COLUMNS
 
 
 def synthetic_summary(rows: int, seed: int = 0) -> pd.DataFrame:

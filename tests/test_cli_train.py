@@ -107,7 +107,7 @@ def test_resume_refuses_new_settings(cli: Any, tmp_path: Path) -> None:
 
 
 def test_ctrl_c_keeps_finished_rows(cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import rnnbench.learn.train as train_mod
+    import rnnbench.learn.session as train_mod
 
     real = train_mod.train_unit
     calls = {"n": 0}

@@ -12,17 +12,12 @@ import pandas as pd
 import pytest
 
 from rnnbench.analyse import stats
-from rnnbench.analyse.report import (
-    ReportData,
-    build_report,
-    default_out_dir,
-    display_speed,
-    display_train,
-    load_report_data,
-    make_report,
-    ratio_verdict,
-)
+from rnnbench.analyse.report import build_report, make_report
+from rnnbench.analyse.speed import ratio_verdict
 from rnnbench.errors import SchemaError
+from rnnbench.present.display import display_speed, display_train
+from rnnbench.present.render import default_out_dir
+from rnnbench.results.loader import ReportData, load_report_data
 
 GOLDEN = Path(__file__).parent / "golden"
 CPU_RUN = GOLDEN / "20261101-090000-aaaa"

@@ -7,14 +7,9 @@ from pathlib import Path
 import pytest
 
 from rnnbench.errors import SchemaError
-from rnnbench.results.folder import (
-    SCHEMA_VERSION,
-    SUMMARY_COLUMNS,
-    CsvAppender,
-    RunFolder,
-    load_results,
-    load_table,
-)
+from rnnbench.results.folder import CsvAppender, RunFolder
+from rnnbench.results.loader import load_results, load_table
+from rnnbench.results.schema import SCHEMA_VERSION, SUMMARY_COLUMNS
 
 
 def test_appender_writes_header_once_and_repairs_a_torn_line(tmp_path: Path) -> None:

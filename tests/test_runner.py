@@ -13,7 +13,8 @@ from rnnbench.core.spec import Settings, SweepSpec
 from rnnbench.measure import runner
 from rnnbench.measure.machine_load import LoadRecord
 from rnnbench.measure.sweep import execute, start_run
-from rnnbench.results.folder import SCHEMA_VERSION, SUMMARY_COLUMNS, RunFolder
+from rnnbench.results.folder import RunFolder
+from rnnbench.results.schema import SCHEMA_VERSION, SUMMARY_COLUMNS
 
 FAST = Settings(budget_s=0.05, warmup_max_s=0.02, warmup_min_iters=1, min_block_s=0.001, min_samples=3)
 

@@ -10,29 +10,17 @@ from typing import Any
 import pytest
 import torch
 
+from rnnbench.analyse.training import select_lrs, summarize
 from rnnbench.errors import ConfigError, UnknownNameError
+from rnnbench.learn.loop import _batches, train_unit
+from rnnbench.learn.network import add_forget_bias, build_network
+from rnnbench.learn.presets import preset_spec
+from rnnbench.learn.session import finished_keys, held_out_sets, run_training
+from rnnbench.learn.sizing import match_note, plan, solve_hidden, total_params
+from rnnbench.learn.spec import TrainSpec, Unit, validate
 from rnnbench.learn.tasks import make_task
 from rnnbench.learn.tasks.base import Batch
 from rnnbench.learn.tasks.synthetic import AddingTask
-from rnnbench.learn.train import (
-    TrainSpec,
-    Unit,
-    _batches,
-    add_forget_bias,
-    build_network,
-    finished_keys,
-    held_out_sets,
-    match_note,
-    plan,
-    preset_spec,
-    run_training,
-    select_lrs,
-    solve_hidden,
-    summarize,
-    total_params,
-    train_unit,
-    validate,
-)
 from rnnbench.results.folder import RunFolder
 
 TINY = {"steps": 12, "eval_every": 6, "eval_size": 16, "batch_size": 4, "hidden": (6,), "lrs": (0.01,)}
@@ -184,7 +172,7 @@ def test_resume_skips_finished_and_drops_orphans(tmp_path: Path) -> None:
 
 
 def test_interrupt_marks_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import rnnbench.learn.train as train_mod
+    import rnnbench.learn.session as train_mod
 
     spec = _spec(arms=("lstm", "gru"))
     folder = RunFolder.create(tmp_path, {"kind": "train"})

@@ -349,7 +349,8 @@ class Side:
 
 def load_side(paths: Sequence[Path | str]) -> Side:
     """Read every ``summary.csv`` under ``paths`` and the ``fingerprint_keys`` of each run's metadata."""
-    from rnnbench.results.folder import RunFolder, find_tables, load_results
+    from rnnbench.results.folder import RunFolder
+    from rnnbench.results.loader import find_tables, load_results
 
     rows = load_results(paths, "summary")
     keys: dict[str, dict[str, dict[str, Any]]] = {}

@@ -144,7 +144,8 @@ def build_history(
     """Read every run under ``paths`` and build one series per case, thread count and fingerprint."""
     import pandas as pd
 
-    from rnnbench.results.folder import RunFolder, find_tables, load_results
+    from rnnbench.results.folder import RunFolder
+    from rnnbench.results.loader import find_tables, load_results
 
     if window < 1 or min_history < 1 or min_history > window:
         raise ConfigError(

@@ -1,8 +1,9 @@
 """``rnnbench compare``, ``ab``, ``calibrate`` and ``history``: the CI regression gate's commands.
 
-Thin by design: parse options, call :mod:`rnnbench.analyse.gate` / :mod:`rnnbench.analyse.ab` / :mod:`rnnbench.analyse.history`, render
-with rich or :mod:`rnnbench.present.exports`, exit with the gate's code. None of this imports torch: a CI job that only
-compares folders starts in a second and works on a machine without torch's GPU stack.
+Thin by design: parse options, call :mod:`rnnbench.analyse.gate` / :mod:`rnnbench.analyse.ab` /
+:mod:`rnnbench.analyse.history`, render with rich or :mod:`rnnbench.present.exports`, exit with the gate's
+code. None of this imports torch: a CI job that only compares folders starts in a second and works on a
+machine without torch's GPU stack.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """``rnnbench report``: result folders in, tables on the terminal and report.md / report.html / figures out.
 
-Thin: parse, call ``rnnbench.analyse.report`` and ``rnnbench.present.render``, print. Never imports torch (pandas and
-matplotlib are imported inside the command so ``rnnbench --help`` stays fast).
+Thin: parse, call ``rnnbench.analyse.report`` and ``rnnbench.present.render``, print. Never imports torch
+(pandas and matplotlib are imported inside the command so ``rnnbench --help`` stays fast).
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ def report_command(
     """
     from rich.text import Text
 
-    from rnnbench.analyse.report import default_out_dir, make_report
-    from rnnbench.present.render import terminal_renderables, write_report
+    from rnnbench.analyse.report import make_report
+    from rnnbench.present.render import default_out_dir, terminal_renderables, write_report
 
     chosen = parse_choices("format", formats, FORMAT_CHOICES)
     report = make_report(paths)

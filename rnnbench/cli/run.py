@@ -274,8 +274,9 @@ def _short(label: str, width: int = 48) -> str:
 def summarise(path: Path, console: Console) -> None:
     """Per (mode, device): the GRU/LSTM ratio for each shape beside 0.75 and a one-line verdict; then
     warnings for failed, noisy (IQR/median > 10%) and busy-machine cases."""
-    from rnnbench.analyse.report import aggregate_cases, load_report_data, pair_ratios
+    from rnnbench.analyse.speed import aggregate_cases, pair_ratios
     from rnnbench.present.pairing import THEORY_GRU_OVER_LSTM, verdict_text
+    from rnnbench.results.loader import load_report_data
 
     data = load_report_data([path])  # the same loading and pairing as 'rnnbench report'
     summary = data.summary

@@ -1,6 +1,6 @@
 """``rnnbench train``: which cell learns a long-range task — LSTM, LSTM with forget bias +1, GRU or a plain
-RNN — at matched parameters, over seeds, with intervals. Thin: parse → ``TrainSpec`` → ``rnnbench.learn.train`` →
-tables.
+RNN — at matched parameters, over seeds, with intervals. Thin: parse → ``TrainSpec`` →
+``rnnbench.learn.session`` → tables.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from rnnbench.analyse.stats import Interval
-    from rnnbench.learn.train import TrainEvent, TrainReport, TrainSpec
+    from rnnbench.analyse.training import TrainReport
+    from rnnbench.learn.loop import TrainEvent
+    from rnnbench.learn.spec import TrainSpec
 
 TASK_NAMES = "adding, copy, selective-copy, temporal-order, parity, anbn, charlm, series, digits"
 
@@ -100,14 +102,10 @@ def train_command(
     intervals: mean with a 95% t-interval, median, success rate with a Wilson interval, and the paired per-seed
     GRU − LSTM difference. Writes curves.csv, train_summary.csv and metadata.json after every finished run.
     """
-    from rnnbench.learn.train import (
-        build_tasks,
-        load_spec,
-        new_metadata,
-        preset_spec,
-        summarize,
-        validate,
-    )
+    from rnnbench.analyse.training import summarize
+    from rnnbench.learn.presets import preset_spec
+    from rnnbench.learn.session import build_tasks, load_spec, new_metadata
+    from rnnbench.learn.spec import validate
     from rnnbench.results.folder import RunFolder
 
     given: dict[str, Any] = {
@@ -184,7 +182,7 @@ def _run_with_progress(spec: TrainSpec, folder: Any, tasks: Any, console: Consol
     overall bar; each finished run leaves a one-line result."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from rnnbench.learn.train import run_training
+    from rnnbench.learn.session import run_training
 
     progress = Progress(
         TextColumn("{task.description}"),

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from rnnbench.errors import ConfigError, SchemaError
-from rnnbench.results.folder import SCHEMA_VERSION, RunFolder, new_run_id
+from rnnbench.results.folder import RunFolder, new_run_id
+from rnnbench.results.schema import SCHEMA_VERSION
 
 
 def find_run_folders(paths: list[Path]) -> list[RunFolder]:

@@ -86,8 +86,8 @@ def start_run(
 ) -> RunFolder:
     """Create ``output/<run-id>/`` with its metadata (environment, fingerprint, spec, settings).
 
-    ``shard=(k, n)`` keeps only shard k of n of the grid (see ``rnnbench.measure.shard``). ``pool`` (several GPUs)
-    splits the grid across those devices, one concurrent worker per device, all writing to this folder."""
+    ``shard=(k, n)`` keeps only shard k of n of the grid (see ``rnnbench.measure.shard``). ``pool`` (several
+    GPUs) splits the grid across those devices, one concurrent worker per device, all writing to this folder."""
     from rnnbench.measure.env import capture
 
     if rounds < 1:

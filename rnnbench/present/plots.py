@@ -22,16 +22,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
-from rnnbench.analyse.report import (
-    ARM_ORDER,
-    IMPL_ORDER,
-    SHAPE_COLUMNS,
-    THEORETICAL_GRU_LSTM,
-    Report,
-    setting_keys,
-    setting_label,
-    success_rates,
-)
+from rnnbench.analyse.claims import success_rates
+from rnnbench.analyse.report import Report
+from rnnbench.analyse.training import setting_keys, setting_label
+from rnnbench.core.vocab import ARM_ORDER, IMPL_ORDER, SHAPE_COLUMNS, THEORETICAL_GRU_LSTM
 
 ARCH_COLORS: dict[str, str] = {
     "lstm": "#0072B2",  # blue       (Okabe–Ito palette: distinguishable with colour-vision deficiencies)

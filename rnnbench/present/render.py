@@ -18,13 +18,10 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from rnnbench import __version__
-from rnnbench.analyse.report import (
-    THEORETICAL_GRU_LSTM,
-    Claim,
-    Report,
-    display_speed,
-    display_train,
-)
+from rnnbench.analyse.claims import Claim
+from rnnbench.analyse.report import Report
+from rnnbench.core.vocab import THEORETICAL_GRU_LSTM
+from rnnbench.present.display import display_speed, display_train
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -359,3 +356,23 @@ def write_report(
             report.ratios.to_csv(ratios, index=False)
             written["csv"] += [cases, ratios]
     return written
+
+
+def default_out_dir(paths: Sequence[Path | str]) -> Path:
+    """Where ``--out`` defaults to: ``report/`` inside the folder that holds all the inputs — ``results/report``
+    for ``results/``, ``results/<id>/report`` for one run folder, the common parent folder for several inputs
+    (a CSV file counts as its folder)."""
+    folders = [Path(p).resolve() if Path(p).is_dir() else Path(p).resolve().parent for p in paths]
+    if not folders:
+        return Path("report")
+    common = Path(_commonpath(folders))
+    return common / "report"
+
+
+def _commonpath(folders: Sequence[Path]) -> str:
+    import os
+
+    try:
+        return os.path.commonpath([str(f) for f in folders])
+    except ValueError:  # different drives
+        return str(folders[0])

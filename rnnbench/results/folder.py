@@ -20,68 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rnnbench.errors import SchemaError
+from rnnbench.results.schema import SCHEMA_VERSION, TABLES
 
 if TYPE_CHECKING:  # pandas is imported lazily: writing results must not pay for it
-    import pandas as pd
-
-SCHEMA_VERSION = 1
-
-SUMMARY_COLUMNS: tuple[str, ...] = (
-    # DESIGN.md §4 — columns other tools rely on
-    "schema_version", "run_id", "case_id", "round", "arch", "impl", "mode", "device", "dtype",
-    "seq_len", "batch_size", "input_size", "hidden_size", "num_layers", "bidirectional", "threads",
-    "status", "message", "n_samples", "median_s", "mean_s", "iqr_s", "ci_low_s", "ci_high_s",
-    "first_iter_s", "seq_per_s", "tokens_per_s", "gflop_per_s", "peak_fraction", "params",
-    "peak_memory_bytes", "backend",
-    # extras
-    "min_s", "rel_ci", "compile_s", "cuda_event_median_s", "flops_per_iter", "tokens_per_iter",
-    "peak_gflop_per_s", "batch_first", "length_spread", "workload", "seed", "busy", "load_avg",
-    "other_cpu_frac", "steal_frac", "fingerprint", "started_at",
-)  # fmt: skip
-
-SAMPLE_COLUMNS: tuple[str, ...] = (
-    "schema_version", "run_id", "case_id", "round", "arch", "impl", "mode", "device", "dtype",
-    "threads", "sample", "block_iters", "seconds", "cuda_event_s",
-)  # fmt: skip
-
-TRAIN_SUMMARY_COLUMNS: tuple[str, ...] = (
-    "schema_version", "run_id", "task", "arm", "seed", "seq_len", "hidden_size", "params", "lr",
-    "steps", "train_seconds", "final_metric", "baseline_metric", "normalized_metric", "solved",
-    "steps_to_target", "seconds_to_target", "diverged", "status", "message",
-    # extras (rnnbench train)
-    "match", "budget", "metric", "score_name", "score", "val_metric", "seconds_per_step", "impl", "device",
-    "dtype", "batch_size", "train_size", "num_layers", "input_size", "eval_seq_len", "started_at",
-)  # fmt: skip
-
-CURVES_COLUMNS: tuple[str, ...] = (
-    "schema_version", "run_id", "task", "arm", "seed", "seq_len", "hidden_size", "lr", "step",
-    "train_seconds", "train_loss", "eval_metric",
-    # extras (rnnbench train)
-    "match", "budget", "eval_score",
-)  # fmt: skip
-
-DDP_COLUMNS: tuple[str, ...] = (
-    "schema_version", "run_id", "case_id", "arch", "impl", "device", "dtype", "seq_len", "batch_size",
-    "input_size", "hidden_size", "num_layers", "bidirectional", "threads", "backend", "world_size", "rank",
-    "steps", "step_median_s", "step_iqr_s", "nosync_median_s", "allreduce_frac", "single_median_s",
-    "scaling_efficiency", "global_tokens_per_s", "status", "message",
-)  # fmt: skip
-
-TABLES: dict[str, tuple[str, ...]] = {
-    "summary": SUMMARY_COLUMNS,
-    "samples": SAMPLE_COLUMNS,
-    "train_summary": TRAIN_SUMMARY_COLUMNS,
-    "curves": CURVES_COLUMNS,
-    "ddp": DDP_COLUMNS,
-}
-
-NUMERIC_COLUMNS: dict[str, tuple[str, ...]] = {
-    "summary": ("round", "seq_len", "batch_size", "hidden_size", "num_layers", "threads"),
-    "samples": ("round", "sample", "block_iters", "seconds"),
-    "train_summary": ("seed", "seq_len", "hidden_size", "steps"),
-    "curves": ("seed", "step", "train_seconds"),
-}
-"""Columns that must parse as numbers (empty allowed elsewhere: a failed case has no median)."""
+    pass
 
 
 def new_run_id(now: _dt.datetime | None = None) -> str:
@@ -255,78 +197,3 @@ class RunFolder:
 
     def table(self, name: str) -> CsvAppender:
         return CsvAppender(self.path / f"{name}.csv", TABLES[name])
-
-
-# ---- loading -------------------------------------------------------------------------------------------
-def find_tables(paths: Sequence[Path | str], name: str) -> list[Path]:
-    """``<name>.csv`` files under the given folders (recursively) or given directly, in sorted order."""
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if not path.exists():
-            raise SchemaError(f"{path}: no such file or folder.")
-        if path.is_file():
-            if path.suffix != ".csv":
-                raise SchemaError(f"{path}: not a CSV file; pass a results folder or a .csv file.")
-            if path.stem == name:
-                found.append(path)
-            continue
-        found.extend(sorted(path.rglob(f"{name}.csv")))
-    return sorted(dict.fromkeys(found))
-
-
-def load_table(path: Path, name: str) -> pd.DataFrame:
-    """Read and validate one table; errors name the file, the column and the fix."""
-    import pandas as pd
-
-    columns = TABLES[name]
-    path = Path(path)
-    if path.stat().st_size == 0:
-        raise SchemaError(f"{path}: the file is empty (no header); delete it or rerun the job.")
-    try:
-        frame = pd.read_csv(path, keep_default_na=True, low_memory=False)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise SchemaError(f"{path}: not a readable CSV ({exc}).") from exc
-    if "schema_version" not in frame.columns:
-        raise SchemaError(
-            f"{path}: missing column 'schema_version'; this is not an rnnbench {name}.csv "
-            f"(expected columns: {', '.join(columns[:6])}, …)."
-        )
-    versions = set(pd.to_numeric(frame["schema_version"], errors="coerce").dropna().astype(int))
-    if versions - {SCHEMA_VERSION}:
-        raise SchemaError(
-            f"{path}: column 'schema_version' is {sorted(versions)}, but this rnnbench reads "
-            f"version {SCHEMA_VERSION}; re-run the job or use the rnnbench release that wrote it."
-        )
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise SchemaError(
-            f"{path}: missing column '{missing[0]}'"
-            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
-            + f"; an rnnbench {name}.csv of schema {SCHEMA_VERSION} has it. Re-run the job that wrote it."
-        )
-    for col in NUMERIC_COLUMNS.get(name, ()):
-        converted = pd.to_numeric(frame[col], errors="coerce")
-        bad = frame[col].notna() & converted.isna()
-        if bad.any():
-            row = int(bad.to_numpy().argmax()) + 2  # header is line 1
-            raise SchemaError(
-                f"{path}: column '{col}' has a non-numeric value {frame[col][bad].iloc[0]!r} on line "
-                f"{row}; fix or delete that row."
-            )
-        frame[col] = converted
-    frame["source_file"] = str(path)
-    return frame
-
-
-def load_results(paths: Sequence[Path | str], name: str = "summary") -> pd.DataFrame:
-    """All ``<name>.csv`` tables under ``paths``, validated and concatenated."""
-    import pandas as pd
-
-    files = find_tables(paths, name)
-    if not files:
-        raise SchemaError(
-            f"no {name}.csv found under {', '.join(str(p) for p in paths)}; pass folders written by "
-            f"'rnnbench {'train' if name in ('train_summary', 'curves') else 'run'}'."
-        )
-    return pd.concat([load_table(f, name) for f in files], ignore_index=True)

@@ -1,8 +1,8 @@
 """What each implementation is and supports — metadata only, no torch import.
 
-Building a model lives in ``rnnbench.measure.models.build``; this module answers "can this combination run?" so that
-``rnnbench list`` and sweep planning can say *why not* before anything is built. Never a silent fallback:
-callers get an ``unsupported`` reason.
+Building a model lives in ``rnnbench.measure.models.build``; this module answers "can this combination run?"
+so that ``rnnbench list`` and sweep planning can say *why not* before anything is built. Never a silent
+fallback: callers get an ``unsupported`` reason.
 """
 
 from __future__ import annotations

@@ -1,0 +1,39 @@
+"""The vocabulary every layer shares: names, their display orders, theory constants."""
+
+from __future__ import annotations
+
+THEORETICAL_GRU_LSTM = 0.75
+"""GRU/LSTM ratio of parameters and of GEMM FLOPs at equal sizes: 3 gate blocks against 4."""
+
+MIN_EFFECT = 0.05
+"""Relative difference below which two speeds are called "no difference" (DESIGN.md §5)."""
+
+ARCH_ORDER: tuple[str, ...] = ("lstm", "gru", "rnn")
+ARM_ORDER: tuple[str, ...] = ("lstm", "lstm-fb1", "gru", "rnn")
+IMPL_ORDER: tuple[str, ...] = ("native", "aten", "cell", "scratch", "compiled", "numpy")
+
+SHAPE_COLUMNS: tuple[str, ...] = (
+    "workload", "seq_len", "batch_size", "input_size", "hidden_size", "num_layers", "bidirectional",
+    "batch_first", "length_spread", "threads",
+)  # fmt: skip
+"""``Case.shape_key`` without mode, device and dtype (those group the tables)."""
+
+GROUP_COLUMNS: tuple[str, ...] = ("mode", "platform", "device", "dtype")
+"""One speed table (and one figure panel) per group. ``platform`` names the hardware (CPU or GPU model), so
+results from two machines with the same device string (``cpu``) are never pooled."""
+
+PAIR_KEYS: tuple[str, ...] = (*GROUP_COLUMNS, *SHAPE_COLUMNS, "impl")
+CASE_KEYS: tuple[str, ...] = (*PAIR_KEYS, "arch")
+
+
+ARMS: tuple[str, ...] = ("lstm", "lstm-fb1", "gru", "rnn")
+ARM_ARCH: dict[str, str] = {"lstm": "lstm", "lstm-fb1": "lstm", "gru": "gru", "rnn": "rnn"}
+ARM_HELP: dict[str, str] = {
+    "lstm": "torch.nn.LSTM, PyTorch's default initialisation",
+    "lstm-fb1": "LSTM with 1.0 added to bias_ih's forget-gate rows [H:2H] (every layer): forget bias +1",
+    "gru": "torch.nn.GRU (reset-after form)",
+    "rnn": "torch.nn.RNN with tanh",
+}
+
+SOLVED_MAJORITY = 0.5
+"""A length counts as solved for the memory horizon when at least half the seeds solve it."""

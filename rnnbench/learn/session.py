@@ -1,0 +1,163 @@
+"""A whole training comparison in a run folder: tasks, held-out sets, resume, metadata."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+
+from rnnbench.analyse.training import _lr_table, select_lrs
+from rnnbench.errors import ConfigError, RnnbenchError, UnsupportedError
+from rnnbench.learn.loop import HeldOut, Progress, TrainEvent, UnitResult, _error_row, train_unit
+from rnnbench.learn.sizing import plan
+from rnnbench.learn.spec import GRAD_CLIP, MATCH_TOLERANCE, REFERENCE_ARM, TrainSpec, unit_key, validate
+from rnnbench.learn.tasks import Task, make_task
+from rnnbench.results.folder import RunFolder
+
+
+# ---- the whole comparison ------------------------------------------------------------------------------
+def build_tasks(spec: TrainSpec) -> dict[str, Task]:
+    """Construct each task once (data tasks load their data here)."""
+    options = spec.task_options()
+    return {name: make_task(name, options) for name in spec.tasks}
+
+
+def held_out_sets(task: Task, seq_len: int, spec: TrainSpec, device: str) -> HeldOut:
+    """Fixed-seed evaluation set (and a validation set when learning rates are swept)."""
+    ev = task.held_out(seq_len, spec.eval_size, "eval")
+    baseline = task.baseline(seq_len, ev)
+    val = task.held_out(seq_len, spec.val_size, "val").to(device) if spec.lr_sweep else None
+    return HeldOut(ev.to(device), val, baseline)
+
+
+def finished_keys(folder: RunFolder) -> set[tuple[str, str, int, int, str, int, float]]:
+    """Units that have a summary row; drops curve rows of any other unit (a kill between the two writes)."""
+    rows = folder.table("train_summary").read_rows()
+    done = {
+        unit_key(r["task"], r["arm"], r["seed"], r["seq_len"], r["match"], r["budget"], r["lr"]) for r in rows
+    }
+    curves = folder.table("curves")
+    curve_rows = curves.read_rows()
+    kept = [
+        r
+        for r in curve_rows
+        if unit_key(r["task"], r["arm"], r["seed"], r["seq_len"], r["match"], r["budget"], r["lr"]) in done
+    ]
+    if len(kept) != len(curve_rows):
+        curves.rewrite(kept)
+    return done
+
+
+def run_training(
+    spec: TrainSpec,
+    folder: RunFolder,
+    progress: Progress | None = None,
+    tasks: Mapping[str, Task] | None = None,
+) -> list[dict[str, Any]]:
+    """Run every unit of the plan not yet in ``folder`` and return all its summary rows (as strings, read
+    back from the file, so resumed and fresh runs summarise alike).
+
+    Per-unit failures (an unsupported dtype, out of memory) become ``error`` rows and the plan continues;
+    ``RnnbenchError`` for bad settings is raised before anything trains. Ctrl-C marks the folder
+    ``interrupted`` and re-raises; every finished unit is already on disk.
+    """
+    from rnnbench.measure.devices import resolve_device
+
+    emit = progress or (lambda event: None)
+    spec = validate(spec)
+    device = resolve_device(spec.device)
+    from rnnbench.measure.models.build import unsupported_reason
+
+    reason = unsupported_reason(spec.impl, mode="train", device_type=device.split(":")[0], dtype=spec.dtype)
+    if reason:
+        raise UnsupportedError(reason)
+    tasks = dict(tasks) if tasks is not None else build_tasks(spec)
+    units = plan(spec, tasks)
+    done = finished_keys(folder)
+    summary = folder.table("train_summary")
+    curves = folder.table("curves")
+    threads_before = torch.get_num_threads()
+    if spec.threads:
+        torch.set_num_threads(spec.threads)
+    emit(TrainEvent("plan", total=len(units), skipped=sum(u.key in done for u in units)))
+    folder.update_metadata(status="running")
+    cache: dict[tuple[str, int], HeldOut] = {}
+    try:
+        for unit in units:
+            if unit.key in done:
+                emit(TrainEvent("skip", unit))
+                continue
+            task = tasks[unit.task]
+            if (unit.task, unit.seq_len) not in cache:
+                cache[(unit.task, unit.seq_len)] = held_out_sets(task, unit.seq_len, spec, device)
+            held = cache[(unit.task, unit.seq_len)]
+            try:
+                result = train_unit(task, unit, spec, held, device, emit)
+            except (RnnbenchError, KeyboardInterrupt):
+                raise
+            except (RuntimeError, ValueError, NotImplementedError) as exc:
+                result = UnitResult(_error_row(task, unit, spec, held, device, exc))
+                emit(TrainEvent("done", unit, row=result.row))
+            curves.append(result.curves)  # curves first: a kill before the summary row leaves orphans,
+            summary.append([result.row])  # which finished_keys drops on resume
+            done.add(unit.key)
+    except KeyboardInterrupt:
+        folder.update_metadata(status="interrupted", finished_at=_now())
+        raise
+    finally:
+        torch.set_num_threads(threads_before)
+    rows = summary.read_rows()
+    folder.update_metadata(status="complete", finished_at=_now(), selected_lr=_lr_table(select_lrs(rows)))
+    return rows
+
+
+def _now() -> str:
+    return _dt.datetime.now().isoformat(timespec="seconds")
+
+
+def new_metadata(spec: TrainSpec, command: Sequence[str], tasks: Mapping[str, Task]) -> dict[str, Any]:
+    """What ``metadata.json`` records for a training run (environment captured here, torch imported)."""
+    from rnnbench.measure.env import capture
+
+    info = {}
+    for name, task in tasks.items():
+        info[name] = {
+            "summary": task.summary,
+            "metric": task.metric_name,
+            "score": task.score_name,
+            "target": task.target_text,
+            "seq_len_meaning": task.seq_len_meaning,
+            "input_size": task.input_size,
+            "output_size": task.output_size,
+        }
+    return {
+        "kind": "train",
+        "command": list(command),
+        "started_at": _now(),
+        "status": "running",
+        "env": capture(),
+        "settings": spec.to_dict(),
+        "protocol": {
+            "optimizer": "Adam",
+            "grad_clip_norm": GRAD_CLIP,
+            "lr_grid": list(spec.sweep_lrs),
+            "lr_selection": "per (task, length, size, arm): lowest median val_metric over seeds; ties: smaller",
+            "match_tolerance": MATCH_TOLERANCE,
+            "reference_arm": REFERENCE_ARM,
+            "data_seed": "crc32('task|seq_len|seed'): identical stream for every arm, size and lr",
+        },
+        "tasks": info,
+    }
+
+
+def load_spec(folder: RunFolder) -> TrainSpec:
+    """The settings a training folder was started with, for ``--resume``."""
+    meta = folder.read_metadata()
+    if meta.get("kind") != "train" or "settings" not in meta:
+        raise ConfigError(
+            f"{folder.path}: this folder was not written by 'rnnbench train' (metadata kind "
+            f"{meta.get('kind')!r}); pass a folder from a training run to --resume."
+        )
+    return TrainSpec.from_dict(meta["settings"])

@@ -1,0 +1,64 @@
+"""Number formatting for display: units, rates, intervals. Data stay in seconds and bytes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+# ---- display formatting (shared by every renderer) ------------------------------------------------------
+def fmt_seconds(value: float) -> str:
+    """Seconds in the unit that keeps three significant digits readable."""
+    if value is None or not np.isfinite(value):
+        return "—"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value / 1e-9:.3g} ns"
+
+
+def fmt_interval_seconds(median: float, low: float, high: float) -> str:
+    if not np.isfinite(median):
+        return "—"
+    text = fmt_seconds(median)
+    if np.isfinite(low) and np.isfinite(high):
+        unit = text.split(" ")[1]
+        scale = {"s": 1.0, "ms": 1e-3, "µs": 1e-6, "ns": 1e-9}[unit]
+        text += f" [{low / scale:.3g}–{high / scale:.3g}]"
+    return text
+
+
+def fmt_rate(value: float) -> str:
+    """Counts per second with k/M/G prefixes."""
+    if value is None or not np.isfinite(value):
+        return "—"
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g}{unit}"
+    return f"{value:.3g}"
+
+
+def fmt_bytes(value: float) -> str:
+    """Bytes in binary units (memory is reported in bytes everywhere; this is display only)."""
+    if value is None or not np.isfinite(value):
+        return "—"
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value:.0f} B"
+
+
+def fmt_number(value: float, digits: int = 3) -> str:
+    if value is None or not np.isfinite(value):
+        return "—"
+    return f"{value:.{digits}g}"
+
+
+def fmt_ratio(ratio: float, low: float, high: float, method: str = "") -> str:
+    if not np.isfinite(ratio):
+        return ""
+    text = f"{ratio:.3f}"
+    if np.isfinite(low) and np.isfinite(high):
+        text += f" [{low:.3f}–{high:.3f}]"
+    if method:
+        text += f" ({method})"
+    return text
