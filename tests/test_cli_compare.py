@@ -143,7 +143,7 @@ def test_help_documents_exit_codes(cli, command: str) -> None:
 
 
 def test_commands_do_not_import_torch(folders: dict[str, Path], tmp_path: Path) -> None:
-    """DESIGN.md §1: only the measuring half imports torch; a CI gate starts fast without it."""
+    """README "Design": only the measuring half imports torch; a CI gate starts fast without it."""
     for i in range(4):
         write_run(tmp_path / "hist", f"r{i}", {"lstm": [1000.0]}, started_at=f"2026-04-0{i + 1}")
     script = f"""

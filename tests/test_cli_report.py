@@ -54,3 +54,11 @@ def test_report_does_not_import_torch(tmp_path: Path) -> None:
         "assert 'torch' not in sys.modules, 'report imported torch'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
+
+
+def test_quiet_sends_warnings_to_stderr(cli, tmp_path: Path) -> None:
+    """Like 'run', '--quiet' keeps stdout for the report's path; warnings (a busy round here) go to stderr."""
+    result = cli(["report", str(GOLDEN), "--format", "md", "--quiet", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.stderr and "busy" in result.stderr
+    assert "warning:" not in result.stdout and "Report:" in result.stdout

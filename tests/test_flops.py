@@ -68,7 +68,7 @@ def test_train_flops_equal_flop_counter_on_aten(arch: str, input_grad: bool) -> 
 
 
 def test_reference_closed_form_for_first_layer() -> None:
-    # fwd+bwd of one layer whose input needs no gradient = 2·G·H·(2I+3H)·B·T (REFERENCES.md), when the
+    # fwd+bwd of one layer whose input needs no gradient = 2·G·H·(2I+3H)·B·T (README, "Formulas"), when the
     # initial state's gradient is also counted; autograd skips it for a constant initial state.
     g, i, h, batch, steps = 4, 10, 20, 3, 10
     tokens = batch * steps

@@ -8,13 +8,13 @@ import pytest
 
 from rnnbench.errors import ConfigError
 from rnnbench.measure.plan import build_plan, parse_axis, read_config
-from rnnbench.measure.presets import PRESETS
+from rnnbench.measure.presets import RUN_PRESETS
 
 
 def test_quick_preset_is_the_default() -> None:
     spec, settings = build_plan()
-    assert spec == PRESETS.get("quick").spec
-    assert settings == PRESETS.get("quick").settings
+    assert spec == RUN_PRESETS.get("quick").spec
+    assert settings == RUN_PRESETS.get("quick").settings
     assert {c.arch for c in spec.expand()} == {"lstm", "gru"}
 
 
@@ -78,7 +78,7 @@ def test_config_file_errors_name_the_file_and_key(tmp_path: Path) -> None:
 
 
 def test_deepbench_preset_has_its_training_shapes_for_both_architectures() -> None:
-    cases = PRESETS.get("deepbench").spec.expand()
+    cases = RUN_PRESETS.get("deepbench").spec.expand()
     shapes = {(c.hidden_size, c.batch_size, c.seq_len) for c in cases}
     assert len(shapes) == 22 + 18  # DeepBench's LSTM and GRU training problems
     assert {(4096, 128, 25), (256, 64, 150), (2816, 32, 750), (1024, 64, 1500)} <= shapes

@@ -81,3 +81,11 @@ def test_registry_suggests_and_lists() -> None:
     assert suggest("zzz", ["alpha"]) is None
     with pytest.raises(ValueError):
         reg.register("alpha", 3)
+
+
+def test_sweep_spec_from_dict_rejects_unknown_keys() -> None:
+    """A stored grid with keys this version does not know is refused, as TrainSpec.from_dict refuses them."""
+    data = SweepSpec().to_dict()
+    data["warp_drive"] = [1]
+    with pytest.raises(ConfigError, match="unknown keys \\['warp_drive'\\]"):
+        SweepSpec.from_dict(data)

@@ -59,7 +59,7 @@ def test_counts_are_the_exact_null_distribution() -> None:
 
 @pytest.mark.parametrize(("n", "expected"), [(4, 0.029), (5, 0.0079), (6, 0.0022)])
 def test_smallest_exact_p_values(n: int, expected: float) -> None:
-    """REFERENCES.md: 2/C(2n, n) = 0.029 (4+4), 0.0079 (5+5), 0.0022 (6+6)."""
+    """Exact Mann–Whitney: 2/C(2n, n) = 0.029 (4+4), 0.0079 (5+5), 0.0022 (6+6)."""
     assert smallest_exact_p(n, n) == pytest.approx(expected, rel=0.02)
     separated = mann_whitney_exact(np.arange(n) + 100.0, np.arange(n, dtype=float))
     assert separated.p_value == pytest.approx(smallest_exact_p(n, n))

@@ -16,7 +16,7 @@ from rnnbench.learn.loop import _batches, train_unit
 from rnnbench.learn.network import add_forget_bias, build_network
 from rnnbench.learn.presets import preset_spec
 from rnnbench.learn.session import finished_keys, held_out_sets, run_training
-from rnnbench.learn.sizing import match_note, plan, solve_hidden, total_params
+from rnnbench.learn.sizing import expand_units, match_note, solve_hidden, total_params
 from rnnbench.learn.spec import TrainSpec, Unit, validate
 from rnnbench.learn.tasks import make_task
 from rnnbench.learn.tasks.base import Batch
@@ -31,7 +31,7 @@ def _spec(**kw: Any) -> TrainSpec:
 
 
 def test_reference_parameter_counts() -> None:
-    # REFERENCES.md: adding, LSTM h=64 17,473 params ↔ GRU h=74 17,391
+    # README (training, quick preset): adding, LSTM h=64 17,473 params ↔ GRU h=74 17,391
     assert total_params("lstm", 2, 64, 1) == 17_473
     assert total_params("gru", 2, 74, 1) == 17_391
     assert solve_hidden("gru", 2, 1, 17_473) == 74
@@ -49,7 +49,7 @@ def test_parameter_match_within_one_percent(task: str, budget: int, arch: str) -
 
 def test_sizes_from_hidden_use_lstm_budget() -> None:
     spec = _spec(arms=("lstm", "gru", "rnn"), hidden=(64,), seq_lens=(50,))
-    units = plan(spec, {"adding": AddingTask()})
+    units = expand_units(spec, {"adding": AddingTask()})
     by_arm = {u.arm: u for u in units}
     assert by_arm["lstm"].hidden_size == 64 and by_arm["gru"].hidden_size == 74
     assert all(u.budget == 17_473 for u in units)
@@ -60,14 +60,14 @@ def test_sizes_from_hidden_use_lstm_budget() -> None:
 
 
 def test_match_hidden_keeps_hidden() -> None:
-    units = plan(_spec(match="hidden", hidden=(16,), arms=("lstm", "gru")), {"adding": AddingTask()})
+    units = expand_units(_spec(match="hidden", hidden=(16,), arms=("lstm", "gru")), {"adding": AddingTask()})
     assert {u.hidden_size for u in units} == {16}
 
 
 def test_forget_bias_arm() -> None:
     task = AddingTask()
     spec = _spec(arms=("lstm", "lstm-fb1"), match="hidden", hidden=(5,), layers=2)
-    units = plan(spec, {"adding": task})
+    units = expand_units(spec, {"adding": task})
     nets = {u.arm: build_network(task, u, spec, "cpu") for u in units}
     a = dict(nets["lstm"].rnn.canonical_parameters())
     b = dict(nets["lstm-fb1"].rnn.canonical_parameters())
@@ -89,7 +89,7 @@ def test_forget_bias_arm() -> None:
 def test_common_random_numbers() -> None:
     task = AddingTask()
     spec = _spec(arms=("lstm", "gru"))
-    lstm, gru = plan(spec, {"adding": task})
+    lstm, gru = expand_units(spec, {"adding": task})
     other_lr = Unit(**{**lstm.__dict__, "lr": 0.5})
     first = [next(_batches(task, u, spec)) for u in (lstm, gru, other_lr)]
     assert all(torch.equal(first[0].x, b.x) and torch.equal(first[0].y, b.y) for b in first[1:])
@@ -100,7 +100,7 @@ def test_common_random_numbers() -> None:
 def test_train_pool_is_fixed() -> None:
     task = AddingTask()
     spec = _spec(train_size=6, batch_size=4)
-    unit = plan(spec, {"adding": task})[0]
+    unit = expand_units(spec, {"adding": task})[0]
     stream = _batches(task, unit, spec)
     seen = {tuple(b.x[:, i].flatten().tolist()) for b in (next(stream) for _ in range(30)) for i in range(4)}
     assert len(seen) <= 6
@@ -113,7 +113,7 @@ def _curve(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 def test_same_seed_same_curve() -> None:
     task = AddingTask()
     spec = _spec(arms=("gru",))
-    unit = plan(spec, {"adding": task})[0]
+    unit = expand_units(spec, {"adding": task})[0]
     held = held_out_sets(task, 8, spec, "cpu")
     one = train_unit(task, unit, spec, held, "cpu")
     two = train_unit(task, unit, spec, held, "cpu")

@@ -13,7 +13,7 @@ from rnnbench.analyse.speed import _order, ratio_verdict
 from rnnbench.analyse.training import setting_keys, setting_label
 from rnnbench.core.flops import param_count
 from rnnbench.core.values import int_text, is_finite
-from rnnbench.core.vocab import IMPL_ORDER, MIN_EFFECT, PAIR_KEYS, THEORETICAL_GRU_LSTM
+from rnnbench.core.vocab import IMPLS, MIN_EFFECT, MODES, PAIR_KEYS, THEORETICAL_GRU_LSTM
 from rnnbench.results.schema import TRAIN_SIZE_COLUMN
 
 # ---- claims --------------------------------------------------------------------------------------------
@@ -132,8 +132,8 @@ def speed_summary(ratios: pd.DataFrame) -> pd.DataFrame:
     out["ratio"] = np.exp(out["log_mean"])
     out["low"] = np.where(n > 1, np.exp(out["log_mean"] - half), out["single_low"])
     out["high"] = np.where(n > 1, np.exp(out["log_mean"] + half), out["single_high"])
-    out["_mode"] = _order(out["mode"], ("inference", "forward", "backward", "train"))
-    out["_impl"] = _order(out["impl"], IMPL_ORDER)
+    out["_mode"] = _order(out["mode"], MODES)
+    out["_impl"] = _order(out["impl"], IMPLS)
     return out.sort_values(["_mode", "platform", "dtype", "_impl"]).drop(columns=["_mode", "_impl"])
 
 

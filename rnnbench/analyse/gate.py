@@ -1,11 +1,11 @@
 """The regression gate: per-case comparison of two sets of result folders, verdicts and the exit code.
 
-Statistics (REFERENCES.md "Regression gating"): the replication unit is a *round* — one fresh worker process,
-identified by ``(run_id, round)`` — because samples inside one process are correlated and tests that pool
-them flag identical code far too often. For each case and side the throughput (``tokens_per_s``, bigger is
-better) of every round is one observation. The effect is ``median(head rounds) / median(base rounds)`` with a
-percentile bootstrap interval that resamples rounds (fixed seed), plus an exact two-sided Mann–Whitney U test
-on the same round values. Verdicts, with m = min effect:
+Statistics (README, "Regression gating" → "The statistics"): the replication unit is a *round* — one fresh
+worker process, identified by ``(run_id, round)`` — because samples inside one process are correlated and
+tests that pool them flag identical code far too often. For each case and side the throughput
+(``tokens_per_s``, bigger is better) of every round is one observation. The effect is ``median(head rounds) /
+median(base rounds)`` with a percentile bootstrap interval that resamples rounds (fixed seed), plus an exact
+two-sided Mann–Whitney U test on the same round values. Verdicts, with m = min effect:
 
 * ``regression``   p ≤ α, the ratio's interval lies below 1 and the estimate is below 1 − m
 * ``improvement``  p ≤ α, the interval lies above 1 and the estimate is above 1 + m
@@ -46,6 +46,8 @@ from rnnbench.analyse.stats import (
     min_rounds_for_alpha,
     rounds_needed,
 )
+from rnnbench.core.labels import shape_tokens
+from rnnbench.core.values import int_or_none, plain, truthy
 from rnnbench.errors import (
     EXIT_BENCHMARK_FAILED,
     EXIT_INCONCLUSIVE,
@@ -421,7 +423,7 @@ def _busy_rounds(rows: pd.DataFrame) -> int:
     """Rounds ``(run_id, round)`` with at least one case that ``run`` flagged as measured while busy."""
     if rows.empty or "busy" not in rows.columns:
         return 0
-    flagged = rows[rows["busy"].map(_truthy)]
+    flagged = rows[rows["busy"].map(truthy)]
     return int(flagged[["run_id", "round"]].drop_duplicates().shape[0])
 
 
@@ -614,29 +616,9 @@ def case_name(labels: Mapping[str, Any], threads: int | None) -> str:
     runs.
     """
 
-    def get(key: str, default: Any = "") -> Any:
-        value = labels.get(key, default)
-        return default if value is None or (isinstance(value, float) and math.isnan(value)) else value
-
-    parts = [str(get(k, "?")) for k in ("arch", "impl", "mode", "device", "dtype")]
-    parts += [
-        f"{tag}={_int_text(get(key, '?'))}"
-        for tag, key in (("T", "seq_len"), ("B", "batch_size"), ("I", "input_size"), ("H", "hidden_size"))
-    ]
-    parts.append(f"L={_int_text(get('num_layers', '?'))}")
-    if _truthy(get("bidirectional", False)):
-        parts.append("bidirectional")
-    if _truthy(get("batch_first", False)):
-        parts.append("batch_first")
-    spread = get("length_spread", 0)
-    try:
-        if float(spread) > 0:
-            parts.append(f"spread={float(spread):g}")
-    except (TypeError, ValueError):
-        pass
-    workload = get("workload", "")
-    if workload and workload != "layer":
-        parts.append(str(workload))
+    known = {k: v for k, v in labels.items() if v is not None and not (isinstance(v, float) and math.isnan(v))}
+    parts = [str(known.get(k, "?")) for k in ("arch", "impl", "mode", "device", "dtype")]
+    parts += shape_tokens(known, stable=True)
     if threads is not None:
         parts.append(f"threads={threads}")
     return " ".join(parts)
@@ -653,40 +635,6 @@ def _unique_names(cases: list[CaseComparison]) -> list[CaseComparison]:
             case = replace(case, name=f"{case.name} [{case.case_id}]")
         out.append(case)
     return out
-
-
-def _int_text(value: Any) -> str:
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    return str(int(f)) if f.is_integer() else f"{f:g}"
-
-
-def _truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "1", "yes")
-    try:
-        return bool(value) and not (isinstance(value, float) and math.isnan(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def int_or_none(value: Any) -> int | None:
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(f) else int(f)
-
-
-def plain(value: Any) -> Any:
-    """NumPy scalars → Python values, NaN → None (JSON- and CSV-friendly)."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
 
 
 def _finite_or_none(value: float) -> float | None:

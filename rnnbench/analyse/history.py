@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from rnnbench.analyse.gate import CASE_FIELDS, METRIC, case_name, int_or_none, plain
+from rnnbench.analyse.gate import CASE_FIELDS, METRIC, case_name
+from rnnbench.core.values import int_or_none, plain
 from rnnbench.errors import EXIT_OK, EXIT_REGRESSION, ConfigError
 
 

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from rnnbench.analyse import stats
-from rnnbench.core.vocab import ARCH_ORDER, CASE_KEYS, IMPL_ORDER, PAIR_KEYS, SHAPE_COLUMNS
+from rnnbench.core.labels import field_of_token, shape_label
+from rnnbench.core.vocab import ARCHS, CASE_KEYS, IMPLS, MODES, PAIR_KEYS, SHAPE_COLUMNS
 from rnnbench.results.loader import _validate, load_table
 
 
@@ -183,17 +184,8 @@ class SpeedTable:
         mode, platform, device, dtype = self.key
         where = platform if platform == device else f"{device} · {platform}"
         common = shape_labels(self.data.head(1)).iloc[0] if len(self.data) else ""
-        fixed = " ".join(p for p in common.split() if _label_field(p) in self.constant)
+        fixed = " ".join(p for p in common.split() if field_of_token(p) in self.constant)
         return f"{mode} · {where} · {dtype}" + (f" · {fixed}" if fixed else "")
-
-
-def _label_field(part: str) -> str:
-    """The shape column a label token such as ``B=16`` or ``bidir`` came from."""
-    key = part.split("=")[0]
-    names = {"T": "seq_len", "B": "batch_size", "I": "input_size", "H": "hidden_size", "L": "num_layers",
-             "bidir": "bidirectional", "batch-first": "batch_first", "spread": "length_spread",
-             "threads": "threads"}  # fmt: skip
-    return names.get(key, "workload")
 
 
 SPEED_DISPLAY_COLUMNS: tuple[str, ...] = (
@@ -203,26 +195,18 @@ SPEED_DISPLAY_COLUMNS: tuple[str, ...] = (
 
 
 def shape_labels(frame: pd.DataFrame, skip: Sequence[str] = ()) -> pd.Series:
-    """``T=64 B=16 I=128 H=128`` plus only the fields that differ from the defaults (vectorised); fields in
-    ``skip`` (constant over a table, named once in its title instead) are left out."""
-    label = pd.Series("", index=frame.index, dtype=object)
-    for col, name in (("seq_len", "T"), ("batch_size", "B"), ("input_size", "I"), ("hidden_size", "H")):
-        if col not in skip:
-            label = label + f" {name}=" + frame[col].astype(str)
-    if "num_layers" not in skip:
-        label = label.where(frame["num_layers"] == 1, label + " L=" + frame["num_layers"].astype(str))
-    if "bidirectional" not in skip:
-        label = label.where(~frame["bidirectional"].astype(bool), label + " bidir")
-    if "batch_first" not in skip:
-        label = label.where(~frame["batch_first"].astype(bool), label + " batch-first")
-    if "length_spread" not in skip:
-        spread = frame["length_spread"].astype(float)
-        label = label.where(spread == 0, label + " spread=" + spread.map("{:g}".format))
-    if "workload" not in skip:
-        label = label.where(frame["workload"] == "layer", label + " " + frame["workload"].astype(str))
-    if "threads" not in skip:
-        label = label.where(frame["threads"] <= 0, label + " threads=" + frame["threads"].astype(str))
-    return label.str.strip()
+    """``core.labels.shape_label`` per row, computed once per distinct shape (a 100,000-row report has a few
+    hundred), so tables and figures spell shapes exactly as progress lines and verdicts do."""
+    columns = [c for c in SHAPE_COLUMNS if c in frame.columns]
+    if frame.empty:
+        return pd.Series("", index=frame.index, dtype=object)
+    group = frame.groupby(columns, sort=False, dropna=False).ngroup()
+    firsts = frame.loc[~group.duplicated(), columns]
+    labels = {
+        int(g): shape_label({str(k): v for k, v in row.items()}, skip)
+        for g, row in zip(group[firsts.index], firsts.to_dict("records"), strict=True)
+    }
+    return group.map(labels).astype(object)
 
 
 def _order(values: pd.Series, order: Sequence[str]) -> pd.Series:
@@ -240,9 +224,9 @@ def speed_tables(cases: pd.DataFrame, ratios: pd.DataFrame) -> list[SpeedTable]:
         frame = frame.merge(r, on=[*PAIR_KEYS, "arch"], how="left")
     else:
         frame = frame.assign(ratio=np.nan, ratio_low=np.nan, ratio_high=np.nan, method="")
-    frame["_arch"] = _order(frame["arch"], ARCH_ORDER)
-    frame["_impl"] = _order(frame["impl"], IMPL_ORDER)
-    frame["_mode"] = _order(frame["mode"], ("inference", "forward", "backward", "train"))
+    frame["_arch"] = _order(frame["arch"], ARCHS)
+    frame["_impl"] = _order(frame["impl"], IMPLS)
+    frame["_mode"] = _order(frame["mode"], MODES)
     frame = frame.sort_values(
         ["_mode", "platform", "device", "dtype", *SHAPE_COLUMNS, "_impl", "_arch"], kind="stable"
     )

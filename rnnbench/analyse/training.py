@@ -14,8 +14,8 @@ import pandas as pd
 
 from rnnbench.analyse.speed import _order
 from rnnbench.analyse.stats import Interval, t_interval, wilson_interval
-from rnnbench.core.values import int_text, is_finite
-from rnnbench.core.vocab import ARM_ORDER, ARMS, SOLVED_MAJORITY
+from rnnbench.core.values import int_text, is_finite, truthy
+from rnnbench.core.vocab import ARMS, SOLVED_MAJORITY
 from rnnbench.results.schema import TRAIN_SIZE_COLUMN
 
 # ---- training ------------------------------------------------------------------------------------------
@@ -85,7 +85,7 @@ def train_arms(train: pd.DataFrame) -> pd.DataFrame:
     agg["normalized_high"] = (agg["normalized_mean"] + half).where(n > 1)
     best = agg.sort_values([*keys, "arm", "select", "lr"]).groupby([*keys, "arm"], dropna=False).head(1)
     agg["chosen"] = agg.index.isin(best.index)
-    agg["_arm"] = _order(agg["arm"], ARM_ORDER)
+    agg["_arm"] = _order(agg["arm"], ARMS)
     agg = agg.sort_values([*keys, "_arm", "hidden_size", "lr"]).drop(columns="_arm").reset_index(drop=True)
     return agg
 
@@ -127,10 +127,6 @@ def _num(value: Any) -> float:
         return float(value)
     except (TypeError, ValueError):
         return math.nan
-
-
-def _true(value: Any) -> bool:
-    return value is True or str(value).lower() == "true"
 
 
 def select_lrs(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, int, str, int, str], float]:
@@ -254,7 +250,7 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> TrainReport:
     for (gk, arm), rs in groups.items():
         metrics = [_num(r["final_metric"]) for r in rs]
         finite = [m for m in metrics if math.isfinite(m)]
-        successes = sum(_true(r["solved"]) for r in rs)
+        successes = sum(truthy(r["solved"]) for r in rs)
         steps_t = [_num(r["steps_to_target"]) for r in rs if math.isfinite(_num(r["steps_to_target"]))]
         sps = [_num(r.get("seconds_per_step")) for r in rs if math.isfinite(_num(r.get("seconds_per_step")))]
         scores = [_num(r.get("score")) for r in rs if math.isfinite(_num(r.get("score")))]
@@ -276,7 +272,7 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> TrainReport:
                 median=statistics.median(finite) if finite else math.nan,
                 successes=successes,
                 success=wilson_interval(successes, len(rs)),
-                diverged=sum(_true(r["diverged"]) for r in rs),
+                diverged=sum(truthy(r["diverged"]) for r in rs),
                 failed=sum(str(r["status"]) not in ("ok", "diverged") for r in rs),
                 median_steps_to_target=statistics.median(steps_t) if steps_t else math.nan,
                 seconds_per_step=statistics.median(sps) if sps else math.nan,
@@ -297,8 +293,8 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> TrainReport:
             seeds = sorted(set(by_seed_a) & set(by_seed_b))
             diffs = [_num(by_seed_b[s]["final_metric"]) - _num(by_seed_a[s]["final_metric"]) for s in seeds]
             finite = [d for d in diffs if math.isfinite(d)]
-            solved_diff = sum(_true(by_seed_b[s]["solved"]) for s in seeds) - sum(
-                _true(by_seed_a[s]["solved"]) for s in seeds
+            solved_diff = sum(truthy(by_seed_b[s]["solved"]) for s in seeds) - sum(
+                truthy(by_seed_a[s]["solved"]) for s in seeds
             )
             pairs.append(
                 PairedDifference(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from rnnbench.cli.app import MultiValueCommand, app, out_console
+from rnnbench.cli.app import MultiValueCommand, app, err_console, out_console
 from rnnbench.core.parsing import parse_choices
 
 FORMAT_CHOICES = ("md", "html", "png", "svg", "csv")
@@ -58,9 +58,9 @@ def report_command(
     report = make_report(paths)
     out_dir = out if out is not None else default_out_dir(paths)
     console = out_console()
-    if quiet:
+    if quiet:  # warnings go to stderr, as 'run' sends them: stdout keeps only the report's path
         for warning in report.warnings:
-            console.print(Text(f"warning: {warning}", style="yellow"))
+            err_console().print(Text(f"warning: {warning}", style="yellow"))
     else:
         for renderable in terminal_renderables(report, max_rows=max_rows):
             console.print(renderable)

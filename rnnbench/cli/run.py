@@ -21,6 +21,7 @@ from rich.progress import (
 from rich.table import Table
 
 from rnnbench.cli.app import MultiValueCommand, app, err_console, out_console
+from rnnbench.core.vocab import ARCHS
 from rnnbench.errors import EXIT_BENCHMARK_FAILED, EXIT_INTERRUPTED
 
 
@@ -220,9 +221,9 @@ def _print_grid(console: Console, cases: list[Any], rounds: int) -> None:
 def _execute(folder: Any, console: Console, fresh_processes: bool) -> None:
     from rnnbench.errors import BenchmarkFailedError
     from rnnbench.measure.runner import done_keys
-    from rnnbench.measure.sweep import execute, load_plan, planned_cases
+    from rnnbench.measure.sweep import execute, planned_cases, read_run_config
 
-    _, _, rounds, _ = load_plan(folder)
+    _, _, rounds, _ = read_run_config(folder)
     total = len(planned_cases(folder)) * rounds
     already = len(done_keys(folder))
     warnings: list[str] = []
@@ -275,7 +276,9 @@ def summarise(path: Path, console: Console) -> None:
     """Per (mode, device): the GRU/LSTM ratio for each shape beside 0.75 and a one-line verdict; then
     warnings for failed, noisy (IQR/median > 10%) and busy-machine cases."""
     from rnnbench.analyse.speed import aggregate_cases, pair_ratios
-    from rnnbench.present.pairing import THEORY_GRU_OVER_LSTM, verdict_text
+    from rnnbench.core.labels import SHAPE_TAGS
+    from rnnbench.core.vocab import THEORETICAL_GRU_LSTM
+    from rnnbench.present.pairing import verdict_text
     from rnnbench.results.loader import load_report_data
 
     data = load_report_data([path])  # the same loading and pairing as 'rnnbench report'
@@ -283,15 +286,11 @@ def summarise(path: Path, console: Console) -> None:
     cases, rounds = aggregate_cases(summary)
     ratios = pair_ratios(cases, rounds, data.sample_files)
     ok = summary[summary["status"] == "ok"]
-    shape_cols = {
-        "impl": "impl", "dtype": "dtype", "workload": "workload", "seq_len": "T", "batch_size": "B",
-        "input_size": "I", "hidden_size": "H", "num_layers": "L", "bidirectional": "bi",
-        "length_spread": "spread", "threads": "threads",
-    }  # fmt: skip
+    shape_cols = {"impl": "impl", "dtype": "dtype", **SHAPE_TAGS}
     for (mode, device), part in ok.groupby(["mode", "device"], sort=False):
         varying = [c for c in shape_cols if part[c].nunique(dropna=False) > 1]
         constant = [f"{shape_cols[c]}={part[c].iloc[0]}" for c in shape_cols if c not in varying]
-        archs = [a for a in ("lstm", "gru", "rnn") if a in set(part["arch"])]
+        archs = [a for a in ARCHS if a in set(part["arch"])]
         table = Table(
             title=f"{mode} on {device} — median time per iteration and backend ({', '.join(constant)})",
             title_justify="left",
@@ -325,7 +324,7 @@ def summarise(path: Path, console: Console) -> None:
                 *(str(values[c]) for c in varying),
                 *(f"{_fmt_s(by_arch.get(a))} {backends.get(a, '')}".strip() for a in archs),
                 ratio_text,
-                f"{THEORY_GRU_OVER_LSTM:.2f}",
+                f"{THEORETICAL_GRU_LSTM:.2f}",
             )
         console.print(table)
     if not ratios.empty:

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from rnnbench.cli.app import MultiValueCommand, app, err_console, out_console
 from rnnbench.core.parsing import parse_floats, parse_ints, split_values
+from rnnbench.core.values import now_iso
 from rnnbench.errors import BenchmarkFailedError, ConfigError
 
 if TYPE_CHECKING:
@@ -148,7 +149,7 @@ def train_command(
         spec = validate(load_spec(folder))
         tasks = build_tasks(spec)
         history = list(folder.read_metadata().get("resumed", []))
-        folder.update_metadata(resumed=[*history, {"command": sys.argv, "at": _now()}])
+        folder.update_metadata(resumed=[*history, {"command": sys.argv, "at": now_iso()}])
     else:
         spec = validate(preset_spec(preset, **given))
         tasks = build_tasks(spec)
@@ -169,12 +170,6 @@ def train_command(
         )
         if len(failed) == len(rows):
             raise BenchmarkFailedError(f"every training run failed, e.g. {failed[0]['message']}")
-
-
-def _now() -> str:
-    import datetime as dt
-
-    return dt.datetime.now().isoformat(timespec="seconds")
 
 
 def _run_with_progress(spec: TrainSpec, folder: Any, tasks: Any, console: Console) -> list[dict[str, Any]]:

@@ -7,7 +7,8 @@ from rich.table import Table
 
 from rnnbench.cli.app import MultiValueCommand, app, out_console
 from rnnbench.core.parsing import parse_choices
-from rnnbench.core.spec import ARCHS, DTYPES, IMPLS, ModelConfig
+from rnnbench.core.spec import ModelConfig
+from rnnbench.core.vocab import ARCHS, DTYPES, IMPLS
 from rnnbench.errors import RnnbenchError
 
 

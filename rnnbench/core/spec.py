@@ -13,14 +13,10 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from rnnbench.core.labels import shape_label
+from rnnbench.core.vocab import ARCHS, DTYPES, IMPLS, MODES, WORKLOADS
 from rnnbench.errors import ConfigError
 from rnnbench.registry import check_choice
-
-ARCHS: tuple[str, ...] = ("lstm", "gru", "rnn")
-IMPLS: tuple[str, ...] = ("native", "aten", "cell", "scratch", "compiled", "numpy")
-MODES: tuple[str, ...] = ("inference", "forward", "backward", "train", "ddp-train")
-DTYPES: tuple[str, ...] = ("float32", "bfloat16", "float16")
-WORKLOADS: tuple[str, ...] = ("layer", "classifier")
 
 
 def check_positive(name: str, value: int) -> int:
@@ -140,28 +136,9 @@ class Case:
         )
 
     def label(self) -> str:
-        """Short human-readable description used in progress bars and verdicts."""
-        parts = [
-            f"{self.arch}/{self.impl}",
-            self.mode,
-            self.device,
-            self.dtype,
-            f"T={self.seq_len}",
-            f"B={self.batch_size}",
-            f"I={self.input_size}",
-            f"H={self.hidden_size}",
-        ]
-        if self.num_layers > 1:
-            parts.append(f"L={self.num_layers}")
-        if self.bidirectional:
-            parts.append("bi")
-        if self.packed:
-            parts.append(f"spread={self.length_spread:g}")
-        if self.workload != "layer":
-            parts.append(self.workload)
-        if self.threads:
-            parts.append(f"threads={self.threads}")
-        return " ".join(parts)
+        """Short human-readable description used in progress bars and verdicts (``core.labels`` spelling)."""
+        shape = shape_label({f.name: getattr(self, f.name) for f in fields(self)})
+        return f"{self.arch}/{self.impl} {self.mode} {self.device} {self.dtype} {shape}"
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -285,11 +262,16 @@ class SweepSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SweepSpec:
-        known = {f.name for f in fields(cls)}
+        """Inverse of ``to_dict`` (JSON turns tuples into lists); unknown keys are an error, as for
+        ``TrainSpec``: a stored grid this version cannot read must not be resumed as a different grid."""
+        unknown = set(data) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ConfigError(
+                f"stored sweep settings have unknown keys {sorted(unknown)}; this folder was written by "
+                "another rnnbench version — start a new run instead of resuming."
+            )
         kwargs: dict[str, Any] = {}
         for key, value in data.items():
-            if key not in known:
-                continue
             if key == "shapes":
                 kwargs[key] = tuple(tuple(int(v) for v in s) for s in value)
             elif isinstance(value, list):

@@ -1,9 +1,15 @@
-"""Small value helpers shared by every layer (stdlib only)."""
+"""Small value helpers shared by every layer: one rule each for "is this a number?", "is this cell true?",
+"what time is it?" and "make this JSON-friendly". Stdlib only (NumPy scalars are recognised, not imported)."""
 
 from __future__ import annotations
 
+import datetime as _dt
 import math
 from typing import Any
+
+TRUE_TEXTS: tuple[str, ...] = ("true", "1", "1.0", "yes")
+"""How a true boolean may be spelled in a CSV cell (case-insensitive); everything else, blanks included, is
+false. The loader's vectorised column parsing uses the same tuple."""
 
 
 def is_finite(value: Any) -> bool:
@@ -14,9 +20,42 @@ def is_finite(value: Any) -> bool:
         return False
 
 
+def truthy(value: Any) -> bool:
+    """Is this cell true? Strings by ``TRUE_TEXTS``; numbers and bools by value, with NaN false."""
+    if isinstance(value, str):
+        return value.strip().lower() in TRUE_TEXTS
+    try:
+        return bool(value) and not (isinstance(value, float) and math.isnan(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def int_or_none(value: Any) -> int | None:
+    """A whole number, or None for blanks, NaN and text."""
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else int(f)
+
+
 def int_text(value: Any) -> str:
     """A count for display: ``17473``; an em dash for anything that is not a finite number."""
     try:
         return str(int(value)) if math.isfinite(float(value)) else "—"
     except (TypeError, ValueError):
         return "—"
+
+
+def plain(value: Any) -> Any:
+    """NumPy scalars → Python values, NaN → None (JSON- and CSV-friendly)."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def now_iso() -> str:
+    """Local time to the second, ISO 8601: the ``started_at``/``finished_at`` stamp of every file."""
+    return _dt.datetime.now().isoformat(timespec="seconds")

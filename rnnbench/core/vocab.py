@@ -1,4 +1,8 @@
-"""The vocabulary every layer shares: names, their display orders, theory constants."""
+"""The vocabulary every layer shares: architectures, implementations, modes, dtypes, workloads and training
+arms (each tuple in display order), the theory constants and the column groups results are keyed by.
+
+Stdlib only and free of logic, so every layer — the CLI's ``--help`` included — can import it for free.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,14 @@ THEORETICAL_GRU_LSTM = 0.75
 """GRU/LSTM ratio of parameters and of GEMM FLOPs at equal sizes: 3 gate blocks against 4."""
 
 MIN_EFFECT = 0.05
-"""Relative difference below which two speeds are called "no difference" (DESIGN.md §5)."""
+"""Relative difference below which two speeds are called "no difference" (README, "Design")."""
 
-ARCH_ORDER: tuple[str, ...] = ("lstm", "gru", "rnn")
-ARM_ORDER: tuple[str, ...] = ("lstm", "lstm-fb1", "gru", "rnn")
-IMPL_ORDER: tuple[str, ...] = ("native", "aten", "cell", "scratch", "compiled", "numpy")
+# Each tuple below is also the display order (tables, legends, figure panels): one list, one order.
+ARCHS: tuple[str, ...] = ("lstm", "gru", "rnn")
+IMPLS: tuple[str, ...] = ("native", "aten", "cell", "scratch", "compiled", "numpy")
+MODES: tuple[str, ...] = ("inference", "forward", "backward", "train", "ddp-train")
+DTYPES: tuple[str, ...] = ("float32", "bfloat16", "float16")
+WORKLOADS: tuple[str, ...] = ("layer", "classifier")
 
 SHAPE_COLUMNS: tuple[str, ...] = (
     "workload", "seq_len", "batch_size", "input_size", "hidden_size", "num_layers", "bidirectional",
@@ -24,7 +31,6 @@ results from two machines with the same device string (``cpu``) are never pooled
 
 PAIR_KEYS: tuple[str, ...] = (*GROUP_COLUMNS, *SHAPE_COLUMNS, "impl")
 CASE_KEYS: tuple[str, ...] = (*PAIR_KEYS, "arch")
-
 
 ARMS: tuple[str, ...] = ("lstm", "lstm-fb1", "gru", "rnn")
 ARM_ARCH: dict[str, str] = {"lstm": "lstm", "lstm-fb1": "lstm", "gru": "gru", "rnn": "rnn"}

@@ -8,8 +8,8 @@ from rnnbench.learn.spec import TrainSpec
 from rnnbench.registry import Registry
 
 # ---- presets ---------------------------------------------------------------------------------------------
-PRESETS: Registry[dict[str, Any]] = Registry("preset")
-PRESETS.register(
+TRAIN_PRESETS: Registry[dict[str, Any]] = Registry("preset")
+TRAIN_PRESETS.register(
     "quick",
     {
         "tasks": ("adding", "copy"),
@@ -26,7 +26,7 @@ PRESETS.register(
         "stop_at_target": True,
     },
 )
-PRESETS.register(
+TRAIN_PRESETS.register(
     "full",
     {
         "tasks": ("adding", "copy", "selective-copy", "temporal-order", "parity", "anbn"),
@@ -53,6 +53,6 @@ PRESETS.register(
 
 def preset_spec(name: str | None, **overrides: Any) -> TrainSpec:
     """A spec from a preset (or the defaults) with the given overrides; ``None`` overrides are ignored."""
-    values: dict[str, Any] = dict(PRESETS.get(name)) if name else {}
+    values: dict[str, Any] = dict(TRAIN_PRESETS.get(name)) if name else {}
     values.update({k: v for k, v in overrides.items() if v is not None})
     return TrainSpec(**values)

@@ -1,17 +1,29 @@
-"""A whole training comparison in a run folder: tasks, held-out sets, resume, metadata."""
+"""A whole training comparison in one run folder: every unit of the spec, resumable.
+
+The comparison is only fair when the arms differ in nothing but the cell (README, "Training" → "Protocol"), so
+every unit of a spec shares: the task's data stream for a seed (common random numbers: the generator seed
+depends on task, length and seed, never on the arm, size or learning rate), the fixed held-out evaluation set,
+Adam with gradient-norm clipping at 1.0, the number of steps × batch, and — by default — the total parameter
+count (recurrent layers plus the linear head), solved per arm from one budget.
+
+The library never prints: ``run_training`` reports through a ``progress`` callback and writes rows to the run
+folder (curves first, then the unit's summary row, each flushed), so a killed run loses at most the unit it
+was in, and ``resume`` skips every (task, arm, seed, length, size, lr) unit that has a summary row and drops
+curve rows of units that have none.
+"""
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 
 from rnnbench.analyse.training import _lr_table, select_lrs
+from rnnbench.core.values import now_iso
 from rnnbench.errors import ConfigError, RnnbenchError, UnsupportedError
 from rnnbench.learn.loop import HeldOut, Progress, TrainEvent, UnitResult, _error_row, train_unit
-from rnnbench.learn.sizing import plan
+from rnnbench.learn.sizing import expand_units
 from rnnbench.learn.spec import GRAD_CLIP, MATCH_TOLERANCE, REFERENCE_ARM, TrainSpec, unit_key, validate
 from rnnbench.learn.tasks import Task, make_task
 from rnnbench.results.folder import RunFolder
@@ -74,7 +86,7 @@ def run_training(
     if reason:
         raise UnsupportedError(reason)
     tasks = dict(tasks) if tasks is not None else build_tasks(spec)
-    units = plan(spec, tasks)
+    units = expand_units(spec, tasks)
     done = finished_keys(folder)
     summary = folder.table("train_summary")
     curves = folder.table("curves")
@@ -104,17 +116,13 @@ def run_training(
             summary.append([result.row])  # which finished_keys drops on resume
             done.add(unit.key)
     except KeyboardInterrupt:
-        folder.update_metadata(status="interrupted", finished_at=_now())
+        folder.update_metadata(status="interrupted", finished_at=now_iso())
         raise
     finally:
         torch.set_num_threads(threads_before)
     rows = summary.read_rows()
-    folder.update_metadata(status="complete", finished_at=_now(), selected_lr=_lr_table(select_lrs(rows)))
+    folder.update_metadata(status="complete", finished_at=now_iso(), selected_lr=_lr_table(select_lrs(rows)))
     return rows
-
-
-def _now() -> str:
-    return _dt.datetime.now().isoformat(timespec="seconds")
 
 
 def new_metadata(spec: TrainSpec, command: Sequence[str], tasks: Mapping[str, Task]) -> dict[str, Any]:
@@ -135,7 +143,7 @@ def new_metadata(spec: TrainSpec, command: Sequence[str], tasks: Mapping[str, Ta
     return {
         "kind": "train",
         "command": list(command),
-        "started_at": _now(),
+        "started_at": now_iso(),
         "status": "running",
         "env": capture(),
         "settings": spec.to_dict(),

@@ -67,7 +67,7 @@ def match_note(unit: Unit) -> str:
     return f"parameters {unit.params} are {off:+.1%} off the budget {unit.budget} (budget too small to match)"
 
 
-def plan(spec: TrainSpec, tasks: Mapping[str, Task]) -> list[Unit]:
+def expand_units(spec: TrainSpec, tasks: Mapping[str, Task]) -> list[Unit]:
     """Every unit, in the order they run: task, length, size, lr, seed, then arm innermost — the arms of one
     seed run back to back, so drift in machine load hits them alike."""
     units: list[Unit] = []

@@ -7,8 +7,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from rnnbench.core.spec import DTYPES, IMPLS
-from rnnbench.core.vocab import ARM_ARCH, ARMS
+from rnnbench.core.vocab import ARM_ARCH, ARMS, DTYPES, IMPLS
 from rnnbench.errors import ConfigError
 from rnnbench.learn.tasks import Task, TaskOptions, task_names
 from rnnbench.registry import check_choice

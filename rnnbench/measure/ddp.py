@@ -27,6 +27,7 @@ from typing import Any, NoReturn
 
 from rnnbench.analyse.stats import iqr, median_ci
 from rnnbench.core.spec import Case, Settings, SweepSpec
+from rnnbench.core.values import now_iso
 from rnnbench.errors import EXIT_BENCHMARK_FAILED, ConfigError
 from rnnbench.measure.runner import OnEvent
 from rnnbench.results.folder import RunFolder
@@ -37,10 +38,6 @@ FAIL_RANK_ENV = "RNNBENCH_DDP_FAIL_RANK"
 
 SHAPE_FIELDS = ("arch", "impl", "device", "dtype", "seq_len", "batch_size", "input_size", "hidden_size",
                 "num_layers", "bidirectional", "threads")  # fmt: skip
-
-
-def _now() -> str:
-    return _dt.datetime.now().isoformat(timespec="seconds")
 
 
 def in_torchrun() -> bool:
@@ -121,7 +118,7 @@ def run_ddp(
             folder = RunFolder.create(
                 output,
                 {
-                    "kind": "run", "command": command, "started_at": _now(), "status": "running", "env": env,
+                    "kind": "run", "command": command, "started_at": now_iso(), "status": "running", "env": env,
                     "fingerprint_keys": {device: keys},
                     "fingerprint": {device: fingerprint(keys)}, "spec": spec.to_dict(),
                     "settings": {k: getattr(settings, k) for k in settings.__dataclass_fields__},
@@ -170,7 +167,7 @@ def _abort(folder: RunFolder | None, run_id: str, case: Case, message: str) -> N
             row = {f: getattr(case, f) for f in Case.field_names()}
             folder.table("summary").append(
                 [{**row, "run_id": run_id, "case_id": case.case_id, "round": 0, "status": "error",
-                  "message": message, "n_samples": 0, "started_at": _now()}]
+                  "message": message, "n_samples": 0, "started_at": now_iso()}]
             )  # fmt: skip
             folder.update_metadata(status="failed")
     print(f"Error: ddp-train stopped: {message}", file=sys.stderr, flush=True)
@@ -266,7 +263,7 @@ def _write(folder: RunFolder, run_id: str, case: Case, outcomes: list[dict[str, 
     folder.table("ddp").append(rows)
     base = {f: getattr(case, f) for f in Case.field_names()}
     row: dict[str, Any] = {
-        **base, "run_id": run_id, "case_id": case.case_id, "round": 0, "started_at": _now(),
+        **base, "run_id": run_id, "case_id": case.case_id, "round": 0, "started_at": now_iso(),
         "backend": f"ddp-{backend}",
     }  # fmt: skip
     if failed or slowest is None:

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from rnnbench.core.parsing import parse_ints, split_values
-from rnnbench.core.spec import ARCHS, DTYPES, IMPLS, MODES, WORKLOADS, Settings, SweepSpec
+from rnnbench.core.spec import Settings, SweepSpec
+from rnnbench.core.vocab import ARCHS, DTYPES, IMPLS, MODES, WORKLOADS
 from rnnbench.errors import ConfigError
-from rnnbench.measure.presets import PRESETS
+from rnnbench.measure.presets import RUN_PRESETS
 from rnnbench.registry import check_choice, unknown_name_message
 
 
@@ -133,7 +134,7 @@ def build_plan(
 ) -> tuple[SweepSpec, Settings]:
     """Merge preset < config < command line into a validated spec and settings."""
     config = dict(config or {})
-    chosen = PRESETS.get(preset or str(config.get("preset", "quick")))
+    chosen = RUN_PRESETS.get(preset or str(config.get("preset", "quick")))
     spec, sett = chosen.spec, chosen.settings
     merged_axes: dict[str, Sequence[Any]] = {}
     for source in (config, axes or {}):

@@ -40,7 +40,7 @@ DEEPBENCH_TRAINING_SHAPES = DEEPBENCH_LSTM_TRAINING + DEEPBENCH_GRU_TRAINING
 """(hidden, batch, time steps) of DeepBench's LSTM and GRU training problems (``rnn_problems.h``,
 ``training_set``; its vanilla-RNN shapes are left out). rnnbench runs both architectures on every shape."""
 
-PRESETS: Registry[Preset] = Registry("preset")
+RUN_PRESETS: Registry[Preset] = Registry("preset")
 for _preset in (
     Preset(
         "quick",
@@ -88,4 +88,4 @@ for _preset in (
         Settings(),
     ),
 ):
-    PRESETS.register(_preset.name, _preset)
+    RUN_PRESETS.register(_preset.name, _preset)

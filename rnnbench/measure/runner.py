@@ -8,7 +8,6 @@ forwards it as JSON lines).
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import functools
 import gc
 import math
@@ -21,6 +20,7 @@ from typing import Any
 from rnnbench.analyse.stats import iqr, median_ci
 from rnnbench.core import flops
 from rnnbench.core.spec import Case, Settings
+from rnnbench.core.values import now_iso
 from rnnbench.errors import DeviceUnavailableError, UnsupportedError
 from rnnbench.measure.machine_load import between, snapshot
 from rnnbench.measure.timing import Timed, TimingResult, time_interleaved, time_one
@@ -260,8 +260,6 @@ def calibrate_matmul(device: str, dtype: str, settings: Settings) -> float:
 
 
 # ---- one round -------------------------------------------------------------------------------------------
-def _now() -> str:
-    return _dt.datetime.now().isoformat(timespec="seconds")
 
 
 def _base_row(case: Case, run_id: str, round_index: int, device: str, threads: int) -> dict[str, Any]:
@@ -270,7 +268,7 @@ def _base_row(case: Case, run_id: str, round_index: int, device: str, threads: i
     }
     row.update(
         run_id=run_id, case_id=case.case_id, round=round_index, device=device, threads=threads,
-        started_at=_now(),
+        started_at=now_iso(),
     )  # fmt: skip
     return row
 

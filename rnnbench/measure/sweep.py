@@ -121,7 +121,9 @@ def start_run(
     )
 
 
-def load_plan(folder: RunFolder) -> tuple[SweepSpec, Settings, int, dict[str, Any]]:
+def read_run_config(folder: RunFolder) -> tuple[SweepSpec, Settings, int, dict[str, Any]]:
+    """What a run folder was started with — its grid, settings, rounds and metadata — which ``--resume`` and
+    every later round continue."""
     meta = folder.read_metadata()
     if meta.get("kind") != "run":
         raise ConfigError(f"{folder.path} was not written by 'rnnbench run' (kind={meta.get('kind')!r}).")
@@ -135,7 +137,7 @@ def planned_cases(folder: RunFolder, part: int | None = None) -> list[Case]:
     ``part`` (an index into the pool; each case once, on the device that ran it), or — with ``None`` — all."""
     from rnnbench.measure.shard import partition, shard_of
 
-    spec, _, _, meta = load_plan(folder)
+    spec, _, _, meta = read_run_config(folder)
     pool = meta.get("pool")
     if pool:
         spec = dataclasses.replace(spec, device=(pool[0],))
@@ -153,7 +155,7 @@ def planned_cases(folder: RunFolder, part: int | None = None) -> list[Case]:
 def round_context(
     folder: RunFolder, round_index: int, part: int | None = None
 ) -> tuple[list[Case], RoundContext]:
-    _, settings, _, meta = load_plan(folder)
+    _, settings, _, meta = read_run_config(folder)
     ctx = RoundContext(
         folder=folder,
         run_id=str(meta["run_id"]),
@@ -259,7 +261,7 @@ def execute(
 ) -> None:
     """Run (or finish) every round. One round runs in this process unless ``fresh_processes``; several rounds
     always run in fresh worker processes. Marks the folder complete, interrupted or failed."""
-    _, _, rounds, meta = load_plan(folder)
+    _, _, rounds, meta = read_run_config(folder)
     removed = drop_orphan_samples(folder)
     if removed:
         on_event({"event": "warning", "message": f"dropped {removed} sample rows of an unfinished case"})

@@ -10,17 +10,12 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-THEORY_GRU_OVER_LSTM = 0.75
-"""GEMM FLOPs (and parameters) of a GRU over an LSTM of the same shape: 3 gate blocks against 4."""
+from rnnbench.core.labels import shape_tokens
 
 
 def _shape_label(row: Mapping[Any, Any]) -> str:
-    parts = [
-        str(row.get("mode")),
-        str(row.get("device")),
-        f"T={row.get('seq_len')}",
-        f"H={row.get('hidden_size')}",
-    ]
+    parts = [str(row.get("mode")), str(row.get("device"))]
+    parts += shape_tokens({k: row.get(k) for k in ("seq_len", "hidden_size")})
     if row.get("impl") not in (None, "native"):
         parts.insert(0, str(row["impl"]))
     if row.get("dtype") not in (None, "float32"):

@@ -25,7 +25,8 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 from rnnbench.analyse.claims import success_rates
 from rnnbench.analyse.report import Report
 from rnnbench.analyse.training import setting_keys, setting_label
-from rnnbench.core.vocab import ARM_ORDER, IMPL_ORDER, SHAPE_COLUMNS, THEORETICAL_GRU_LSTM
+from rnnbench.core.labels import shape_label
+from rnnbench.core.vocab import ARMS, IMPLS, MODES, SHAPE_COLUMNS, THEORETICAL_GRU_LSTM
 
 ARCH_COLORS: dict[str, str] = {
     "lstm": "#0072B2",  # blue       (Okabe–Ito palette: distinguishable with colour-vision deficiencies)
@@ -48,8 +49,6 @@ MAX_POINTS = 1500
 PANEL_SIZE = (4.6, 3.3)
 DPI = 110
 FONT = 9
-
-MODE_ORDER = ("inference", "forward", "backward", "train")
 
 
 def arch_color(arch: str) -> str:
@@ -118,7 +117,7 @@ def _panel_groups(frame: pd.DataFrame, keys: Sequence[str]) -> list[tuple[tuple[
         groups.append((key, part))
     if "mode" in keys:
         i = list(keys).index("mode")
-        groups.sort(key=lambda kv: MODE_ORDER.index(kv[0][i]) if kv[0][i] in MODE_ORDER else 99)
+        groups.sort(key=lambda kv: MODES.index(kv[0][i]) if kv[0][i] in MODES else 99)
     return groups[:MAX_PANELS]
 
 
@@ -142,18 +141,16 @@ def _sweep_slice(part: pd.DataFrame, x: str, extra_fixed: Sequence[str] = ()) ->
     for col, value in zip(others, best, strict=True):
         mask &= (part[col] == value).to_numpy()
     fixed = dict(zip(others, best, strict=True))
-    names = {"seq_len": "T", "batch_size": "B", "input_size": "I", "hidden_size": "H", "num_layers": "L"}
-    label = " ".join(f"{names[k]}={fixed[k]}" for k in names if k in fixed)
+    size_fields = ("seq_len", "batch_size", "input_size", "hidden_size", "num_layers", "bidirectional")
+    label = shape_label({k: fixed[k] for k in size_fields if k in fixed})
     if tied_input:
         label = (label + " I=H").strip()
-    if fixed.get("bidirectional"):
-        label += " bidir"
     return part.loc[mask], label
 
 
 def _sorted_series(part: pd.DataFrame) -> list[tuple[tuple[str, str], pd.DataFrame]]:
-    arch_rank = {a: i for i, a in enumerate(ARM_ORDER)}
-    impl_rank = {a: i for i, a in enumerate(IMPL_ORDER)}
+    arch_rank = {a: i for i, a in enumerate(ARMS)}
+    impl_rank = {a: i for i, a in enumerate(IMPLS)}
     out = [((str(k[0]), str(k[1])), g) for k, g in part.groupby(["arch", "impl"], sort=False)]
     out.sort(key=lambda kv: (impl_rank.get(kv[0][1], 99), arch_rank.get(kv[0][0], 99)))
     return out
@@ -456,7 +453,7 @@ def training_curves(report: Report, x: str) -> Figure | None:
 
 
 def _arm_rank(arm: str) -> int:
-    return ARM_ORDER.index(arm) if arm in ARM_ORDER else 99
+    return ARMS.index(arm) if arm in ARMS else 99
 
 
 def final_vs_params(report: Report) -> Figure | None:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rnnbench.core.values import TRUE_TEXTS
 from rnnbench.errors import ConfigError, SchemaError
 from rnnbench.results.schema import (
     BOOL_COLUMNS,
@@ -196,7 +197,7 @@ def _validate(frame: pd.DataFrame, path: Path, name: str) -> pd.DataFrame:
     for col in BOOL_COLUMNS.get(name, ()):
         if col in frame.columns:
             text = frame[col].astype(str).str.strip().str.lower()
-            frame[col] = text.isin(("true", "1", "1.0", "yes"))
+            frame[col] = text.isin(TRUE_TEXTS)
     if name in ("summary", "train_summary", "curves"):
         for col in ("status", "message", "arch", "impl", "mode", "device", "dtype", "workload", "task", "arm"):
             if col in frame.columns:

@@ -5,7 +5,7 @@ from __future__ import annotations
 SCHEMA_VERSION = 1
 
 SUMMARY_COLUMNS: tuple[str, ...] = (
-    # DESIGN.md §4 — columns other tools rely on
+    # results/README.md documents each column; other tools rely on these
     "schema_version", "run_id", "case_id", "round", "arch", "impl", "mode", "device", "dtype",
     "seq_len", "batch_size", "input_size", "hidden_size", "num_layers", "bidirectional", "threads",
     "status", "message", "n_samples", "median_s", "mean_s", "iqr_s", "ci_low_s", "ci_high_s",

@@ -1,6 +1,6 @@
 """Generated long-range tasks: adding, copy, selective copy, temporal order, parity and aⁿbⁿ.
 
-Each is defined as in the paper it comes from (see REFERENCES.md, "Training comparisons"), with the chance
+Each is defined as in the paper it comes from (README, "Tasks and their chance baselines"), with the chance
 baseline derived analytically; ``tests/test_tasks.py`` checks every baseline against the loss of the
 corresponding input-independent predictor measured on generated data.
 """

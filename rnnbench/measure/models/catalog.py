@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rnnbench.core.vocab import MODES
 from rnnbench.registry import Registry
 
 
@@ -35,7 +36,6 @@ class Implementation:
         return None
 
 
-_ALL_MODES = ("inference", "forward", "backward", "train", "ddp-train")
 _ALL_DTYPES = ("float32", "bfloat16", "float16")
 _TORCH_DEVICES = ("cpu", "cuda")
 
@@ -44,7 +44,7 @@ for _impl in (
     Implementation(
         "native",
         "torch.nn.LSTM/GRU/RNN as shipped (cuDNN on CUDA, oneDNN for eligible CPU LSTMs, ATen otherwise)",
-        _ALL_MODES,
+        MODES,
         _TORCH_DEVICES,
         _ALL_DTYPES,
         "packed sequence",
@@ -53,7 +53,7 @@ for _impl in (
     Implementation(
         "aten",
         "the same torch.nn module with cuDNN and oneDNN switched off: PyTorch's own kernels",
-        _ALL_MODES,
+        MODES,
         _TORCH_DEVICES,
         _ALL_DTYPES,
         "packed sequence",
@@ -62,7 +62,7 @@ for _impl in (
     Implementation(
         "cell",
         "a Python time loop over nn.LSTMCell / nn.GRUCell / nn.RNNCell",
-        _ALL_MODES,
+        MODES,
         _TORCH_DEVICES,
         _ALL_DTYPES,
         "masking by length",
@@ -71,7 +71,7 @@ for _impl in (
     Implementation(
         "scratch",
         "gates written out with tensor ops; input projection for all steps hoisted into one GEMM",
-        _ALL_MODES,
+        MODES,
         _TORCH_DEVICES,
         _ALL_DTYPES,
         "masking by length",
@@ -80,7 +80,7 @@ for _impl in (
     Implementation(
         "compiled",
         "scratch with its per-step cell (recurrent GEMM + gates) compiled by torch.compile",
-        _ALL_MODES,
+        MODES,
         _TORCH_DEVICES,
         _ALL_DTYPES,
         "masking by length",
