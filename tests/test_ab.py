@@ -25,7 +25,15 @@ from rnnbench.analyse.ab import (
     run_calibrate,
 )
 from rnnbench.analyse.gate import Comparison, GateSettings, decide
-from rnnbench.errors import EXIT_BENCHMARK_FAILED, EXIT_OK, EXIT_REGRESSION, BenchmarkFailedError, ConfigError
+from rnnbench.core.progress import ProgressEvent
+from rnnbench.errors import (
+    EXIT_BENCHMARK_FAILED,
+    EXIT_NOTHING_COMPARABLE,
+    EXIT_OK,
+    EXIT_REGRESSION,
+    BenchmarkFailedError,
+    ConfigError,
+)
 from tests.runfolders import write_run
 
 Model = Callable[[str, str, int, Sequence[str]], dict[str, float]]
@@ -144,7 +152,7 @@ def test_aa_has_no_regression(tmp_path: Path) -> None:
 
 def test_slowdown_is_confirmed(tmp_path: Path) -> None:
     fake = FakeRun(noise_model({"head": 1 / 1.5}))
-    progress: list[str] = []
+    progress: list[ProgressEvent] = []
     result = run_ab(BASE, HEAD, [], tmp_path / "ab", launcher=fake, progress=progress.append)
     lstm = next(c for c in result.comparison.cases if c.labels["arch"] == "lstm")
     gru = next(c for c in result.comparison.cases if c.labels["arch"] == "gru")
@@ -154,7 +162,14 @@ def test_slowdown_is_confirmed(tmp_path: Path) -> None:
     assert result.exit_code == EXIT_REGRESSION
     assert [c.name for c in result.confirmed_regressions] == [lstm.name]
     assert sum(1 for r in fake.run_ids if "-c" in r) == 12
-    assert any("confirming" in p for p in progress)
+    assert any("confirming" in p.message for p in progress)
+    notes = [p for p in progress if p.kind == "note"]
+    assert len(notes) == 1 and notes[0].values == {"regressions": 1, "confirm_rounds": 6}
+    done = [p for p in progress if p.kind == "done"]  # one per round: 12 first, then 12 confirming
+    assert [(p.done, p.total) for p in done] == [(i, 12) for i in range(1, 13)] * 2
+    assert [p.label for p in done] == fake.run_ids
+    assert all(p.status == "ok" and p.values["seconds"] == 0.01 for p in done)
+    assert progress.index(notes[0]) == 12  # the note comes between the two phases
     assert set(result.seconds) == {"rounds", "confirm", "total"}
 
 
@@ -261,6 +276,7 @@ def test_calibrate_aa(tmp_path: Path) -> None:
     )
     assert {r.split("-")[0] for r in fake.run_ids} == {"a", "b"}
     assert len(cal.cases) == 2 and cal.false_alarms == 0
+    assert cal.exit_code == EXIT_OK
     for case in cal.cases:
         assert case.rounds == 6
         assert 0 < case.spread < 0.1
@@ -280,6 +296,25 @@ def test_calibration_recommendation_rounds_up_to_half_percent() -> None:
     assert calibration_from(comp).recommended_min_effect == pytest.approx(0.035)
     tight = Comparison([case(0.999, 1.001)], GateSettings())
     assert calibration_from(tight).recommended_min_effect == 0.01
+
+
+def test_calibration_exit_code() -> None:
+    """Calibration carries its exit code, as Comparison and History do: false alarms never fail it (they are
+    what it measures); a failed case is 6, nothing comparable 4, and 6 outranks 4."""
+    from rnnbench.analyse.gate import CaseComparison
+
+    def case(verdict: str) -> CaseComparison:
+        return CaseComparison("c", "id", {}, 2, 2, (1.0,) * 6, (1.0,) * 6, verdict, "", 1.0, 0.9, 1.1, 0.5)
+
+    def code(*verdicts: str) -> int:
+        return calibration_from(Comparison([case(v) for v in verdicts], GateSettings())).exit_code
+
+    assert code("no_change", "regression", "improvement", "inconclusive") == EXIT_OK
+    assert code("no_change", "error") == EXIT_BENCHMARK_FAILED
+    assert code("not_comparable", "not_comparable") == EXIT_NOTHING_COMPARABLE
+    assert code() == EXIT_NOTHING_COMPARABLE
+    assert code("not_comparable", "no_change") == EXIT_OK
+    assert code("error", "not_comparable") == EXIT_BENCHMARK_FAILED
 
 
 # ---- the real thing -------------------------------------------------------------------------------------------

@@ -107,6 +107,27 @@ def test_compare_formats_and_exports(cli, folders: dict[str, Path], tmp_path: Pa
     assert "head tok/s" in result.stdout  # the table still goes to stdout
 
 
+def test_gate_option_defaults_are_the_gate_settings(cli, folders: dict[str, Path]) -> None:
+    """compare, ab and calibrate share one option block whose defaults are GateSettings' own."""
+    import typer
+
+    from rnnbench.analyse.gate import GateSettings
+    from rnnbench.cli import app
+    from rnnbench.cli.compare import parse_fraction
+
+    result = cli(["compare", str(folders["base"]), str(folders["same"]), "-f", "json"])
+    assert json.loads(result.stdout)["settings"] == GateSettings().as_dict()
+    defaults = GateSettings()
+    group = typer.main.get_command(app)
+    for name in ("compare", "ab", "calibrate"):
+        params = {p.name: p.default for p in group.commands[name].params}
+        assert parse_fraction("--min-effect", params["min_effect"]) == defaults.min_effect
+        for key in ("alpha", "level", "n_boot", "seed"):
+            assert params[key] == getattr(defaults, key), (name, key)
+        if name != "calibrate":
+            assert params["strict"] is defaults.strict and not params["allow_diff"]
+
+
 def test_compare_with_several_folders_per_side(cli, tmp_path: Path) -> None:
     rng = np.random.default_rng(12)
     for k in range(6):

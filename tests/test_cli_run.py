@@ -228,3 +228,21 @@ def test_ctrl_c_keeps_finished_rows_and_exits_130(tmp_path: Path) -> None:
     meta = json.loads((tmp_path / "c" / "metadata.json").read_text())
     assert meta["status"] == "interrupted"
     assert len(pd.read_csv(tmp_path / "c" / "summary.csv")) >= 2
+
+
+def test_run_output_is_built_in_present_without_printing(capsys: pytest.CaptureFixture[str]) -> None:
+    from rich.table import Table
+
+    from rnnbench.core.spec import SweepSpec
+    from rnnbench.present.run_summary import ddp_table, grid_renderables
+
+    table, line = grid_renderables(SweepSpec(seq_len=(4, 8)).expand(), 3)
+    assert isinstance(table, Table) and table.row_count == 4
+    assert line == "4 cases × 3 round(s) = 12 measurements"
+    ddp = pd.DataFrame(
+        [{"world_size": 2, "backend": "gloo", "arch": "gru", "seq_len": 6, "batch_size": 4, "hidden_size": 8,
+          "rank": r, "step_median_s": 2e-3, "single_median_s": 1e-3, "scaling_efficiency": 0.5,
+          "allreduce_frac": 0.25, "global_tokens_per_s": 24000.0} for r in (0, 1)]
+    )  # fmt: skip
+    assert ddp_table(ddp).title == "ddp-train, 2 processes (gloo)"
+    assert capsys.readouterr() == ("", "")

@@ -83,6 +83,13 @@ def test_sweep_table_horizon_and_lr_choice(cli: Any, tmp_path: Path) -> None:
     assert "largest solved" in result.output
     assert "chosen per arm by median validation" in result.output
     assert "gru − lstm-fb1" in result.output
+    selected = json.loads((_folder(out) / "metadata.json").read_text())["selected_lr"]
+    # one per (task, length, size, arm), sorted by them, as ``rnnbench train`` has always stored it
+    assert [(r["seq_len"], r["arm"]) for r in selected] == [
+        (n, a) for n in (4, 8) for a in ("gru", "lstm-fb1", "rnn")
+    ]
+    assert all(set(r) == {"task", "seq_len", "match", "budget", "arm", "lr"} for r in selected)
+    assert all(r["task"] == "adding" and r["match"] == "params" and r["lr"] in (0.01, 0.003) for r in selected)
 
 
 def test_unknown_names_and_bad_combinations(cli: Any, tmp_path: Path) -> None:

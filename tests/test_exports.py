@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from rich.console import Console
 
 from rnnbench.analyse.ab import calibration_from
 from rnnbench.analyse.gate import Comparison, GateSettings, compare_paths
@@ -22,6 +23,16 @@ from rnnbench.present.exports import (
     FORMATS,
     benchmark_action_entries,
     render,
+)
+from rnnbench.present.formatting import fmt_rate
+from rnnbench.present.gate import (
+    Target,
+    calibration_table,
+    comparison_table,
+    history_table,
+    markdown_lines,
+    rich_table,
+    terminal_table,
 )
 from tests.runfolders import noisy, write_run
 
@@ -141,3 +152,70 @@ def test_markdown_escapes_pipes() -> None:
     case = CaseComparison("a|b", "id", {"device": "cpu"}, 1, 1, (), (), "error", "x | y")
     md = render(Comparison([case], GateSettings()), "md")
     assert "a\\|b" in md and "x \\| y" in md
+
+
+# ---- one specification per table, two renderings -----------------------------------------------------------
+def _markdown_cells(line: str) -> list[str]:
+    return line.removeprefix("| ").removesuffix(" |").split(" | ")
+
+
+@pytest.mark.parametrize("target", ["markdown", "terminal"])
+def test_markdown_and_rich_render_one_table_spec_alike(
+    comparison: Comparison, tmp_path: Path, target: Target
+) -> None:
+    """Each gate table is specified once (headers, alignment, cell strings); its Markdown and its rich table
+    carry exactly those, row for row."""
+    rng = np.random.default_rng(5)
+    for i in range(4):
+        write_run(tmp_path / "h", f"r{i}", {"lstm": [1000.0 - 100 * i]}, started_at=f"2026-03-0{i + 1}")
+    write_run(tmp_path / "a", "a", {"lstm": noisy(1000, 6, rng)})
+    write_run(tmp_path / "b", "b", {"lstm": noisy(1000, 6, rng)})
+    cal = calibration_from(compare_paths([tmp_path / "a"], [tmp_path / "b"]))
+    specs = [
+        comparison_table(comparison, target),
+        calibration_table(cal, target),
+        history_table(build_history([tmp_path / "h"]), target),
+    ]
+    for spec in specs:
+        header, align, *rows = markdown_lines(spec)
+        table = rich_table(spec, "title")
+        assert _markdown_cells(header) == [str(col.header) for col in table.columns]
+        assert [col.header for col in spec.columns] == [str(col.header) for col in table.columns]
+        assert align.strip("|").split("|") == [
+            "---:" if col.justify == "right" else "---" for col in table.columns
+        ]
+        rich_rows = [list(cells) for cells in zip(*(col.cells for col in table.columns), strict=True)]
+        assert len(rows) == len(rich_rows) == len(spec.rows) > 0
+        for md_row, rich_row, spec_row in zip(rows, rich_rows, spec.rows, strict=True):
+            assert _markdown_cells(md_row) == [str(cell) for cell in rich_row] == [c.text for c in spec_row]
+
+
+def test_exports_use_the_table_specs(comparison: Comparison) -> None:
+    """The Markdown export's table is the spec's Markdown, verbatim (no second copy of the table)."""
+    lines = render(comparison, "md").splitlines()
+    table = markdown_lines(comparison_table(comparison, "markdown"))
+    start = lines.index(table[0])
+    assert lines[start : start + len(table)] == table
+
+
+def test_terminal_table_shows_text_literally() -> None:
+    """Cells and headers are plain text on the terminal: a ``[…]`` is never read as rich markup (the A/A
+    ratio header once lost its ``[interval]`` that way)."""
+    from rnnbench.analyse.gate import CaseComparison
+
+    case = CaseComparison("lstm [deadbeef]", "id", {"device": "cpu"}, 1, 1, (), (), "error", "see [bold]x[/]")
+    out = io.StringIO()
+    console = Console(width=300, file=out, color_system=None)
+    console.print(terminal_table(Comparison([case], GateSettings())))
+    text = out.getvalue()
+    assert "lstm [deadbeef]" in text and "see [bold]x[/]" in text and "rnnbench compare" in text
+    cal = calibration_from(Comparison([case], GateSettings()))
+    console.print(terminal_table(cal))
+    assert "A/A ratio [interval]" in out.getvalue()
+
+
+def test_one_rate_formatter() -> None:
+    """Throughput reads the same in every table: k/M/G, three significant digits, ``—`` when missing."""
+    assert [fmt_rate(v) for v in (12.5, 999.6, 2990.0, 2.5e6, 2.5e9, -4e3, math.nan, None)] == [
+        "12.5", "1e+03", "2.99k", "2.5M", "2.5G", "-4k", "—", "—",
+    ]  # fmt: skip

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from rnnbench.analyse.gate import (
@@ -21,7 +22,9 @@ from rnnbench.analyse.gate import (
     decide,
     exit_code_for,
     most_severe,
+    round_throughputs,
 )
+from rnnbench.analyse.history import build_history
 from rnnbench.analyse.stats import Interval
 from rnnbench.errors import (
     EXIT_BENCHMARK_FAILED,
@@ -285,3 +288,39 @@ def test_busy_rounds_are_noted(tmp_path: Path) -> None:
     summary.write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
     comp = compare_paths([tmp_path / "base"], [tmp_path / "head"])
     assert any("busy machine (base 0 of 6, head 1 of 6)" in n for n in comp.notes)
+
+
+def test_round_throughputs_one_value_per_run_and_round() -> None:
+    rows = pd.DataFrame(
+        {
+            "run_id": ["b", "a", "a", "a", "a", "a"],
+            "round": [0, 1, 1, 0, 2, 3],
+            "status": ["ok", "ok", "ok", "ok", "error", "ok"],
+            "tokens_per_s": [5.0, 2.0, 4.0, 1.0, 9.0, 0.0],
+        }
+    )
+    values = round_throughputs(rows)  # a round written twice: its median; failed and zero rows: left out
+    assert list(values.index) == [("a", 0), ("a", 1), ("b", 0)]
+    assert values.tolist() == [1.0, 3.0, 5.0]
+
+
+def test_names_and_labels_read_from_folders_are_stable(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    write_run(tmp_path / "base", "b", {"lstm": noisy(1000, 5, rng)})
+    write_run(tmp_path / "head", "h", {"lstm": noisy(1000, 5, rng)})
+    (case,) = compare_paths([tmp_path / "base"], [tmp_path / "head"]).cases
+    assert case.name == "lstm native inference cpu float32 T=32 B=8 I=64 H=64 L=1 threads=2"
+    labels = case.as_dict()
+    assert labels["input_size"] == 64 and isinstance(labels["input_size"], int)  # never 64.0 in the JSON
+    assert labels["bidirectional"] is False and labels["length_spread"] == 0.0 and labels["workload"] == "layer"
+    history = build_history([tmp_path])
+    assert [c.name for c in history.cases] == [case.name]  # one spelling for compare and history
+
+
+def test_hard_keys_are_declared_once() -> None:
+    from rnnbench.measure import env
+    from rnnbench.results import schema
+
+    assert not hasattr(env, "HARD_KEYS")  # one declaration, in the results schema
+    # the measuring half fingerprints exactly the keys the gate checks
+    assert tuple(env.fingerprint_keys({}, "cpu", 1)) == schema.HARD_KEYS

@@ -14,6 +14,7 @@ import pytest
 from rnnbench.analyse import stats
 from rnnbench.analyse.report import build_report, make_report
 from rnnbench.analyse.speed import ratio_verdict
+from rnnbench.analyse.training import summarize
 from rnnbench.errors import SchemaError
 from rnnbench.present.display import display_speed, display_train
 from rnnbench.present.render import default_out_dir
@@ -134,6 +135,24 @@ def test_training_chooses_each_arms_learning_rate(report) -> None:
     shown = display_train(arms)
     assert shown["used"].eq("✓").sum() == arms["chosen"].sum()
     assert shown["setting"].str.contains("n=200").any()
+
+
+def test_train_summary_is_the_reports_aggregation(report) -> None:
+    """``rnnbench train``'s end-of-run summary and the report pick the same learning rates, count the same
+    seeds and find the same memory horizons (one summariser, one threshold)."""
+    train = report.data.train
+    summary = summarize(train[train["train_size"] == 0])
+    chosen = report.arms[report.arms["chosen"] & (report.arms["train_size"] == 0)]
+    assert len(summary.arms) == len(chosen) == len(summary.selected_lr)
+    for s, (_, row) in zip(summary.arms, chosen.iterrows(), strict=True):
+        assert (s.task, s.seq_len, s.arm, s.lr) == (row["task"], row["seq_len"], row["arm"], row["lr"])
+        assert (s.n, s.successes) == (row["seeds"], row["solved"])
+        assert summary.selected_lr[(s.task, s.seq_len, s.match, s.budget, s.arm)] == row["lr"]
+    horizon = {(h.task, h.budget, h.arm): h.largest_solved for h in summary.horizons}
+    memory = {r.scope: r.evidence for r in _claim(report, "LSTM keeps longer memories").rows}
+    assert horizon[("adding", 17473, "lstm")] == 50 and horizon[("adding", 17473, "gru")] == 200
+    assert "lstm T=50, gru T=200" in memory["adding P=17473 · lstm vs gru"]
+    assert horizon[("adding", 17473, "rnn")] is None
 
 
 def test_verdict_is_inconclusive_when_interval_straddles_one() -> None:

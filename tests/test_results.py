@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rnnbench.errors import SchemaError
 from rnnbench.results.folder import CsvAppender, RunFolder
-from rnnbench.results.loader import load_results, load_table
-from rnnbench.results.schema import SCHEMA_VERSION, SUMMARY_COLUMNS
+from rnnbench.results.loader import load, load_results, load_table
+from rnnbench.results.schema import COLUMN_TYPES, SCHEMA_VERSION, SUMMARY_COLUMNS, TABLES
 
 
 def test_appender_writes_header_once_and_repairs_a_torn_line(tmp_path: Path) -> None:
@@ -83,3 +84,41 @@ def test_folder_without_results(tmp_path: Path) -> None:
         load_results([tmp_path], "summary")
     with pytest.raises(SchemaError, match="no such file"):
         load_results([tmp_path / "nope"], "summary")
+
+
+def test_identifier_columns_load_as_strings(tmp_path: Path) -> None:
+    # all digits, leading zeros, exponent: pandas would read each as a number and lose the identifier
+    path = _summary(tmp_path / "summary.csv", run_id="20261201", case_id="000123456789", fingerprint="1e5")
+    frame = load_table(path, "summary")
+    assert frame["run_id"].tolist() == ["20261201"]
+    assert frame["case_id"].tolist() == ["000123456789"]
+    assert frame["fingerprint"].tolist() == ["1e5"]
+
+
+def test_declared_column_types(tmp_path: Path) -> None:
+    frame = load_table(_summary(tmp_path / "summary.csv", busy="TRUE", batch_first="false"), "summary")
+    assert frame["seq_len"].dtype == np.int64 and frame["input_size"].dtype == np.float64  # blank: NaN
+    assert frame["median_s"].dtype == np.float64 and frame["n_samples"].dtype == np.float64
+    assert frame["busy"].tolist() == [True] and frame["batch_first"].tolist() == [False]
+    assert frame["bidirectional"].tolist() == [False]  # blank is false
+    assert frame["message"].tolist() == [""] and frame["status"].tolist() == ["ok"]  # blank text is ""
+    for table, types in COLUMN_TYPES.items():
+        assert set(types) <= set(TABLES[table]), table  # every declared column exists in its table
+
+
+def test_load_returns_frames_and_run_metadata(tmp_path: Path) -> None:
+    folder = RunFolder.create(
+        tmp_path, {"kind": "run", "started_at": "2026-01-01", "fingerprint": {"cpu": "abc"}}, run_id="r1"
+    )
+    _summary(folder.path / "summary.csv")
+    (tmp_path / "loose").mkdir()
+    _summary(tmp_path / "loose" / "summary.csv")
+    results = load([tmp_path])
+    assert results.files["summary"] == [tmp_path / "loose" / "summary.csv", folder.path / "summary.csv"]
+    assert len(results.frames["summary"]) == 2 and results.folders == [tmp_path / "loose", folder.path]
+    info = results.run_of(folder.path / "summary.csv")
+    assert info is not None and info.run_id == "r1" and info.fingerprint == {"cpu": "abc"}
+    assert info.fingerprint_keys is None  # not recorded
+    assert results.run_of(tmp_path / "loose" / "summary.csv") is None  # no metadata.json
+    with pytest.raises(SchemaError, match="no curves.csv found .*'rnnbench train'"):
+        load([tmp_path], ("curves",))

@@ -9,10 +9,12 @@ import pytest
 import torch
 
 from rnnbench.core import flops
+from rnnbench.core.progress import ProgressEvent
 from rnnbench.core.spec import Settings, SweepSpec
 from rnnbench.measure import runner
 from rnnbench.measure.machine_load import LoadRecord
-from rnnbench.measure.sweep import execute, start_run
+from rnnbench.measure.shard import shard_of
+from rnnbench.measure.sweep import execute, open_run, prepare_run, start_run
 from rnnbench.results.folder import RunFolder
 from rnnbench.results.schema import SCHEMA_VERSION, SUMMARY_COLUMNS
 
@@ -20,11 +22,11 @@ FAST = Settings(budget_s=0.05, warmup_max_s=0.02, warmup_min_iters=1, min_block_
 
 
 def _run(tmp_path: Path, spec: SweepSpec, settings: Settings = FAST) -> tuple[RunFolder, pd.DataFrame]:
-    folder = start_run(spec, settings, 1, tmp_path, run_id="t")
-    events: list[dict] = []
-    execute(folder, events.append)
-    assert events[0]["event"] == "round_start" and events[-1]["event"] == "round_done"
-    return folder, pd.read_csv(folder.path / "summary.csv")
+    run = start_run(spec, settings, 1, tmp_path, run_id="t")
+    events: list[ProgressEvent] = []
+    execute(run, events.append)
+    assert events[0].kind == "round_start" and events[-1].kind == "round_done"
+    return run.folder, pd.read_csv(run.folder.path / "summary.csv")
 
 
 def _tiny(**axes: object) -> SweepSpec:
@@ -146,7 +148,7 @@ def test_resume_skips_done_cases_and_drops_orphan_samples(tmp_path: Path) -> Non
     folder.table("samples").append(
         [{"run_id": "t", "case_id": "orphan", "round": 0, "threads": 1, "seconds": 1.0}]
     )
-    execute(folder, lambda e: None)
+    execute(open_run(folder.path), lambda e: None)
     assert len(pd.read_csv(folder.path / "summary.csv")) == len(df)
     assert (folder.path / "samples.csv").read_text() == samples_before
 
@@ -169,3 +171,44 @@ def test_cuda_paths_record_events_memory_and_cudnn(tmp_path: Path) -> None:
     assert (df["cuda_event_median_s"] > 0).all()
     assert (df["peak_memory_bytes"] > 0).all()
     assert ((df["cuda_event_median_s"] / df["median_s"]).between(0.5, 1.5)).all()
+
+
+def test_the_grid_is_expanded_once_on_the_way_to_the_runner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[SweepSpec] = []
+    original = SweepSpec.expand
+
+    def counting(self: SweepSpec) -> list:
+        calls.append(self)
+        return original(self)
+
+    monkeypatch.setattr(SweepSpec, "expand", counting)
+    run = prepare_run(_tiny(arch=("lstm", "gru"), seq_len=(5, 6)), FAST, 1, tmp_path, run_id="once")
+    events: list[ProgressEvent] = []
+    execute(run, events.append)  # one round, in this process: it runs the cases prepare_run expanded
+    assert len(calls) == 1
+    assert run.total == 4 == sum(e.kind == "done" for e in events)
+    assert [e.kind for e in events if e.kind in ("start", "done")] == ["start", "start", "done", "done"] * 2
+    done = next(e for e in events if e.kind == "done")
+    assert done.status == "ok" and done.values["row"]["status"] == "ok" and done.label == done.subject.label()
+    assert run.folder.read_metadata()["grid_cases"] == 4
+
+
+def test_a_reopened_folder_has_the_grid_it_was_started_with(tmp_path: Path) -> None:
+    spec = _tiny(arch=("lstm", "gru"), seq_len=(3, 4, 5, 6, 7))
+    run = start_run(spec, FAST, 2, tmp_path, run_id="g", shard=(2, 3), pool=["cpu", "cpu"])
+    again = open_run(run.folder.path)
+    assert again.grid == run.grid and again.rounds == 2 and again.pool == ["cpu", "cpu"]
+    assert run.grid.grid_size == 10 and run.total == 2 * len(run.grid.cases)
+    shard = shard_of(spec.expand(), 2, 3)
+    assert sorted(c.case_id for c in run.grid.cases) == sorted(c.case_id for c in shard)
+    assert run.grid.part(0) + run.grid.part(1) == run.grid.cases
+
+
+def test_worker_events_cross_the_process_boundary_without_rows(capsys: pytest.CaptureFixture[str]) -> None:
+    from rnnbench.measure.worker import _emit
+
+    _emit(ProgressEvent("done", label="lstm/native", status="oom", values={"row": {"a": 1}, "n": 2}))
+    event = ProgressEvent.from_json(capsys.readouterr().out.strip())
+    assert event == ProgressEvent("done", label="lstm/native", status="oom", values={"n": 2})

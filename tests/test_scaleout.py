@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from rnnbench.core.progress import ProgressEvent
 from rnnbench.core.spec import Settings, SweepSpec
 from rnnbench.errors import SchemaError
 from rnnbench.measure.merge import merge_runs
@@ -96,9 +97,10 @@ def test_device_pool_runs_concurrent_workers_into_one_folder(tmp_path: Path) -> 
         arch=("lstm", "gru"), seq_len=(3, 4, 5, 6), hidden_size=(4,), batch_size=(2,), threads=(1,)
     )
     settings = Settings(budget_s=0.02, warmup_max_s=0.01, min_block_s=0.001, min_samples=3)
-    folder = start_run(spec, settings, 1, tmp_path, run_id="pool", pool=["cpu", "cpu"])
-    events: list[dict] = []
-    execute(folder, events.append)
+    run = start_run(spec, settings, 1, tmp_path, run_id="pool", pool=["cpu", "cpu"])
+    folder = run.folder
+    events: list[ProgressEvent] = []
+    execute(run, events.append)
     df = pd.read_csv(folder.path / "summary.csv")
     assert len(df) == 8 and not df.duplicated(["case_id", "threads", "round"]).any()
     assert (df["status"] == "ok").all()
@@ -106,7 +108,7 @@ def test_device_pool_runs_concurrent_workers_into_one_folder(tmp_path: Path) -> 
         "worker-round0-part0.log",
         "worker-round0-part1.log",
     }
-    assert sum(e["event"] == "case_done" for e in events) == 8
+    assert sum(e.kind == "done" for e in events) == 8
 
 
 def _free_port() -> int:

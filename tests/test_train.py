@@ -7,10 +7,12 @@ import math
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import torch
 
-from rnnbench.analyse.training import select_lrs, summarize
+from rnnbench.analyse.training import summarize
+from rnnbench.core.progress import ProgressEvent
 from rnnbench.errors import ConfigError, UnknownNameError
 from rnnbench.learn.loop import _batches, train_unit
 from rnnbench.learn.network import add_forget_bias, build_network
@@ -22,6 +24,7 @@ from rnnbench.learn.tasks import make_task
 from rnnbench.learn.tasks.base import Batch
 from rnnbench.learn.tasks.synthetic import AddingTask
 from rnnbench.results.folder import RunFolder
+from rnnbench.results.loader import load_report_data
 
 TINY = {"steps": 12, "eval_every": 6, "eval_size": 16, "batch_size": 4, "hidden": (6,), "lrs": (0.01,)}
 
@@ -171,6 +174,25 @@ def test_resume_skips_finished_and_drops_orphans(tmp_path: Path) -> None:
     assert folder.read_metadata()["status"] == "complete"
 
 
+def test_progress_is_core_events(tmp_path: Path) -> None:
+    spec = _spec(arms=("lstm", "gru"))
+    folder = RunFolder.create(tmp_path, {"kind": "train", "settings": spec.to_dict()})
+    events: list[ProgressEvent] = []
+    run_training(spec, folder, events.append)
+    assert all(isinstance(e, ProgressEvent) for e in events)
+    assert (events[0].kind, events[0].done, events[0].total) == ("plan", 0, 2)
+    starts = [e for e in events if e.kind == "start"]
+    assert [e.subject.arm for e in starts] == ["lstm", "gru"]
+    assert all(e.label == e.subject.label() and e.total == 12 for e in starts)
+    assert all("loss" in e.values and 0 < e.done <= e.total for e in events if e.kind == "step")
+    evals = [e for e in events if e.kind == "eval"]
+    assert [e.done for e in evals] == [0, 6, 12, 0, 6, 12] and all("metric" in e.values for e in evals)
+    done = [e for e in events if e.kind == "done"]
+    assert [e.status for e in done] == ["ok", "ok"] and all(e.values["row"]["steps"] == 12 for e in done)
+    assert all(e.values["metric"] == e.values["row"]["final_metric"] for e in done)
+    assert "selected_lr" not in folder.read_metadata()  # choosing is analysis: the CLI records it
+
+
 def test_interrupt_marks_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import rnnbench.learn.session as train_mod
 
@@ -197,13 +219,13 @@ def test_lr_sweep_keeps_rows_and_selects_by_validation(tmp_path: Path) -> None:
     folder = RunFolder.create(tmp_path, {"kind": "train"})
     rows = run_training(spec, folder)
     assert len(rows) == 4 and all(r["val_metric"] for r in rows)
-    chosen = select_lrs(rows)
+    report = summarize(load_report_data([folder.path]).train)
+    chosen = report.selected_lr
     by_lr: dict[float, list[float]] = {}
     for r in rows:
         by_lr.setdefault(float(r["lr"]), []).append(float(r["val_metric"]))
     best = min(by_lr, key=lambda lr: sorted(by_lr[lr])[0] + sorted(by_lr[lr])[1])
     assert chosen[("adding", 8, "params", spec_budget(spec), "gru")] == best
-    report = summarize(rows)
     assert report.swept and len(report.arms) == 1 and report.arms[0].lr == best
 
 
@@ -230,7 +252,7 @@ def test_summary_intervals_pairs_and_horizon() -> None:
         _row("gru", 2, 0.004, True, seq_len=40), _row("lstm", 0, 0.16, False, seq_len=40),
         _row("lstm", 1, 0.16, False, seq_len=40), _row("lstm", 2, math.nan, False, seq_len=40, diverged=True),
     ]  # fmt: skip
-    report = summarize(rows)
+    report = summarize(pd.DataFrame(rows))
     lstm10 = next(a for a in report.arms if a.arm == "lstm" and a.seq_len == 10)
     assert lstm10.n == 3 and lstm10.successes == 1
     assert lstm10.mean.estimate == pytest.approx((0.10 + 0.12 + 0.005) / 3)
@@ -247,10 +269,29 @@ def test_summary_intervals_pairs_and_horizon() -> None:
     assert [r[:3] for r in horizon["lstm"].rates] == [(10, 1, 3), (40, 0, 3)]
 
 
-def test_select_lrs_treats_divergence_as_worst() -> None:
+def test_lr_choice_treats_divergence_as_worst() -> None:
     rows = [_row("gru", s, 0.2, False, lr=0.1, val_metric="") for s in range(3)]
     rows += [_row("gru", s, 0.5, False, lr=0.001) for s in range(3)]
-    assert select_lrs(rows)[("adding", 10, "params", 100, "gru")] == 0.001
+    assert summarize(pd.DataFrame(rows)).selected_lr[("adding", 10, "params", 100, "gru")] == 0.001
+
+
+def test_failed_runs_are_counted_not_seeds() -> None:
+    """A failed run (error, unsupported) is no evidence about the cell: it is counted, left out of the
+    statistics, and a learning rate whose runs failed is the worst choice."""
+    failed = {"status": "error", "final_metric": math.nan, "val_metric": math.nan, "steps_to_target": None}
+    rows = [_row("lstm", s, 0.004, True) for s in range(2)] + [_row("lstm", 2, math.nan, False, **failed)]
+    rows += [_row("lstm", s, math.nan, False, lr=0.001, **failed) for s in range(3)]
+    rows += [_row("gru", s, math.nan, False, **failed) for s in range(3)]
+    report = summarize(pd.DataFrame(rows))
+    lstm, gru = report.arms
+    assert (lstm.arm, lstm.lr, lstm.n, lstm.failed, lstm.successes) == ("lstm", 0.01, 2, 1, 2)
+    assert lstm.success.estimate == 1.0 and lstm.mean.estimate == pytest.approx(0.004)
+    assert (gru.arm, gru.n, gru.failed, gru.successes) == ("gru", 0, 3, 0)
+    assert report.selected_lr == {
+        ("adding", 10, "params", 100, "lstm"): 0.01,
+        ("adding", 10, "params", 100, "gru"): 0.01,
+    }
+    assert report.pairs == []  # no gru seed to pair with
 
 
 def test_validate_errors() -> None:

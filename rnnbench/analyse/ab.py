@@ -12,6 +12,10 @@ if it holds there too: two independent tests at α make a false alarm on unchang
 Launching is injectable (:data:`Launcher`) so the orchestration is testable without torch or a real ``run``.
 Subprocesses start in the output folder, never in a checkout, because ``python -m rnnbench`` puts the current
 folder first on ``sys.path`` and would silently import that checkout's rnnbench instead of the side's own.
+
+Progress goes to an ``OnProgress`` callback as the shared :class:`~rnnbench.core.progress.ProgressEvent`, like
+every long job's: a ``done`` event per finished round (``label`` its run id, ``done`` of ``total`` rounds of
+the phase, ``values["seconds"]``) and a ``note`` when confirmation starts. How they look is the CLI's affair.
 """
 
 from __future__ import annotations
@@ -28,9 +32,16 @@ from typing import Any
 
 import numpy as np
 
-from rnnbench.analyse.gate import CaseComparison, Comparison, GateSettings, compare_paths
+from rnnbench.analyse.gate import CaseComparison, Comparison, GateSettings, compare_paths, most_severe
 from rnnbench.analyse.stats import smallest_exact_p
-from rnnbench.errors import BenchmarkFailedError, ConfigError
+from rnnbench.core.progress import OnProgress, ProgressEvent, ignore
+from rnnbench.errors import (
+    EXIT_BENCHMARK_FAILED,
+    EXIT_NOTHING_COMPARABLE,
+    EXIT_OK,
+    BenchmarkFailedError,
+    ConfigError,
+)
 
 RESERVED_RUN_OPTIONS = ("--rounds", "--output", "--run-id", "-o")
 """Options ``ab``/``calibrate`` set on every ``run`` themselves; grid arguments must not repeat them."""
@@ -91,8 +102,6 @@ class LaunchResult:
 
 Launcher = Callable[[Sequence[str], Path], LaunchResult]
 """Runs a command (argv) in a working folder and returns its exit status and output."""
-
-Progress = Callable[[str], None]
 
 
 def subprocess_launcher(argv: Sequence[str], cwd: Path) -> LaunchResult:
@@ -174,12 +183,14 @@ def _tail(text: str, lines: int = 15) -> str:
 
 
 def run_jobs(
-    jobs: Sequence[RoundJob], launcher: Launcher, cwd: Path, progress: Progress | None = None
+    jobs: Sequence[RoundJob], launcher: Launcher, cwd: Path, progress: OnProgress | None = None
 ) -> float:
     """Run the jobs in order; the first failure stops everything (exit 6 with the child's stderr tail).
 
-    Returns the seconds taken. An existing round folder is refused rather than mixed with new rounds.
+    Returns the seconds taken. An existing round folder is refused rather than mixed with new rounds. Each
+    finished round is reported as a ``done`` event (``done`` of ``total`` jobs, ``values["seconds"]``).
     """
+    emit = progress or ignore
     start = time.perf_counter()
     for i, job in enumerate(jobs, 1):
         if job.folder.exists():
@@ -197,8 +208,17 @@ def run_jobs(
                 f"round {job.run_id} exited 0 but wrote no {job.folder / 'summary.csv'}; is "
                 f"'{shlex.join(job.argv[:3])}' an rnnbench that has the 'run' command?"
             )
-        if progress:
-            progress(f"[{i}/{len(jobs)}] {job.run_id} done in {result.seconds:.1f} s")
+        emit(
+            ProgressEvent(
+                "done",
+                label=job.run_id,
+                done=i,
+                total=len(jobs),
+                status="ok",
+                values={"seconds": result.seconds, "side": job.side, "phase": job.phase},
+                subject=job,
+            )
+        )
     return time.perf_counter() - start
 
 
@@ -245,7 +265,7 @@ def run_ab(
     rounds: int = 6,
     confirm_rounds: int = 6,
     launcher: Launcher = subprocess_launcher,
-    progress: Progress | None = None,
+    progress: OnProgress | None = None,
     check: bool = True,
 ) -> ABResult:
     """Measure base and head in ABBA order, compare, and re-measure every regression on fresh rounds.
@@ -254,6 +274,7 @@ def run_ab(
     cannot yet select single cases); only the cases that regressed are judged on it.
     """
     settings = settings or GateSettings()
+    emit = progress or ignore
     check_grid_args(grid_args)
     if check:
         check_rounds("--rounds", rounds, settings)
@@ -270,8 +291,14 @@ def run_ab(
     confirmation = None
     final_cases = list(first.cases)
     if regressed and confirm_rounds > 0:
-        if progress:
-            progress(f"{len(regressed)} regression(s); confirming on {confirm_rounds} fresh rounds per side")
+        message = f"{len(regressed)} regression(s); confirming on {confirm_rounds} fresh rounds per side"
+        emit(
+            ProgressEvent(
+                "note",
+                message=message,
+                values={"regressions": len(regressed), "confirm_rounds": confirm_rounds},
+            )
+        )
         confirm_dir = output / "confirm"
         jobs = build_jobs((base, head), grid_args, confirm_rounds, confirm_dir, "c")
         seconds["confirm"] = run_jobs(jobs, launcher, output, progress)
@@ -378,6 +405,18 @@ class Calibration:
         """Cases an A/A comparison calls a regression or improvement (each is a false alarm)."""
         return sum(1 for c in self.cases if c.verdict in ("regression", "improvement"))
 
+    @property
+    def exit_code(self) -> int:
+        """0 when done — false alarms are what a calibration measures, so they never fail it; 6 when a case
+        errored; 4 when no case could be compared (an empty grid too); the most severe wins."""
+        verdicts = [c.verdict for c in self.cases]
+        codes = [EXIT_OK]
+        if "error" in verdicts:
+            codes.append(EXIT_BENCHMARK_FAILED)
+        if all(v == "not_comparable" for v in verdicts):
+            codes.append(EXIT_NOTHING_COMPARABLE)
+        return most_severe(codes)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "settings": self.comparison.settings.as_dict(),
@@ -437,7 +476,7 @@ def run_calibrate(
     settings: GateSettings | None = None,
     rounds: int = 6,
     launcher: Launcher = subprocess_launcher,
-    progress: Progress | None = None,
+    progress: OnProgress | None = None,
     check: bool = True,
 ) -> Calibration:
     """A/A: the same command on both sides (labels ``a`` and ``b``) in ABBA order, then compare."""

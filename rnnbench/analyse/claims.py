@@ -10,7 +10,13 @@ import pandas as pd
 
 from rnnbench.analyse import stats
 from rnnbench.analyse.speed import _order, ratio_verdict
-from rnnbench.analyse.training import setting_keys, setting_label
+from rnnbench.analyse.training import (
+    largest_solved,
+    paired_difference,
+    setting_keys,
+    setting_label,
+    success_rates,
+)
 from rnnbench.core.flops import param_count
 from rnnbench.core.values import int_text, is_finite
 from rnnbench.core.vocab import IMPLS, MIN_EFFECT, MODES, PAIR_KEYS, THEORETICAL_GRU_LSTM
@@ -235,12 +241,6 @@ def _interval_verdict(intervals: Sequence[stats.Interval]) -> str:
     return "inconclusive"
 
 
-def _paired_difference(a: pd.DataFrame, b: pd.DataFrame, column: str) -> stats.Interval:
-    """Mean of per-seed differences a − b with a t-interval (common random numbers make seeds pair up)."""
-    merged = a[["seed", column]].merge(b[["seed", column]], on="seed", suffixes=("_a", "_b"))
-    return stats.t_interval((merged[f"{column}_a"] - merged[f"{column}_b"]).to_numpy(float))
-
-
 def _difference_verdict(d: stats.Interval) -> str:
     if not (is_finite(d.low) and is_finite(d.high)):
         return "inconclusive"
@@ -268,7 +268,7 @@ def claim_small_data(chosen: pd.DataFrame) -> Claim:
             gru, lstm = at[at["arm"] == "gru"], at[at["arm"] == "lstm"]
             if gru.empty or lstm.empty:
                 continue
-            d = _paired_difference(gru, lstm, "normalized_metric")
+            d = paired_difference(gru, lstm, "normalized_metric")
             details.append(f"n={int_text(size)}: {d.estimate:+.3f} [{d.low:+.3f}, {d.high:+.3f}]")
             if verdict == "no data":
                 verdict = _difference_verdict(d)
@@ -285,25 +285,10 @@ def claim_small_data(chosen: pd.DataFrame) -> Claim:
     return Claim(statement, verdict, text, rows)
 
 
-def success_rates(chosen: pd.DataFrame) -> pd.DataFrame:
-    """Success rate per (setting without length, arm, seq_len) with a Wilson interval: memory-horizon data."""
-    if chosen.empty:
-        return pd.DataFrame()
-    keys = [k for k in setting_keys(chosen) if k != "seq_len"]
-    g = chosen.groupby([*keys, "arm", "seq_len"], dropna=False).agg(
-        solved=("solved", "sum"), seeds=("seed", "size")
-    )
-    g = g.reset_index()
-    intervals = [stats.wilson_interval(int(s), int(n)) for s, n in zip(g["solved"], g["seeds"], strict=True)]
-    g["rate"] = [i.estimate for i in intervals]
-    g["low"] = [i.low for i in intervals]
-    g["high"] = [i.high for i in intervals]
-    return g
-
-
 def _horizon(rates: pd.DataFrame) -> str:
-    solved = rates[rates["rate"] >= 0.5]
-    return f"T={int_text(solved['seq_len'].max())}" if len(solved) else "none"
+    """The memory horizon of one arm's success rates, as the evidence writes it."""
+    largest = largest_solved(rates)
+    return "none" if largest is None else f"T={int_text(largest)}"
 
 
 def claim_memory(chosen: pd.DataFrame) -> Claim:
@@ -368,7 +353,7 @@ def claim_forget_bias(chosen: pd.DataFrame) -> Claim:
             fb1, plain = part[part["arm"] == "lstm-fb1"], part[part["arm"] == "lstm"]
             if fb1.empty or plain.empty:
                 continue
-            d = _paired_difference(fb1, plain, "normalized_metric")
+            d = paired_difference(fb1, plain, "normalized_metric")
             s = _paired_ratio(fb1, plain, "steps_c")
             wf = stats.wilson_interval(int(fb1["solved"].sum()), len(fb1))
             wp = stats.wilson_interval(int(plain["solved"].sum()), len(plain))

@@ -57,7 +57,7 @@ from rnnbench.errors import (
     EXIT_REGRESSION,
     ConfigError,
 )
-from rnnbench.measure.env import HARD_KEYS
+from rnnbench.results.schema import HARD_KEYS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -350,20 +350,21 @@ class Side:
 
 
 def load_side(paths: Sequence[Path | str]) -> Side:
-    """Read every ``summary.csv`` under ``paths`` and the ``fingerprint_keys`` of each run's metadata."""
-    from rnnbench.results.folder import RunFolder
-    from rnnbench.results.loader import find_tables, load_results
+    """Read every ``summary.csv`` under ``paths`` (through the one loader) and the ``fingerprint_keys`` of each
+    run's metadata, keyed by every run id found in that folder's rows and the folder's own run id."""
+    from rnnbench.results.loader import load
 
-    rows = load_results(paths, "summary")
+    results = load(paths, ("summary",))
+    rows = results.frames["summary"]
     keys: dict[str, dict[str, dict[str, Any]]] = {}
-    for table in find_tables(paths, "summary"):
-        meta = RunFolder(table.parent).read_metadata()
-        fp_keys = meta.get("fingerprint_keys")
-        if isinstance(fp_keys, dict):
-            run_ids = {str(r) for r in rows.loc[rows["source_file"] == str(table), "run_id"].dropna().unique()}
-            run_ids.add(str(meta.get("run_id", table.parent.name)))
-            for run_id in run_ids:
-                keys[run_id] = {str(dev): dict(v) for dev, v in fp_keys.items() if isinstance(v, dict)}
+    for table in results.files["summary"]:
+        info = results.run_of(table)
+        if info is None or info.fingerprint_keys is None:
+            continue
+        run_ids = {str(r) for r in rows.loc[rows["source_file"] == str(table), "run_id"].dropna().unique()}
+        run_ids.add(info.run_id)
+        for run_id in run_ids:
+            keys[run_id] = {device: dict(v) for device, v in info.fingerprint_keys.items()}
     return Side(rows=rows, keys=keys, sources=[str(p) for p in paths])
 
 
@@ -469,7 +470,7 @@ def _compare_case(
 ) -> CaseComparison:
     some = h_rows if h_rows is not None else b_rows
     assert some is not None
-    labels = {f: plain(some[f].iloc[-1]) for f in CASE_FIELDS if f in some.columns}
+    labels = case_labels(some)
     name = case_name(labels, h_t if h_t is not None else b_t)
     b_vals = _round_values(b_rows)
     h_vals = _round_values(h_rows)
@@ -523,26 +524,36 @@ def _compare_case(
 
 
 def _round_values(rows: pd.DataFrame | None) -> tuple[float, ...]:
-    """One throughput per ``(run_id, round)`` among ``ok`` rows (the median if a round was written twice)."""
-    import pandas as pd
-
     if rows is None or rows.empty:
         return ()
-    ok = rows[rows["status"].astype(str).str.lower() == "ok"]
+    return tuple(float(v) for v in round_throughputs(rows).to_numpy())
+
+
+def throughput_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows a round's throughput comes from: status ``ok`` and a positive, finite ``tokens_per_s``."""
+    import pandas as pd
+
+    values = pd.to_numeric(rows[METRIC], errors="coerce")
+    usable = (rows["status"].astype(str).str.lower() == "ok") & np.isfinite(values) & (values > 0)
+    return rows[usable]
+
+
+def round_throughputs(rows: pd.DataFrame) -> pd.Series:
+    """The gate's observation and ``history``'s building block: one throughput per replication unit
+    ``(run_id, round)`` among :func:`throughput_rows` (the median if a round was written twice), indexed by
+    ``run_id`` (as text) and ``round``, sorted. Rows without a round are left out."""
+    import pandas as pd
+
+    ok = throughput_rows(rows)
     values = pd.to_numeric(ok[METRIC], errors="coerce")
-    ok = ok.assign(_v=values)
-    ok = ok[np.isfinite(ok["_v"]) & (ok["_v"] > 0)]
-    if ok.empty:
-        return ()
-    per_round = ok.groupby([ok["run_id"].astype(str), "round"], sort=True)["_v"].median()
-    return tuple(float(v) for v in per_round.to_numpy())
+    return values.groupby([ok["run_id"].astype(str), ok["round"]], sort=True).median()
 
 
 def _statuses(rows: pd.DataFrame) -> dict[str, str]:
     """Status → first message, over all rounds."""
     out: dict[str, str] = {}
     for status, message in zip(rows["status"], rows["message"], strict=True):
-        key = str(status).lower() if isinstance(status, str) else "missing"
+        key = str(status).lower() if isinstance(status, str) and status else "missing"  # the loader's blank: ""
         if key not in out:
             out[key] = message if isinstance(message, str) else ""
     return out
@@ -608,6 +619,13 @@ def _show(values: set[str]) -> str:
 
 
 # ---- names --------------------------------------------------------------------------------------------------
+def case_labels(rows: pd.DataFrame) -> dict[str, Any]:
+    """The :data:`CASE_FIELDS` of a case, from its last row, as plain values with ``None`` for blank cells
+    (the loader reads a blank text cell as ``""``; ``case_name`` writes a missing field as ``?``)."""
+    labels = {f: plain(rows[f].iloc[-1]) for f in CASE_FIELDS if f in rows.columns}
+    return {k: None if isinstance(v, str) and not v else v for k, v in labels.items()}
+
+
 def case_name(labels: Mapping[str, Any], threads: int | None) -> str:
     """A stable, readable name: ``lstm native inference cpu float32 T=32 B=8 I=64 H=64 L=1 threads=2``.
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from rnnbench.analyse.gate import CASE_FIELDS, METRIC, case_name
-from rnnbench.core.values import int_or_none, plain
+from rnnbench.analyse.gate import case_labels, case_name, round_throughputs, throughput_rows
+from rnnbench.core.values import int_or_none
 from rnnbench.errors import EXIT_OK, EXIT_REGRESSION, ConfigError
 
 
@@ -142,11 +142,10 @@ def flag_series(
 def build_history(
     paths: Sequence[Path | str], window: int = 5, threshold: float = 0.05, min_history: int = 3
 ) -> History:
-    """Read every run under ``paths`` and build one series per case, thread count and fingerprint."""
-    import pandas as pd
-
-    from rnnbench.results.folder import RunFolder
-    from rnnbench.results.loader import find_tables, load_results
+    """Read every run under ``paths`` (through the one loader) and build one series per case, thread count and
+    fingerprint. A run's value is the median of its round throughputs (``gate.round_throughputs``, the gate's
+    observation), so ``history`` and ``compare`` never disagree on what one round measured."""
+    from rnnbench.results.loader import load
 
     if window < 1 or min_history < 1 or min_history > window:
         raise ConfigError(
@@ -154,18 +153,14 @@ def build_history(
         )
     if not 0 < threshold < 1:
         raise ConfigError(f"--threshold must lie in (0, 1) (e.g. 0.05 or 5%), got {threshold}.")
-    rows = load_results(paths, "summary")
+    results = load(paths, ("summary",))
     started: dict[str, str] = {}
     meta_fp: dict[tuple[str, str], str] = {}
-    for table in find_tables(paths, "summary"):
-        meta = RunFolder(table.parent).read_metadata()
-        run_id = str(meta.get("run_id", table.parent.name))
-        started[run_id] = str(meta.get("started_at", ""))
-        for device, fp in (meta.get("fingerprint") or {}).items():
-            meta_fp[(run_id, str(device))] = str(fp)
-    rows = rows[rows["status"].astype(str).str.lower() == "ok"].copy()
-    rows["_v"] = pd.to_numeric(rows[METRIC], errors="coerce")
-    rows = rows[np.isfinite(rows["_v"]) & (rows["_v"] > 0)]
+    for info in results.runs.values():
+        started[info.run_id] = info.started_at
+        for device, fp in info.fingerprint.items():
+            meta_fp[(info.run_id, device)] = fp
+    rows = throughput_rows(results.frames["summary"]).copy()
     rows["run_id"] = rows["run_id"].astype(str)
     rows["_fp"] = [
         str(fp) if isinstance(fp, str) and fp else meta_fp.get((run, str(dev)), "")
@@ -180,12 +175,10 @@ def build_history(
         groups[(str(key[0]), int_or_none(key[1]), str(key[2]))] = group
     for (case_id, threads, fp), group in groups.items():
         # one value per run: the median over that run's round throughputs
-        per_round = group.groupby(["run_id", "round"])["_v"].median().reset_index()
-        per_run = per_round.groupby("run_id")["_v"].median()
+        per_run = round_throughputs(group).groupby(level=0).median()
         runs = sorted(per_run.index, key=lambda r: rank[r])
         values = [float(per_run[r]) for r in runs]
-        labels = {f: plain(group[f].iloc[-1]) for f in CASE_FIELDS if f in group.columns}
-        series = CaseHistory(case_name(labels, threads), case_id, threads, fp)
+        series = CaseHistory(case_name(case_labels(group), threads), case_id, threads, fp)
         for run_id, value, (baseline, flagged, warning) in zip(
             runs, values, flag_series(values, window, threshold, min_history), strict=True
         ):

@@ -13,7 +13,7 @@ import pandas as pd
 from rnnbench.analyse import stats
 from rnnbench.core.labels import field_of_token, shape_label
 from rnnbench.core.vocab import ARCHS, CASE_KEYS, IMPLS, MODES, PAIR_KEYS, SHAPE_COLUMNS
-from rnnbench.results.loader import _validate, load_table
+from rnnbench.results.loader import load_tables
 
 
 # ---- speed ---------------------------------------------------------------------------------------------
@@ -90,11 +90,8 @@ def _load_samples(files: Sequence[Path], ok: pd.DataFrame, gids: set[int]) -> di
     if not files or not gids:
         return {}
     wanted = ok.loc[ok["gid"].isin(gids), ["run_id", "case_id", "round", "gid"]]
-    frames = []
-    for path in files:
-        frame = _validate(load_table(path, "samples"), path, "samples")
-        frames.append(frame[["run_id", "case_id", "round", "seconds"]])
-    samples = pd.concat(frames, ignore_index=True).merge(wanted, on=["run_id", "case_id", "round"])
+    samples = load_tables(files, "samples")[["run_id", "case_id", "round", "seconds"]]
+    samples = samples.merge(wanted, on=["run_id", "case_id", "round"])
     samples = samples.dropna(subset=["seconds"])
     return {int(cast(int, g)): part["seconds"].to_numpy() for g, part in samples.groupby("gid")}
 

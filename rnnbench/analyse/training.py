@@ -1,103 +1,55 @@
-"""Training aggregation: arms over seeds, learning-rate choice, settings."""
+"""The one training summariser: runs aggregated over seeds, each arm's learning rate, memory horizons, paired
+differences. ``rnnbench train`` prints its end-of-run tables through ``summarize`` and ``rnnbench report``
+builds its training table and claims from ``train_arms``/``chosen_rows``: one rule for each question.
+
+- **Seeds.** A run that finished (``ok`` or ``diverged``) is a seed: a diverged seed counts as unsolved and has
+  no metric. A run that failed (an error, an unsupported setting) says nothing about the cell; it is counted
+  in ``failed`` and left out of every statistic.
+- **Learning rate.** Per setting and arm, the rate with the lowest median validation metric over its runs;
+  a diverged or failed run counts as the worst value, ties go to the smaller rate (metadata.json's
+  ``protocol.lr_selection`` says the same).
+- **Memory horizon.** The longest length solved by at least ``core.vocab.SOLVED_MAJORITY`` of the seeds.
+
+Values only (frames and dataclasses): the words and tables are ``present.training``'s and
+``present.display``'s. Vectorised pandas, no torch.
+"""
 
 from __future__ import annotations
 
 import math
-import statistics
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from rnnbench.analyse.speed import _order
 from rnnbench.analyse.stats import Interval, t_interval, wilson_interval
-from rnnbench.core.values import int_text, is_finite, truthy
+from rnnbench.core.values import int_text, is_finite
 from rnnbench.core.vocab import ARMS, SOLVED_MAJORITY
 from rnnbench.results.schema import TRAIN_SIZE_COLUMN
 
-# ---- training ------------------------------------------------------------------------------------------
+# ---- settings ------------------------------------------------------------------------------------------
 SETTING_COLUMNS: tuple[str, ...] = ("task", "seq_len", "match", "budget", TRAIN_SIZE_COLUMN)
 """A training "setting": a task at one length, one size (parameter budget or hidden size, per ``match``) and
 one training-set size (0 = fresh data every step). Arms are compared within a setting."""
+
+FINISHED: tuple[str, ...] = ("ok", "diverged")
+"""Statuses of a run that is a seed; any other status (``error``, ``unsupported``) is a failed run."""
+
+_NUMERIC: tuple[str, ...] = (
+    "seed", "seq_len", "hidden_size", "params", "lr", "steps", "train_seconds", "final_metric",
+    "baseline_metric", "normalized_metric", "steps_to_target", "seconds_to_target", "val_metric",
+    "seconds_per_step", "score",
+)  # fmt: skip
+"""Columns the summary computes with. The loader types them; here they are only coerced (an empty cell, a
+column an older table lacks), so rows built by hand summarise like loaded ones."""
 
 
 def setting_keys(train: pd.DataFrame) -> list[str]:
     """The setting columns present in ``train`` (all of them in schema 1)."""
     return [c for c in SETTING_COLUMNS if c in train.columns]
-
-
-def _prepare_train(train: pd.DataFrame) -> pd.DataFrame:
-    frame = train[train["status"].isin(("ok", "diverged"))].copy()
-    for col in ("budget", TRAIN_SIZE_COLUMN):
-        if col in frame.columns:
-            frame[col] = frame[col].fillna(0).astype(np.int64)
-    if "match" in frame.columns:
-        frame["match"] = frame["match"].fillna("").astype(str)
-    frame["solved"] = frame["solved"].astype(bool) & ~frame["diverged"].astype(bool)
-    # Unsolved seeds are censored at the budget: "took at least all the steps/seconds it had".
-    frame["steps_c"] = frame["steps_to_target"].where(frame["solved"], frame["steps"])
-    frame["seconds_c"] = frame["seconds_to_target"].where(frame["solved"], frame["train_seconds"])
-    selector = frame["val_metric"] if "val_metric" in frame.columns else frame["normalized_metric"]
-    if selector.isna().all():
-        selector = frame["normalized_metric"]
-    frame["_select"] = selector.fillna(np.inf)
-    return frame
-
-
-def train_arms(train: pd.DataFrame) -> pd.DataFrame:
-    """One row per (setting, arm, hidden size, learning rate) over seeds; ``chosen`` marks the learning rate
-    used in comparisons: per setting and arm the lowest median validation metric (diverged = worst, ties to the
-    smaller rate) — the rule ``rnnbench train`` selects with, so each arm gets its own tuned rate."""
-    if train.empty:
-        return pd.DataFrame()
-    frame = _prepare_train(train)
-    if frame.empty:
-        return pd.DataFrame()
-    keys = setting_keys(frame)
-    group = [*keys, "arm", "hidden_size", "lr"]
-    agg = frame.groupby(group, dropna=False).agg(
-        seeds=("seed", "nunique"),
-        params=("params", "median"),
-        solved=("solved", "sum"),
-        diverged=("diverged", "sum"),
-        final_metric=("final_metric", "median"),
-        baseline_metric=("baseline_metric", "median"),
-        normalized=("normalized_metric", "median"),
-        normalized_mean=("normalized_metric", "mean"),
-        normalized_sd=("normalized_metric", "std"),
-        normalized_n=("normalized_metric", "count"),
-        select=("_select", "median"),
-        steps_to_target=("steps_to_target", "median"),
-        seconds_to_target=("seconds_to_target", "median"),
-        steps=("steps", "median"),
-        train_seconds=("train_seconds", "median"),
-        metric=("metric", "first") if "metric" in frame.columns else ("task", "first"),
-    )
-    agg = agg.reset_index()
-    n = agg["normalized_n"]
-    from scipy.stats import t as student_t
-
-    half = student_t.ppf(0.975, (n - 1).clip(lower=1)) * agg["normalized_sd"] / np.sqrt(n.clip(lower=1))
-    agg["normalized_low"] = (agg["normalized_mean"] - half).where(n > 1)
-    agg["normalized_high"] = (agg["normalized_mean"] + half).where(n > 1)
-    best = agg.sort_values([*keys, "arm", "select", "lr"]).groupby([*keys, "arm"], dropna=False).head(1)
-    agg["chosen"] = agg.index.isin(best.index)
-    agg["_arm"] = _order(agg["arm"], ARMS)
-    agg = agg.sort_values([*keys, "_arm", "hidden_size", "lr"]).drop(columns="_arm").reset_index(drop=True)
-    return agg
-
-
-def chosen_rows(train: pd.DataFrame, arms: pd.DataFrame) -> pd.DataFrame:
-    """Per-seed rows of the chosen learning rate of every (setting, arm)."""
-    if arms.empty:
-        return pd.DataFrame()
-    frame = _prepare_train(train)
-    keys = setting_keys(frame)
-    chosen = arms.loc[arms["chosen"], [*keys, "arm", "hidden_size", "lr"]]
-    return frame.merge(chosen, on=[*keys, "arm", "hidden_size", "lr"])
 
 
 def setting_label(keys: Sequence[str], values: Sequence[Any]) -> str:
@@ -115,43 +67,145 @@ def setting_label(keys: Sequence[str], values: Sequence[Any]) -> str:
     return " ".join(parts)
 
 
-# ---- summaries -------------------------------------------------------------------------------------------
-GroupKey = tuple[str, int, str, int]
-"""(task, seq_len, match, budget): the rows of one comparison."""
+# ---- runs over seeds -----------------------------------------------------------------------------------
+def _prepare(train: pd.DataFrame) -> pd.DataFrame:
+    """Every run with the derived columns the summary needs: ``finished``, ``solved`` (and not diverged),
+    censored steps/seconds, the learning-rate selector. A failed run keeps its row (it is counted and takes
+    part in the learning-rate choice as the worst value) but has no metric, steps or seconds."""
+    frame = train.copy()
+    for col in _NUMERIC:
+        frame[col] = pd.to_numeric(frame[col], errors="coerce") if col in frame.columns else np.nan
+    for col in ("budget", TRAIN_SIZE_COLUMN):
+        if col in frame.columns:
+            frame[col] = pd.to_numeric(frame[col], errors="coerce").fillna(0).astype(np.int64)
+    if "match" in frame.columns:
+        frame["match"] = frame["match"].fillna("").astype(str)
+    frame["finished"] = frame["status"].isin(FINISHED)
+    frame["failed_run"] = ~frame["finished"]
+    outcome = ["final_metric", "normalized_metric", "steps_to_target", "seconds_to_target", "steps"]
+    outcome += ["train_seconds", "seconds_per_step", "score"]
+    if frame["failed_run"].any():
+        frame[outcome] = frame[outcome].astype(float).where(frame["finished"], axis=0)
+    frame["solved"] = frame["solved"].astype(bool) & ~frame["diverged"].astype(bool) & frame["finished"]
+    frame["diverged"] = frame["diverged"].astype(bool) & frame["finished"]
+    frame["finished_seed"] = frame["seed"].where(frame["finished"])
+    # Unsolved seeds are censored at the budget: "took at least all the steps/seconds it had".
+    frame["steps_c"] = frame["steps_to_target"].where(frame["solved"], frame["steps"])
+    frame["seconds_c"] = frame["seconds_to_target"].where(frame["solved"], frame["train_seconds"])
+    selector = frame["val_metric"]
+    if selector.isna().all():
+        selector = frame["normalized_metric"]
+    frame["_select"] = selector.where(frame["finished"]).fillna(np.inf)
+    return frame
 
 
-def _num(value: Any) -> float:
-    if value is None or value == "":
-        return math.nan
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
+def _t_columns(agg: pd.DataFrame, prefix: str) -> None:
+    """``<prefix>_low``/``_high``: the 95% t-interval of ``<prefix>_mean`` over ``<prefix>_n`` seeds (none
+    below two), as ``stats.t_interval`` computes it, for every row at once."""
+    from scipy.stats import t as student_t
+
+    n = agg[f"{prefix}_n"]
+    half = student_t.ppf(0.975, (n - 1).clip(lower=1)) * agg[f"{prefix}_sd"] / np.sqrt(n.clip(lower=1))
+    agg[f"{prefix}_low"] = (agg[f"{prefix}_mean"] - half).where(n > 1)
+    agg[f"{prefix}_high"] = (agg[f"{prefix}_mean"] + half).where(n > 1)
 
 
-def select_lrs(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, int, str, int, str], float]:
-    """Per (task, seq_len, match, budget, arm): the learning rate with the lowest median ``val_metric`` over
-    seeds (NaN — diverged or failed — counts as worst; ties go to the smaller rate). With one rate, that one.
-    """
-    by: dict[tuple[str, int, str, int, str], dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for r in rows:
-        key = (str(r["task"]), int(r["seq_len"]), str(r["match"]), int(r["budget"]), str(r["arm"]))
-        value = _num(r.get("val_metric"))
-        by[key][_num(r["lr"])].append(value if math.isfinite(value) else math.inf)
-    chosen = {}
-    for key, per_lr in by.items():
-        if len(per_lr) == 1:
-            chosen[key] = next(iter(per_lr))
-            continue
-        chosen[key] = min(per_lr, key=lambda lr: (statistics.median(per_lr[lr]), lr))
-    return chosen
+def train_arms(train: pd.DataFrame) -> pd.DataFrame:
+    """One row per (setting, arm, hidden size, learning rate) over seeds — the one aggregation over seeds;
+    ``chosen`` marks the learning rate used in comparisons (the rule in the module docstring), so each arm gets
+    its own tuned rate. ``seeds`` counts the runs that finished, ``failed`` the others."""
+    if train.empty:
+        return pd.DataFrame()
+    frame = _prepare(train)
+    keys = setting_keys(frame)
+    group = [*keys, "arm", "hidden_size", "lr"]
+    text = {c: (c, "first") for c in ("metric", "score_name") if c in frame.columns}
+    agg = frame.groupby(group, dropna=False).agg(
+        seeds=("finished_seed", "nunique"),
+        failed=("failed_run", "sum"),
+        params=("params", "median"),
+        solved=("solved", "sum"),
+        diverged=("diverged", "sum"),
+        final_metric=("final_metric", "median"),
+        final_mean=("final_metric", "mean"),
+        final_sd=("final_metric", "std"),
+        final_n=("final_metric", "count"),
+        baseline_metric=("baseline_metric", "median"),
+        normalized=("normalized_metric", "median"),
+        normalized_mean=("normalized_metric", "mean"),
+        normalized_sd=("normalized_metric", "std"),
+        normalized_n=("normalized_metric", "count"),
+        select=("_select", "median"),
+        steps_to_target=("steps_to_target", "median"),
+        seconds_to_target=("seconds_to_target", "median"),
+        steps=("steps", "median"),
+        train_seconds=("train_seconds", "median"),
+        seconds_per_step=("seconds_per_step", "median"),
+        score=("score", "mean"),
+        **text,
+    )
+    agg = agg.reset_index()
+    if "metric" not in agg.columns:
+        agg["metric"] = agg["task"]
+    for prefix in ("normalized", "final"):
+        _t_columns(agg, prefix)
+    best = agg.sort_values([*keys, "arm", "select", "lr"]).groupby([*keys, "arm"], dropna=False).head(1)
+    agg["chosen"] = agg.index.isin(best.index)
+    agg["_arm"] = _order(agg["arm"], ARMS)
+    agg = agg.sort_values([*keys, "_arm", "hidden_size", "lr"]).drop(columns="_arm").reset_index(drop=True)
+    return agg
 
 
-def _lr_table(chosen: Mapping[tuple[str, int, str, int, str], float]) -> list[dict[str, Any]]:
-    return [
-        {"task": t, "seq_len": n, "match": m, "budget": b, "arm": a, "lr": lr}
-        for (t, n, m, b, a), lr in sorted(chosen.items())
-    ]
+def chosen_rows(train: pd.DataFrame, arms: pd.DataFrame) -> pd.DataFrame:
+    """Per-seed rows (finished runs) of the chosen learning rate of every (setting, arm)."""
+    if arms.empty:
+        return pd.DataFrame()
+    frame = _prepare(train)
+    frame = frame[frame["finished"]]
+    keys = setting_keys(frame)
+    chosen = arms.loc[arms["chosen"], [*keys, "arm", "hidden_size", "lr"]]
+    return frame.merge(chosen, on=[*keys, "arm", "hidden_size", "lr"])
+
+
+# ---- seeds paired, success against length --------------------------------------------------------------
+def seed_differences(a: pd.DataFrame, b: pd.DataFrame, column: str) -> np.ndarray:
+    """``a − b`` of ``column``, seed by seed, over the seeds both have: common random numbers give every arm
+    the same data stream for a seed, so the difference removes the stream's luck."""
+    merged = a[["seed", column]].merge(b[["seed", column]], on="seed", suffixes=("_a", "_b"))
+    return (merged[f"{column}_a"].astype(float) - merged[f"{column}_b"].astype(float)).to_numpy(float)
+
+
+def paired_difference(a: pd.DataFrame, b: pd.DataFrame, column: str) -> Interval:
+    """Mean of the per-seed differences ``a − b`` with a t-interval (non-finite differences left out)."""
+    return t_interval(seed_differences(a, b, column))
+
+
+def success_rates(chosen: pd.DataFrame) -> pd.DataFrame:
+    """Success rate per (setting without length, arm, seq_len) with a Wilson interval: memory-horizon data."""
+    if chosen.empty:
+        return pd.DataFrame()
+    keys = [k for k in setting_keys(chosen) if k != "seq_len"]
+    g = chosen.groupby([*keys, "arm", "seq_len"], dropna=False).agg(
+        solved=("solved", "sum"), seeds=("seed", "size")
+    )
+    g = g.reset_index()
+    intervals = [wilson_interval(int(s), int(n)) for s, n in zip(g["solved"], g["seeds"], strict=True)]
+    g["rate"] = [i.estimate for i in intervals]
+    g["low"] = [i.low for i in intervals]
+    g["high"] = [i.high for i in intervals]
+    return g
+
+
+def largest_solved(rates: pd.DataFrame) -> int | None:
+    """The memory horizon of one arm's ``success_rates`` rows: the longest length solved by at least
+    ``SOLVED_MAJORITY`` of the seeds; None when no length is."""
+    solved = rates[rates["rate"] >= SOLVED_MAJORITY]
+    return int(solved["seq_len"].max()) if len(solved) else None
+
+
+# ---- the summary of one training run -------------------------------------------------------------------
+LrKey = tuple[str, int, str, int, str]
+"""(task, seq_len, match, budget, arm): where one learning rate is chosen within a training run."""
 
 
 @dataclass(frozen=True)
@@ -169,6 +223,7 @@ class ArmSummary:
     metric_name: str
     baseline: float
     n: int
+    """Seeds: the runs that finished (``failed`` ones are not counted)."""
     mean: Interval
     median: float
     successes: int
@@ -212,12 +267,21 @@ class Horizon:
 
 
 @dataclass(frozen=True)
-class TrainReport:
+class TrainSummary:
+    """What ``rnnbench train`` shows at the end of a run, from the same aggregation as the report."""
+
     arms: list[ArmSummary]
     pairs: list[PairedDifference]
     horizons: list[Horizon]
-    selected_lr: dict[tuple[str, int, str, int, str], float]
+    selected_lr: dict[LrKey, float]
     swept: bool
+
+    def lr_table(self) -> list[dict[str, Any]]:
+        """``selected_lr`` as metadata.json stores it: one record per (task, length, size, arm), sorted."""
+        return [
+            {"task": t, "seq_len": n, "match": m, "budget": b, "arm": a, "lr": lr}
+            for (t, n, m, b, a), lr in sorted(self.selected_lr.items())
+        ]
 
 
 PAIRS: tuple[tuple[str, str], ...] = (
@@ -229,94 +293,112 @@ PAIRS: tuple[tuple[str, str], ...] = (
 """Paired differences shown, as (a, b) → b − a: GRU − LSTM first, the question users ask."""
 
 
-def summarize(rows: Sequence[Mapping[str, Any]]) -> TrainReport:
-    """Per-arm intervals, paired differences and memory horizons from summary rows (strings or values),
-    using only each arm's selected learning rate. Failed rows count as unsolved; diverged rows too, and they
-    have no metric, so means are over the seeds that finished."""
-    chosen = select_lrs(rows)
-    swept = len({_num(r["lr"]) for r in rows}) > 1
-    picked = [
-        r
-        for r in rows
-        if chosen.get((str(r["task"]), int(r["seq_len"]), str(r["match"]), int(r["budget"]), str(r["arm"])))
-        == _num(r["lr"])
-    ]
-    groups: dict[tuple[GroupKey, str], list[Mapping[str, Any]]] = defaultdict(list)
-    for r in picked:
-        groups[((str(r["task"]), int(r["seq_len"]), str(r["match"]), int(r["budget"])), str(r["arm"]))].append(
-            r
-        )
-    arms: list[ArmSummary] = []
-    for (gk, arm), rs in groups.items():
-        metrics = [_num(r["final_metric"]) for r in rs]
-        finite = [m for m in metrics if math.isfinite(m)]
-        successes = sum(truthy(r["solved"]) for r in rs)
-        steps_t = [_num(r["steps_to_target"]) for r in rs if math.isfinite(_num(r["steps_to_target"]))]
-        sps = [_num(r.get("seconds_per_step")) for r in rs if math.isfinite(_num(r.get("seconds_per_step")))]
-        scores = [_num(r.get("score")) for r in rs if math.isfinite(_num(r.get("score")))]
-        first = rs[0]
-        arms.append(
-            ArmSummary(
-                task=gk[0],
-                seq_len=gk[1],
-                match=gk[2],
-                budget=gk[3],
-                arm=arm,
-                hidden_size=int(first["hidden_size"]),
-                params=int(_num(first["params"])),
-                lr=_num(first["lr"]),
-                metric_name=str(first.get("metric") or "metric"),
-                baseline=_num(first["baseline_metric"]),
-                n=len(rs),
-                mean=t_interval(finite),
-                median=statistics.median(finite) if finite else math.nan,
-                successes=successes,
-                success=wilson_interval(successes, len(rs)),
-                diverged=sum(truthy(r["diverged"]) for r in rs),
-                failed=sum(str(r["status"]) not in ("ok", "diverged") for r in rs),
-                median_steps_to_target=statistics.median(steps_t) if steps_t else math.nan,
-                seconds_per_step=statistics.median(sps) if sps else math.nan,
-                score_name=str(first.get("score_name") or ""),
-                mean_score=statistics.fmean(scores) if scores else math.nan,
-            )
-        )
-    order = {a: i for i, a in enumerate(ARMS)}
-    arms.sort(key=lambda s: (s.task, s.seq_len, s.match, s.budget, order.get(s.arm, 99)))
-    pairs: list[PairedDifference] = []
-    keys = sorted({gk for gk, _ in groups})
-    for gk in keys:
+def _float(value: Any) -> float:
+    return float(value) if is_finite(value) else math.nan
+
+
+def _text(value: Any, default: str) -> str:
+    """A text cell; an empty one reads back as NaN."""
+    return value if isinstance(value, str) and value else default
+
+
+def _arm_summary(r: dict[str, Any]) -> ArmSummary:
+    n = int(r["seeds"])
+    return ArmSummary(
+        task=str(r["task"]),
+        seq_len=int(r["seq_len"]),
+        match=str(r.get("match", "")),
+        budget=int(r.get("budget", 0)),
+        arm=str(r["arm"]),
+        hidden_size=int(r["hidden_size"]),
+        params=int(r["params"]) if is_finite(r["params"]) else 0,
+        lr=_float(r["lr"]),
+        metric_name=_text(r.get("metric"), "metric"),
+        baseline=_float(r["baseline_metric"]),
+        n=n,
+        mean=Interval(_float(r["final_mean"]), _float(r["final_low"]), _float(r["final_high"])),
+        median=_float(r["final_metric"]),
+        successes=int(r["solved"]),
+        success=wilson_interval(int(r["solved"]), n),
+        diverged=int(r["diverged"]),
+        failed=int(r["failed"]),
+        median_steps_to_target=_float(r["steps_to_target"]),
+        seconds_per_step=_float(r["seconds_per_step"]),
+        score_name=_text(r.get("score_name"), ""),
+        mean_score=_float(r["score"]),
+    )
+
+
+def _pairs(chosen: pd.DataFrame) -> list[PairedDifference]:
+    if chosen.empty:
+        return []
+    out: list[PairedDifference] = []
+    keys = setting_keys(chosen)
+    for key, part in chosen.groupby(keys, sort=True, dropna=False):
+        named: dict[str, Any] = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
         for a, b in PAIRS:
-            if (gk, a) not in groups or (gk, b) not in groups:
+            rows_a, rows_b = part[part["arm"] == a], part[part["arm"] == b]
+            if rows_a.empty or rows_b.empty:
                 continue
-            by_seed_a = {int(r["seed"]): r for r in groups[(gk, a)]}
-            by_seed_b = {int(r["seed"]): r for r in groups[(gk, b)]}
-            seeds = sorted(set(by_seed_a) & set(by_seed_b))
-            diffs = [_num(by_seed_b[s]["final_metric"]) - _num(by_seed_a[s]["final_metric"]) for s in seeds]
-            finite = [d for d in diffs if math.isfinite(d)]
-            solved_diff = sum(truthy(by_seed_b[s]["solved"]) for s in seeds) - sum(
-                truthy(by_seed_a[s]["solved"]) for s in seeds
-            )
-            pairs.append(
+            diffs = seed_differences(rows_b, rows_a, "final_metric")
+            out.append(
                 PairedDifference(
-                    gk[0],
-                    gk[1],
-                    gk[2],
-                    gk[3],
+                    str(named["task"]),
+                    int(named["seq_len"]),
+                    str(named.get("match", "")),
+                    int(named.get("budget", 0)),
                     a,
                     b,
-                    str(groups[(gk, a)][0].get("metric") or "metric"),
-                    len(finite),
-                    t_interval(finite),
-                    solved_diff,
+                    _text(rows_a["metric"].iloc[0] if "metric" in rows_a else None, "metric"),
+                    int(np.isfinite(diffs).sum()),
+                    t_interval(diffs),
+                    int(seed_differences(rows_b, rows_a, "solved").sum()),
                 )
             )
-    horizons: list[Horizon] = []
-    by_size: dict[tuple[str, str, int, str], list[ArmSummary]] = defaultdict(list)
-    for s in arms:
-        by_size[(s.task, s.match, s.budget, s.arm)].append(s)
-    for (task, match, budget, arm), ss in by_size.items():
-        ss.sort(key=lambda s: s.seq_len)
-        rates = tuple((s.seq_len, s.successes, s.n, s.success) for s in ss)
-        solved_lens = [s.seq_len for s in ss if s.n and s.successes / s.n >= SOLVED_MAJORITY]
-        horizons.append(Horizon(task, match, budget, arm, rates, max(solved_lens) if solved_lens else None))
-    return TrainReport(arms, pairs, horizons, chosen, swept)
+    return out
+
+
+def _horizons(chosen: pd.DataFrame) -> list[Horizon]:
+    rates = success_rates(chosen)
+    if rates.empty:
+        return []
+    keys = [k for k in setting_keys(chosen) if k != "seq_len"]
+    out: list[tuple[tuple[Any, ...], Horizon]] = []
+    for key, part in rates.groupby([*keys, "arm"], sort=True, dropna=False):
+        named: dict[str, Any] = dict(zip([*keys, "arm"], key, strict=True))
+        part = part.sort_values("seq_len")
+        rates_by_len = tuple(
+            (int(t), int(s), int(n), Interval(rate, low, high))
+            for t, s, n, rate, low, high in zip(
+                part["seq_len"],
+                part["solved"],
+                part["seeds"],
+                part["rate"],
+                part["low"],
+                part["high"],
+                strict=True,
+            )
+        )
+        horizon = Horizon(
+            str(named["task"]),
+            str(named.get("match", "")),
+            int(named.get("budget", 0)),
+            str(named["arm"]),
+            rates_by_len,
+            largest_solved(part),
+        )
+        rank = ARMS.index(horizon.arm) if horizon.arm in ARMS else len(ARMS)
+        out.append(((horizon.task, rates_by_len[0][0], horizon.match, horizon.budget, rank), horizon))
+    return [h for _, h in sorted(out, key=lambda kv: kv[0])]
+
+
+def summarize(train: pd.DataFrame) -> TrainSummary:
+    """The summary of one training run (``train_summary.csv`` as the loader types it): per arm its chosen
+    learning rate's intervals over seeds, the paired differences and — across lengths — memory horizons."""
+    arms = train_arms(train)
+    chosen = chosen_rows(train, arms)
+    picked = arms[arms["chosen"]] if not arms.empty else arms
+    summaries = [_arm_summary(r) for r in cast(list[dict[str, Any]], picked.to_dict("records"))]
+    selected = {(s.task, s.seq_len, s.match, s.budget, s.arm): s.lr for s in summaries}
+    swept = bool(len(train)) and pd.to_numeric(train["lr"], errors="coerce").nunique() > 1
+    return TrainSummary(summaries, _pairs(chosen), _horizons(chosen), selected, swept)

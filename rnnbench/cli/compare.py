@@ -1,41 +1,97 @@
 """``rnnbench compare``, ``ab``, ``calibrate`` and ``history``: the CI regression gate's commands.
 
 Thin by design: parse options, call :mod:`rnnbench.analyse.gate` / :mod:`rnnbench.analyse.ab` /
-:mod:`rnnbench.analyse.history`, render with rich or :mod:`rnnbench.present.exports`, exit with the gate's
-code. None of this imports torch: a CI job that only compares folders starts in a second and works on a
-machine without torch's GPU stack.
+:mod:`rnnbench.analyse.history`, render with :mod:`rnnbench.present.gate` (terminal) or
+:mod:`rnnbench.present.exports` (files, machine-readable stdout), exit with the result's own ``exit_code``.
+Errors are raised and turned into ``Error: …`` and an exit code in one place, ``cli/app.py``. None of this
+imports torch: a CI job that only compares folders starts in a second and works on a machine without torch's
+GPU stack.
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
+from rnnbench.analyse.gate import GateSettings  # eager: its field defaults are the options' defaults
 from rnnbench.cli.app import MultiValueCommand, app, err_console, out_console
 from rnnbench.core.parsing import split_values
 from rnnbench.errors import ConfigError
 
-if TYPE_CHECKING:  # the library modules are imported inside the commands: --help stays fast
+if TYPE_CHECKING:  # the other library modules are imported inside the commands: --help stays fast
     from rnnbench.analyse.ab import Calibration, SideCommand
-    from rnnbench.analyse.gate import Comparison, GateSettings
+    from rnnbench.analyse.gate import Comparison
     from rnnbench.analyse.history import History
-
-_GATE_EXIT_HELP = (
-    "Exit codes (most severe wins, in this order): 3 internal error; 6 a benchmark failed to run (a round's "
-    "process failed, or a case has status error/oom); 1 confirmed regression; 4 nothing comparable; "
-    "5 inconclusive, only with --strict; 0 otherwise. 2: usage error (before anything is measured)."
-)
+    from rnnbench.core.progress import ProgressEvent
 
 _EXTRA_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 _FORMAT_CHOICES = ("table", "md", "json", "csv", "github-benchmark")
 
 
-# ---- shared option parsing --------------------------------------------------------------------------------
+# ---- shared options: defined once, defaults read from GateSettings -----------------------------------------
+# compare, ab and calibrate take the same gate options; each is declared here once, as a typed alias, and its
+# default is GateSettings' own, so the command line and the library cannot disagree about what "default" is.
+def _percent(fraction: float) -> str:
+    """0.05 → ``5%``: how --min-effect is usually typed (and shown as its default)."""
+    return f"{fraction * 100:g}%"
+
+
+MinEffectOption = Annotated[
+    str,
+    typer.Option(
+        "--min-effect",
+        help="Smallest slowdown/speed-up that counts, as a fraction or percentage (0.05 or 5%).",
+    ),
+]
+AlphaOption = Annotated[
+    float,
+    typer.Option("--alpha", help="Significance level of the exact Mann–Whitney test on round throughputs."),
+]
+LevelOption = Annotated[
+    float, typer.Option("--level", help="Confidence level of the bootstrap ratio interval.")
+]
+NBootOption = Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples (fixed seed: reproducible).")]
+SeedOption = Annotated[int, typer.Option("--seed", help="Bootstrap seed.")]
+AllowDiffOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-diff",
+        help="Hard fingerprint key allowed to differ between base and head: torch, cuda, cudnn, onednn, "
+        "device_model, threads, numeric_flags (repeatable).",
+    ),
+]
+StrictOption = Annotated[bool, typer.Option("--strict", help="Exit 5 when any case is inconclusive.")]
+GateFormatOption = Annotated[
+    str,
+    typer.Option("--format", "-f", help="What to print on stdout: table, md, json, csv or github-benchmark."),
+]
+GateExportOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--export",
+        help="Also write FORMAT=PATH (md, json, csv, github-benchmark = github-action-benchmark "
+        "customBiggerIsBetter); repeatable.",
+    ),
+]
+FormatOption = Annotated[
+    str, typer.Option("--format", "-f", help="What to print on stdout: table, md, json or csv.")
+]
+"""``--format`` of calibrate and history, whose results are not comparisons (no github-benchmark)."""
+ExportOption = Annotated[
+    list[str] | None, typer.Option("--export", help="Also write FORMAT=PATH (md, json, csv); repeatable.")
+]
+
+MIN_EFFECT = _percent(GateSettings.min_effect)
+ALPHA = GateSettings.alpha
+LEVEL = GateSettings.level
+N_BOOT = GateSettings.n_boot
+SEED = GateSettings.seed
+STRICT = GateSettings.strict
+
+
 def parse_fraction(option: str, raw: str) -> float:
     """``5%`` or ``0.05`` → 0.05; a bare number ≥ 1 is refused (``5`` is probably meant as 5%)."""
     text = raw.strip()
@@ -58,11 +114,9 @@ def _settings(
     level: float,
     n_boot: int,
     seed: int,
-    allow_diff: list[str] | None,
-    strict: bool,
+    allow_diff: list[str] | None = None,
+    strict: bool = STRICT,
 ) -> GateSettings:
-    from rnnbench.analyse.gate import GateSettings
-
     return GateSettings(
         min_effect=parse_fraction("--min-effect", min_effect),
         alpha=alpha,
@@ -94,12 +148,30 @@ def _check_format(fmt: str) -> str:
     return check_choice("format", fmt, _FORMAT_CHOICES)
 
 
+# ---- shared output ----------------------------------------------------------------------------------------
+def _say(line: str) -> None:
+    """A line for the person watching, on stderr (stdout stays machine-readable)."""
+    err_console().print(line, markup=False)
+
+
+def _on_progress(event: ProgressEvent) -> None:
+    from rnnbench.present.gate import progress_line
+
+    line = progress_line(event)
+    if line is not None:
+        _say(line)
+
+
 def _emit(
-    result: Comparison | Calibration | History, fmt: str, exports: list[tuple[str, Path]], table: Table
+    result: Comparison | Calibration | History,
+    fmt: str,
+    exports: list[tuple[str, Path]],
+    title: str | None = None,
 ) -> None:
     """Write the exports, then print the table or the chosen format on stdout (summary lines go to stderr,
     so stdout stays machine-readable)."""
     from rnnbench.present.exports import render
+    from rnnbench.present.gate import terminal_table
 
     texts = [(path, render(result, f)) for f, path in exports]  # render all first: a bad format fails early
     stdout = None if fmt == "table" else render(result, fmt)
@@ -107,94 +179,40 @@ def _emit(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     if stdout is None:
-        out_console().print(table)
+        out_console().print(terminal_table(result, title))
     else:
         typer.echo(stdout, nl=False)
 
 
-def _fmt_value(value: float) -> str:
-    if not math.isfinite(value):
-        return "—"
-    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= scale:
-            return f"{value / scale:.3g}{suffix}"
-    return f"{value:.3g}"
-
-
-_VERDICT_STYLE = {
-    "regression": "bold red",
-    "improvement": "green",
-    "no_change": "",
-    "inconclusive": "yellow",
-    "not_comparable": "dim",
-    "error": "bold magenta",
-}
-
-
-def _comparison_table(comp: Comparison, title: str) -> Table:
-    from rnnbench.present.exports import sorted_cases
-
-    table = Table(title=title, title_justify="left")
-    table.add_column("case", overflow="fold", min_width=36)
-    for col in ("base tok/s", "head tok/s"):
-        table.add_column(col, justify="right")
-    table.add_column("ratio [95% interval]")
-    table.add_column("p", justify="right")
-    for col in ("verdict", "note"):
-        table.add_column(col, overflow="fold")
-    for c in sorted_cases(comp):
-        ratio = f"{c.ratio:.3f} [{c.ratio_low:.3f}, {c.ratio_high:.3f}]" if math.isfinite(c.ratio) else "—"
-        verdict = c.verdict + (" (confirmed)" if c.confirmed else "")
-        table.add_row(
-            c.name,
-            _fmt_value(c.base_value),
-            _fmt_value(c.head_value),
-            ratio,
-            f"{c.p_value:.2g}" if math.isfinite(c.p_value) else "—",
-            f"[{_VERDICT_STYLE.get(c.verdict, '')}]{verdict}[/]" if _VERDICT_STYLE.get(c.verdict) else verdict,
-            c.reason,
-        )
-    return table
-
-
 def _report(comp: Comparison, fmt: str, exports: list[tuple[str, Path]], title: str) -> None:
-    _emit(comp, fmt, exports, _comparison_table(comp, title))
-    console = err_console()
+    _emit(comp, fmt, exports, title)
     for note in comp.notes:
-        console.print(f"Note: {note}", markup=False)
-    console.print(comp.summary(), markup=False)
-
-
-_MIN_EFFECT_HELP = "Smallest slowdown/speed-up that counts, as a fraction or percentage (0.05 or 5%)."
-_ALPHA_HELP = "Significance level of the exact Mann–Whitney test on round throughputs."
-_ALLOW_HELP = (
-    "Hard fingerprint key allowed to differ between base and head: torch, cuda, cudnn, onednn, device_model, "
-    "threads, numeric_flags (repeatable)."
-)
-_FORMAT_HELP = "What to print on stdout: table, md, json, csv or github-benchmark."
-_EXPORT_HELP = (
-    "Also write FORMAT=PATH (md, json, csv, github-benchmark = github-action-benchmark customBiggerIsBetter); "
-    "repeatable."
-)
+        _say(f"Note: {note}")
+    _say(comp.summary())
 
 
 # ---- compare -------------------------------------------------------------------------------------------------
 @app.command("compare", cls=MultiValueCommand)
 def compare_command(
-    folders: list[Path] = typer.Argument(
-        None, help="BASE HEAD: two result folders (a run folder or a parent of several runs)."
-    ),
-    base: list[Path] = typer.Option(None, "--base", help="More base folders (repeatable, several values)."),
-    head: list[Path] = typer.Option(None, "--head", help="More head folders (repeatable, several values)."),
-    min_effect: str = typer.Option("5%", "--min-effect", help=_MIN_EFFECT_HELP),
-    alpha: float = typer.Option(0.01, "--alpha", help=_ALPHA_HELP),
-    level: float = typer.Option(0.95, "--level", help="Confidence level of the bootstrap ratio interval."),
-    n_boot: int = typer.Option(2000, "--n-boot", help="Bootstrap resamples (fixed seed: reproducible)."),
-    seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
-    allow_diff: list[str] = typer.Option(None, "--allow-diff", help=_ALLOW_HELP),
-    strict: bool = typer.Option(False, "--strict", help="Exit 5 when any case is inconclusive."),
-    fmt: str = typer.Option("table", "--format", "-f", help=_FORMAT_HELP),
-    export: list[str] = typer.Option(None, "--export", help=_EXPORT_HELP),
+    folders: Annotated[
+        list[Path] | None,
+        typer.Argument(help="BASE HEAD: two result folders (a run folder or a parent of several runs)."),
+    ] = None,
+    base: Annotated[
+        list[Path] | None, typer.Option("--base", help="More base folders (repeatable, several values).")
+    ] = None,
+    head: Annotated[
+        list[Path] | None, typer.Option("--head", help="More head folders (repeatable, several values).")
+    ] = None,
+    min_effect: MinEffectOption = MIN_EFFECT,
+    alpha: AlphaOption = ALPHA,
+    level: LevelOption = LEVEL,
+    n_boot: NBootOption = N_BOOT,
+    seed: SeedOption = SEED,
+    allow_diff: AllowDiffOption = None,
+    strict: StrictOption = STRICT,
+    fmt: GateFormatOption = "table",
+    export: GateExportOption = None,
 ) -> None:
     """Gate HEAD against BASE, per case: ratio of medians of per-round throughputs, bootstrap interval
     over rounds, exact Mann–Whitney test, verdict.
@@ -252,49 +270,50 @@ def _default_output(kind: str) -> Path:
     return Path("results") / f"{kind}-{new_run_id()}"
 
 
-def _progress(message: str) -> None:
-    err_console().print(message, markup=False)
-
-
 @app.command("ab", cls=MultiValueCommand, context_settings=_EXTRA_ARGS)
 def ab_command(
     ctx: typer.Context,
-    base_python: Path = typer.Option(
-        None, "--base-python", help="Interpreter with the base rnnbench installed."
-    ),
-    head_python: Path = typer.Option(
-        None, "--head-python", help="Interpreter with the head rnnbench installed."
-    ),
-    base_cmd: str = typer.Option(
-        None, "--base-cmd", help="Command that starts base rnnbench (instead of python)."
-    ),
-    head_cmd: str = typer.Option(
-        None, "--head-cmd", help="Command that starts head rnnbench (instead of python)."
-    ),
-    base_args: str = typer.Option(
-        None, "--base-args", help="Extra 'run' arguments for base only, e.g. '--threads 2'."
-    ),
-    head_args: str = typer.Option(
-        None, "--head-args", help="Extra 'run' arguments for head only, e.g. '--threads 1'."
-    ),
-    rounds: int = typer.Option(
-        6, "--rounds", help="Fresh-process rounds per side (≥ 5 at α = 0.01; even is best)."
-    ),
-    confirm_rounds: int = typer.Option(
-        6, "--confirm-rounds", help="Fresh rounds per side that must confirm a regression (0: trust the first)."
-    ),
-    output: Path = typer.Option(
-        None, "--output", "-o", help="Folder for all rounds (default `results/ab-<id>`)."
-    ),
-    min_effect: str = typer.Option("5%", "--min-effect", help=_MIN_EFFECT_HELP),
-    alpha: float = typer.Option(0.01, "--alpha", help=_ALPHA_HELP),
-    level: float = typer.Option(0.95, "--level", help="Confidence level of the bootstrap ratio interval."),
-    n_boot: int = typer.Option(2000, "--n-boot", help="Bootstrap resamples (fixed seed: reproducible)."),
-    seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
-    allow_diff: list[str] = typer.Option(None, "--allow-diff", help=_ALLOW_HELP),
-    strict: bool = typer.Option(False, "--strict", help="Exit 5 when any case is inconclusive."),
-    fmt: str = typer.Option("table", "--format", "-f", help=_FORMAT_HELP),
-    export: list[str] = typer.Option(None, "--export", help=_EXPORT_HELP),
+    base_python: Annotated[
+        Path | None, typer.Option("--base-python", help="Interpreter with the base rnnbench installed.")
+    ] = None,
+    head_python: Annotated[
+        Path | None, typer.Option("--head-python", help="Interpreter with the head rnnbench installed.")
+    ] = None,
+    base_cmd: Annotated[
+        str | None, typer.Option("--base-cmd", help="Command that starts base rnnbench (instead of python).")
+    ] = None,
+    head_cmd: Annotated[
+        str | None, typer.Option("--head-cmd", help="Command that starts head rnnbench (instead of python).")
+    ] = None,
+    base_args: Annotated[
+        str | None, typer.Option("--base-args", help="Extra 'run' arguments for base only, e.g. '--threads 2'.")
+    ] = None,
+    head_args: Annotated[
+        str | None, typer.Option("--head-args", help="Extra 'run' arguments for head only, e.g. '--threads 1'.")
+    ] = None,
+    rounds: Annotated[
+        int, typer.Option("--rounds", help="Fresh-process rounds per side (≥ 5 at α = 0.01; even is best).")
+    ] = 6,
+    confirm_rounds: Annotated[
+        int,
+        typer.Option(
+            "--confirm-rounds",
+            help="Fresh rounds per side that must confirm a regression (0: trust the first).",
+        ),
+    ] = 6,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Folder for all rounds (default `results/ab-<id>`)."),
+    ] = None,
+    min_effect: MinEffectOption = MIN_EFFECT,
+    alpha: AlphaOption = ALPHA,
+    level: LevelOption = LEVEL,
+    n_boot: NBootOption = N_BOOT,
+    seed: SeedOption = SEED,
+    allow_diff: AllowDiffOption = None,
+    strict: StrictOption = STRICT,
+    fmt: GateFormatOption = "table",
+    export: GateExportOption = None,
 ) -> None:
     """Measure base and head in this job, in fresh processes, in ABBA order, then gate; a regression counts
     only if fresh rounds confirm it.
@@ -315,6 +334,7 @@ def ab_command(
     - 2 usage error (before anything runs)
     """
     from rnnbench.analyse.ab import run_ab
+    from rnnbench.present.gate import ab_summary
 
     settings = _settings(min_effect, alpha, level, n_boot, seed, allow_diff, strict)
     fmt = _check_format(fmt)
@@ -322,7 +342,7 @@ def ab_command(
     base_side = _side("base", base_python, base_cmd, base_args)
     head_side = _side("head", head_python, head_cmd, head_args)
     if base_side.prefix == head_side.prefix and base_side.extra_args == head_side.extra_args:
-        _progress("Note: base and head run the same command: this is an A/A comparison (see 'calibrate').")
+        _say("Note: base and head run the same command: this is an A/A comparison (see 'calibrate').")
     result = run_ab(
         base_side,
         head_side,
@@ -331,62 +351,37 @@ def ab_command(
         settings,
         rounds=rounds,
         confirm_rounds=confirm_rounds,
-        progress=_progress,
+        progress=_on_progress,
     )
     _report(result.comparison, fmt, exports, "rnnbench ab (head / base throughput, ABBA rounds)")
-    _progress(f"Rounds in {result.output}; took {result.seconds.get('total', 0):.0f} s.")
+    _say(ab_summary(result))
     raise typer.Exit(result.exit_code)
 
 
 # ---- calibrate -----------------------------------------------------------------------------------------------
-def _calibration_table(cal: Calibration) -> Table:
-    table = Table(title="rnnbench calibrate (A/A: same environment on both sides)", title_justify="left")
-    for col in (
-        "case",
-        "rounds",
-        "median tok/s",
-        "spread",
-        "A/A ratio [interval]",
-        "p",
-        "verdict",
-        "honest min",
-    ):
-        table.add_column(col, overflow="fold", justify="left" if col in ("case", "verdict") else "right")
-    for c in cal.cases:
-        ratio = f"{c.ratio:.3f} [{c.ratio_low:.3f}, {c.ratio_high:.3f}]" if math.isfinite(c.ratio) else "—"
-        table.add_row(
-            c.name,
-            str(c.rounds),
-            _fmt_value(c.median),
-            f"{c.spread:.1%}" if math.isfinite(c.spread) else "—",
-            ratio,
-            f"{c.p_value:.2g}" if math.isfinite(c.p_value) else "—",
-            c.verdict,
-            f"{c.honest_min_effect:.1%}" if math.isfinite(c.honest_min_effect) else "—",
-        )
-    return table
-
-
 @app.command("calibrate", cls=MultiValueCommand, context_settings=_EXTRA_ARGS)
 def calibrate_command(
     ctx: typer.Context,
-    python: Path = typer.Option(
-        None, "--python", help="Interpreter with rnnbench installed (default: this one)."
-    ),
-    cmd: str = typer.Option(None, "--cmd", help="Command that starts rnnbench (instead of --python)."),
-    rounds: int = typer.Option(6, "--rounds", help="Fresh-process rounds per side (≥ 5 at α = 0.01)."),
-    output: Path = typer.Option(
-        None, "--output", "-o", help="Folder for all rounds (default `results/calibrate-<id>`)."
-    ),
-    min_effect: str = typer.Option("5%", "--min-effect", help=_MIN_EFFECT_HELP),
-    alpha: float = typer.Option(0.01, "--alpha", help=_ALPHA_HELP),
-    level: float = typer.Option(0.95, "--level", help="Confidence level of the bootstrap ratio interval."),
-    n_boot: int = typer.Option(2000, "--n-boot", help="Bootstrap resamples (fixed seed: reproducible)."),
-    seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
-    fmt: str = typer.Option("table", "--format", "-f", help="What to print on stdout: table, md, json or csv."),
-    export: list[str] = typer.Option(
-        None, "--export", help="Also write FORMAT=PATH (md, json, csv); repeatable."
-    ),
+    python: Annotated[
+        Path | None, typer.Option("--python", help="Interpreter with rnnbench installed (default: this one).")
+    ] = None,
+    cmd: Annotated[
+        str | None, typer.Option("--cmd", help="Command that starts rnnbench (instead of --python).")
+    ] = None,
+    rounds: Annotated[
+        int, typer.Option("--rounds", help="Fresh-process rounds per side (≥ 5 at α = 0.01).")
+    ] = 6,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Folder for all rounds (default `results/calibrate-<id>`)."),
+    ] = None,
+    min_effect: MinEffectOption = MIN_EFFECT,
+    alpha: AlphaOption = ALPHA,
+    level: LevelOption = LEVEL,
+    n_boot: NBootOption = N_BOOT,
+    seed: SeedOption = SEED,
+    fmt: FormatOption = "table",
+    export: ExportOption = None,
 ) -> None:
     """A/A calibration: the same environment on both sides, in ABBA order: each case's round-to-round
     variation and the smallest --min-effect this machine can gate honestly.
@@ -398,10 +393,9 @@ def calibrate_command(
     6 a benchmark failed to run.
     """
     from rnnbench.analyse.ab import SideCommand, run_calibrate
-    from rnnbench.analyse.gate import most_severe
-    from rnnbench.errors import EXIT_BENCHMARK_FAILED, EXIT_NOTHING_COMPARABLE, EXIT_OK
+    from rnnbench.present.gate import calibration_summary
 
-    settings = _settings(min_effect, alpha, level, n_boot, seed, None, False)
+    settings = _settings(min_effect, alpha, level, n_boot, seed)
     fmt = _check_format(fmt)
     exports = _parse_exports(export)
     if python is not None and cmd is not None:
@@ -413,59 +407,28 @@ def calibrate_command(
         output or _default_output("calibrate"),
         settings,
         rounds=rounds,
-        progress=_progress,
+        progress=_on_progress,
     )
-    _emit(cal, fmt, exports, _calibration_table(cal))
-    recommended = f"{cal.recommended_min_effect:.1%}" if math.isfinite(cal.recommended_min_effect) else "—"
-    _progress(
-        f"Smallest honest --min-effect here: {recommended}; false alarms at {settings.min_effect:.1%}: "
-        f"{cal.false_alarms}; took {cal.seconds:.0f} s."
-    )
-    verdicts = [c.verdict for c in cal.cases]
-    code = most_severe(
-        [
-            EXIT_OK,
-            EXIT_BENCHMARK_FAILED if "error" in verdicts else EXIT_OK,
-            EXIT_NOTHING_COMPARABLE if all(v == "not_comparable" for v in verdicts) else EXIT_OK,
-        ]
-    )
-    raise typer.Exit(code)
+    _emit(cal, fmt, exports)
+    _say(calibration_summary(cal))
+    raise typer.Exit(cal.exit_code)
 
 
 # ---- history -------------------------------------------------------------------------------------------------
-def _history_table(hist: History) -> Table:
-    table = Table(title="rnnbench history (latest run vs rolling median)", title_justify="left")
-    for col in ("case", "fingerprint", "runs", "latest tok/s", "rolling median", "ratio", "status"):
-        table.add_column(col, overflow="fold", justify="right" if col in ("runs", "ratio") else "left")
-    for c in sorted(hist.cases, key=lambda c: (not c.warning, not c.latest.flagged, c.name)):
-        p = c.latest
-        status = "[bold red]warning[/]" if c.warning else ("[yellow]flagged[/]" if p.flagged else "ok")
-        table.add_row(
-            c.name,
-            c.fingerprint or "—",
-            str(len(c.points)),
-            _fmt_value(p.value),
-            _fmt_value(p.baseline),
-            f"{p.ratio:.3f}" if math.isfinite(p.ratio) else "—",
-            status,
-        )
-    return table
-
-
 @app.command("history", cls=MultiValueCommand)
 def history_command(
-    folders: list[Path] = typer.Argument(..., help="Folders holding past run folders (searched recursively)."),
-    window: int = typer.Option(5, "--window", help="Previous runs in the rolling median."),
-    threshold: str = typer.Option(
-        "5%", "--threshold", help="Slowdown vs the rolling median that flags a point."
-    ),
-    min_history: int = typer.Option(
-        3, "--min-history", help="Previous runs needed before a point can be flagged."
-    ),
-    fmt: str = typer.Option("table", "--format", "-f", help="What to print on stdout: table, md, json or csv."),
-    export: list[str] = typer.Option(
-        None, "--export", help="Also write FORMAT=PATH (md, json, csv); repeatable."
-    ),
+    folders: Annotated[
+        list[Path], typer.Argument(help="Folders holding past run folders (searched recursively).")
+    ],
+    window: Annotated[int, typer.Option("--window", help="Previous runs in the rolling median.")] = 5,
+    threshold: Annotated[
+        str, typer.Option("--threshold", help="Slowdown vs the rolling median that flags a point.")
+    ] = "5%",
+    min_history: Annotated[
+        int, typer.Option("--min-history", help="Previous runs needed before a point can be flagged.")
+    ] = 3,
+    fmt: FormatOption = "table",
+    export: ExportOption = None,
 ) -> None:
     """Each case's throughput over past runs against the rolling median of earlier runs with the same
     environment fingerprint; warns when the latest two runs are both flagged.
@@ -477,6 +440,6 @@ def history_command(
     fmt = _check_format(fmt)
     exports = _parse_exports(export)
     hist = build_history(folders, window, parse_fraction("--threshold", threshold), min_history)
-    _emit(hist, fmt, exports, _history_table(hist))
-    err_console().print(hist.summary(), markup=False)
+    _emit(hist, fmt, exports)
+    _say(hist.summary())
     raise typer.Exit(hist.exit_code)

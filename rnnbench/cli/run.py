@@ -1,12 +1,12 @@
-"""``rnnbench run``: the timing sweep. Parses options into a plan, runs it with a progress bar, prints the
-GRU/LSTM verdicts and warnings. All measuring is in the library (``rnnbench.measure.sweep``/``runner``)."""
+"""``rnnbench run``: the timing sweep. Parses options into a spec, hands it to the library in one call
+(``measure.sweep.prepare_run``: devices, pool, threads, grid, shard, folder), runs it under a progress bar and
+prints what ``present.run_summary`` builds: the GRU/LSTM tables, verdicts and warnings."""
 
 from __future__ import annotations
 
-import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -18,11 +18,16 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 
 from rnnbench.cli.app import MultiValueCommand, app, err_console, out_console
-from rnnbench.core.vocab import ARCHS
-from rnnbench.errors import EXIT_BENCHMARK_FAILED, EXIT_INTERRUPTED
+from rnnbench.core.progress import ProgressEvent
+from rnnbench.errors import EXIT_INTERRUPTED
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from rnnbench.core.spec import Settings, SweepSpec
+    from rnnbench.measure.sweep import SweepRun
 
 
 def _opt(flag: str, help_text: str) -> Any:
@@ -101,13 +106,14 @@ def run_command(
     `rnnbench run --seq-len 64 128 256 --hidden 256 --mode train --dry-run`
     """
     from rnnbench.measure.plan import build_plan, read_config
-    from rnnbench.results.folder import RunFolder
 
     console = out_console()
     if resume is not None:
-        folder = RunFolder.open_existing(resume)
-        console.print(f"Resuming {folder.path}", markup=False)
-        _execute(folder, console, fresh_processes)
+        from rnnbench.measure.sweep import open_run
+
+        run = open_run(resume)
+        console.print(f"Resuming {run.folder.path}", markup=False)
+        _execute(run, console, fresh_processes)
         return
 
     config_data = read_config(config) if config else {}
@@ -125,108 +131,75 @@ def run_command(
     spec, settings = build_plan(preset, config_data, axes, settings_over, seed)
     n_rounds = rounds if rounds is not None else int(config_data.get("rounds", 1))
     out_root = output or Path(config_data.get("output", "results"))
+    command = ["rnnbench", *sys.argv[1:]]
     if "ddp-train" in spec.mode and not dry_run:
-        _run_ddp(spec, settings, out_root, run_id, console)
+        _run_ddp(spec, settings, out_root, run_id, command, console)
         return
-    shard_kn = None
-    cases = spec.expand()
-    if shard:
-        from rnnbench.measure.shard import parse_shard, shard_of
+    from rnnbench.measure.shard import parse_shard
+    from rnnbench.measure.sweep import expand_grid, prepare_run
 
-        shard_kn = parse_shard(shard)
-        cases = shard_of(cases, *shard_kn)
+    shard_kn = parse_shard(shard) if shard else None
     if dry_run:
-        _print_grid(console, cases, n_rounds)
+        from rnnbench.present.run_summary import grid_renderables
+
+        _show(console, grid_renderables(expand_grid(spec, shard_kn).cases, n_rounds))
         return
 
-    from rnnbench.measure.sweep import device_pool, resolve_devices, start_run
-
-    spec, notes = resolve_devices(spec)
-    pool = device_pool(spec)
-    if spec.threads == (0,):
-        import torch
-
-        spec = spec.with_axes(threads=(torch.get_num_threads(),))
-    for note in notes:
+    run = prepare_run(spec, settings, n_rounds, out_root, run_id, command, shard_kn)
+    for note in run.notes:
         err_console().print(f"Warning: {note} Its cases are recorded as skipped.", markup=False)
-    folder = start_run(spec, settings, n_rounds, out_root, run_id, ["rnnbench", *sys.argv[1:]], shard_kn, pool)
-    where = f" on {len(pool)} GPUs concurrently ({', '.join(pool)})" if pool else ""
-    console.print(f"Run folder: {folder.path}  ({len(cases)} cases × {n_rounds} round(s){where})", markup=False)
-    _execute(folder, console, fresh_processes)
+    where = f" on {len(run.pool)} GPUs concurrently ({', '.join(run.pool)})" if run.pool else ""
+    console.print(
+        f"Run folder: {run.folder.path}  ({len(run.grid.cases)} cases × {n_rounds} round(s){where})",
+        markup=False,
+    )
+    _execute(run, console, fresh_processes)
 
 
-def _run_ddp(spec: Any, settings: Any, out_root: Path, run_id: str | None, console: Console) -> None:
+def _show(console: Console, renderables: list[RenderableType]) -> None:
+    """Print what ``present.run_summary`` built: lines verbatim (no markup), tables as they are."""
+    for item in renderables:
+        if isinstance(item, str):
+            console.print(item, markup=False)
+        else:
+            console.print(item)
+
+
+def _run_ddp(
+    spec: SweepSpec,
+    settings: Settings,
+    out_root: Path,
+    run_id: str | None,
+    command: list[str],
+    console: Console,
+) -> None:
     """``--mode ddp-train`` under torchrun: every rank measures, rank 0 writes and prints."""
     import os
 
+    import pandas as pd
+
     from rnnbench.measure.ddp import run_ddp
+    from rnnbench.present.run_summary import ddp_table
 
     rank0 = os.environ.get("RANK", "0") == "0"
 
-    def on_event(event: dict[str, Any]) -> None:
-        if rank0 and event.get("event") == "case_done":
-            console.print(f"  {event['status']:5s} {event['label']}", markup=False)
+    def on_progress(event: ProgressEvent) -> None:
+        if rank0 and event.kind == "done":
+            console.print(f"  {event.status:5s} {event.label}", markup=False)
 
-    path = run_ddp(spec, settings, out_root, run_id, ["rnnbench", *sys.argv[1:]], on_event)
+    path = run_ddp(spec, settings, out_root, run_id, command, on_progress)
     if path is None:
         return
-    import pandas as pd
-
-    ddp = pd.read_csv(path / "ddp.csv")
-    world, backend = int(ddp["world_size"].iloc[0]), ddp["backend"].iloc[0]
-    table = Table(title=f"ddp-train, {world} processes ({backend})", title_justify="left")
-    columns = ("arch", "T", "B/rank", "H", "rank", "step", "1-process step", "scaling eff.",
-               "exposed all-reduce", "global tokens/s")  # fmt: skip
-    for col in columns:
-        table.add_column(col, justify="right")
-    for r in ddp.to_dict("records"):
-        table.add_row(
-            str(r["arch"]), str(r["seq_len"]), str(r["batch_size"]), str(r["hidden_size"]), str(r["rank"]),
-            _fmt_s(r["step_median_s"]), _fmt_s(r["single_median_s"]), f"{r['scaling_efficiency']:.2f}",
-            f"{r['allreduce_frac']:.0%}", f"{r['global_tokens_per_s']:,.0f}",
-        )  # fmt: skip
-    console.print(table)
+    console.print(ddp_table(pd.read_csv(path / "ddp.csv")))
     summarise(path, console)
 
 
-def _print_grid(console: Console, cases: list[Any], rounds: int) -> None:
-    table = Table(title=f"Grid: {len(cases)} cases × {rounds} round(s)", title_justify="left")
-    for col in (
-        "#",
-        "arch",
-        "impl",
-        "mode",
-        "device",
-        "dtype",
-        "T",
-        "B",
-        "I",
-        "H",
-        "L",
-        "bi",
-        "lengths",
-        "workload",
-    ):
-        table.add_column(col)
-    for i, c in enumerate(cases, 1):
-        table.add_row(
-            str(i), c.arch, c.impl, c.mode, c.device, c.dtype, str(c.seq_len), str(c.batch_size),
-            str(c.input_size), str(c.hidden_size), str(c.num_layers), "yes" if c.bidirectional else "",
-            "fixed" if not c.length_spread else f"spread {c.length_spread:g}", c.workload,
-        )  # fmt: skip
-    console.print(table)
-    console.print(f"{len(cases)} cases × {rounds} round(s) = {len(cases) * rounds} measurements", markup=False)
-
-
-def _execute(folder: Any, console: Console, fresh_processes: bool) -> None:
-    from rnnbench.errors import BenchmarkFailedError
+def _execute(run: SweepRun, console: Console, fresh_processes: bool) -> None:
+    """Run every round under a progress bar. Ctrl-C keeps the finished rows and says how to resume (exit 130);
+    a failed round is a ``BenchmarkFailedError``, which ``cli.app`` turns into ``Error: …`` and its code."""
     from rnnbench.measure.runner import done_keys
-    from rnnbench.measure.sweep import execute, planned_cases, read_run_config
+    from rnnbench.measure.sweep import execute
 
-    _, _, rounds, _ = read_run_config(folder)
-    total = len(planned_cases(folder)) * rounds
-    already = len(done_keys(folder))
-    warnings: list[str] = []
     progress = Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -237,35 +210,27 @@ def _execute(folder: Any, console: Console, fresh_processes: bool) -> None:
         console=console,
         transient=False,
     )
-    task = progress.add_task("starting", total=total, completed=already)
+    task = progress.add_task("starting", total=run.total, completed=len(done_keys(run.folder)))
 
-    def on_event(event: dict[str, Any]) -> None:
-        kind = event.get("event")
-        if kind == "case_start":
-            progress.update(task, description=_short(event["label"]))
-        elif kind == "case_done":
+    def on_progress(event: ProgressEvent) -> None:
+        if event.kind == "start":
+            progress.update(task, description=_short(event.label))
+        elif event.kind == "done":
             progress.advance(task)
-            if event.get("status") not in ("ok", None):
-                warnings.append(f"{event['label']}: {event['status']}")
-        elif kind == "round_start":
-            progress.update(task, description=f"round {event['round'] + 1}/{rounds}")
-        elif kind == "warning":
-            warnings.append(str(event["message"]))
+        elif event.kind == "round_start":
+            progress.update(task, description=f"round {event.done + 1}/{run.rounds}")
 
     try:
         with progress:
-            execute(folder, on_event, fresh_processes=True if fresh_processes else None)
+            execute(run, on_progress, fresh_processes=True if fresh_processes else None)
     except KeyboardInterrupt:
+        path = run.folder.path
         err_console().print(
-            f"Interrupted. Finished cases are saved in {folder.path}; continue with: rnnbench run --resume "
-            f"{folder.path}",
+            f"Interrupted. Finished cases are saved in {path}; continue with: rnnbench run --resume {path}",
             markup=False,
         )
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    except BenchmarkFailedError as exc:
-        err_console().print(f"Error: {exc}", markup=False)
-        raise typer.Exit(EXIT_BENCHMARK_FAILED) from None
-    summarise(folder.path, console)
+    summarise(run.folder.path, console)
 
 
 def _short(label: str, width: int = 48) -> str:
@@ -274,103 +239,17 @@ def _short(label: str, width: int = 48) -> str:
 
 def summarise(path: Path, console: Console) -> None:
     """Per (mode, device): the GRU/LSTM ratio for each shape beside 0.75 and a one-line verdict; then
-    warnings for failed, noisy (IQR/median > 10%) and busy-machine cases."""
+    warnings for failed, noisy (IQR/median > 10%) and busy-machine cases. Loaded and paired as
+    ``rnnbench report`` does; built by ``present.run_summary``."""
     from rnnbench.analyse.speed import aggregate_cases, pair_ratios
-    from rnnbench.core.labels import SHAPE_TAGS
-    from rnnbench.core.vocab import THEORETICAL_GRU_LSTM
-    from rnnbench.present.pairing import verdict_text
+    from rnnbench.present.run_summary import run_summary
     from rnnbench.results.loader import load_report_data
 
-    data = load_report_data([path])  # the same loading and pairing as 'rnnbench report'
-    summary = data.summary
-    cases, rounds = aggregate_cases(summary)
-    ratios = pair_ratios(cases, rounds, data.sample_files)
-    ok = summary[summary["status"] == "ok"]
-    shape_cols = {"impl": "impl", "dtype": "dtype", **SHAPE_TAGS}
-    for (mode, device), part in ok.groupby(["mode", "device"], sort=False):
-        varying = [c for c in shape_cols if part[c].nunique(dropna=False) > 1]
-        constant = [f"{shape_cols[c]}={part[c].iloc[0]}" for c in shape_cols if c not in varying]
-        archs = [a for a in ARCHS if a in set(part["arch"])]
-        table = Table(
-            title=f"{mode} on {device} — median time per iteration and backend ({', '.join(constant)})",
-            title_justify="left",
-        )
-        for col in varying:
-            table.add_column(shape_cols[col], justify="right")
-        for a in archs:
-            table.add_column(a, justify="right")
-        table.add_column("gru/lstm [95% CI]", justify="right")
-        table.add_column("theory", justify="right")
-        keys = list(shape_cols)
-        for shape, rows in part.groupby(keys, sort=False, dropna=False):
-            values = dict(zip(keys, shape, strict=True))
-            by_arch = rows.groupby("arch")["median_s"].median()
-            backends = rows.groupby("arch")["backend"].first()
-            ratio_text = "—"
-            if not ratios.empty:
-                sel = (ratios["mode"] == mode) & (ratios["device"] == device)
-                for k, v in values.items():
-                    if k in ratios.columns:
-                        sel &= ratios[k] == v
-                match = ratios[sel]
-                if not match.empty:
-                    r = match.iloc[0]
-                    ratio_text = f"{r['ratio']:.2f}" + (
-                        f" [{r['ratio_low']:.2f}–{r['ratio_high']:.2f}]"
-                        if not math.isnan(r["ratio_low"])
-                        else ""
-                    )
-            table.add_row(
-                *(str(values[c]) for c in varying),
-                *(f"{_fmt_s(by_arch.get(a))} {backends.get(a, '')}".strip() for a in archs),
-                ratio_text,
-                f"{THEORETICAL_GRU_LSTM:.2f}",
-            )
-        console.print(table)
-    if not ratios.empty:
-        basis = set(ratios["method"])
-        console.print(
-            "Verdicts (time ratio gru/lstm; interval: 95% bootstrap over "
-            + ("rounds" if basis == {"rounds"} else "samples of one round — use --rounds ≥ 5 for comparisons")
-            + "):",
-            markup=False,
-        )
-        for row in ratios.to_dict("records"):
-            console.print(f"  {verdict_text(row)}", markup=False)
-    _warn(summary, path)
-
-
-def _fmt_s(value: float | None) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    if value < 1e-3:
-        return f"{value * 1e6:.0f} µs"
-    if value < 1:
-        return f"{value * 1e3:.2f} ms"
-    return f"{value:.3f} s"
-
-
-def _warn(summary: Any, path: Path) -> None:
+    data = load_report_data([path])
+    cases, rounds = aggregate_cases(data.summary)
+    shown = run_summary(data.summary, pair_ratios(cases, rounds, data.sample_files))
+    _show(console, shown.body)
     err = err_console()
-    failed = summary[summary["status"] != "ok"]
-    for _, row in failed.iterrows():
-        what = f"{row['arch']}/{row['impl']} {row['mode']} T={row['seq_len']} H={row['hidden_size']}"
-        err.print(f"Warning: {what}: {row['status']} — {row['message']}", markup=False)
-    ok = summary[summary["status"] == "ok"]
-    noisy = ok[ok["iqr_s"] / ok["median_s"] > 0.10]
-    if len(noisy):
-        err.print(
-            f"Warning: {len(noisy)} case(s) are noisy (IQR/median > 10%). Hint: raise --budget, set "
-            "--threads 1, or close other programs.",
-            markup=False,
-        )
-    busy = ok[ok["busy"].astype(str).str.lower() == "true"]
-    if len(busy):
-        share = float(busy["other_cpu_frac"].max())
-        err.print(
-            f"Warning: the machine was busy during {len(busy)} case(s): other processes used up to "
-            f"{share:.0%} of the CPUs. Their times may be inflated (OpenMP threads spin when "
-            "oversubscribed). Hint: rerun on a quieter machine, or with fewer threads (--threads 1).",
-            markup=False,
-        )
+    for line in shown.warnings:
+        err.print(line, markup=False)
     out_console().print(f"Results: {path}", markup=False)

@@ -1,6 +1,6 @@
 """``rnnbench train``: which cell learns a long-range task — LSTM, LSTM with forget bias +1, GRU or a plain
 RNN — at matched parameters, over seeds, with intervals. Thin: parse → ``TrainSpec`` →
-``rnnbench.learn.session`` → tables.
+``learn.session.run_training`` → ``analyse.training.summarize`` → ``present.training`` → print.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.table import Table
 
 from rnnbench.cli.app import MultiValueCommand, app, err_console, out_console
 from rnnbench.core.parsing import parse_floats, parse_ints, split_values
@@ -21,10 +20,10 @@ from rnnbench.errors import BenchmarkFailedError, ConfigError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from rnnbench.analyse.stats import Interval
-    from rnnbench.analyse.training import TrainReport
-    from rnnbench.learn.loop import TrainEvent
+    from rnnbench.analyse.training import TrainSummary
+    from rnnbench.core.progress import ProgressEvent
     from rnnbench.learn.spec import TrainSpec
+    from rnnbench.results.folder import RunFolder
 
 TASK_NAMES = "adding, copy, selective-copy, temporal-order, parity, anbn, charlm, series, digits"
 
@@ -103,7 +102,6 @@ def train_command(
     intervals: mean with a 95% t-interval, median, success rate with a Wilson interval, and the paired per-seed
     GRU − LSTM difference. Writes curves.csv, train_summary.csv and metadata.json after every finished run.
     """
-    from rnnbench.analyse.training import summarize
     from rnnbench.learn.presets import preset_spec
     from rnnbench.learn.session import build_tasks, load_spec, new_metadata
     from rnnbench.learn.spec import validate
@@ -159,8 +157,17 @@ def train_command(
         folder = RunFolder.create(output, new_metadata(spec, sys.argv, tasks))
     console = out_console()
     rows = _run_with_progress(spec, folder, tasks, err_console())
-    report = summarize(rows)
-    render_report(console, report, spec)
+    from rnnbench.learn.tasks import TASK_CLASSES
+    from rnnbench.present.training import summary_renderables
+
+    summary = _summarise(folder)
+    targets = {name: cls.target_text for name, cls in TASK_CLASSES.items()}
+    for item in summary_renderables(summary, targets, spec.stop_at_target):
+        # lines verbatim; tables as they always printed (their cells go through Rich markup)
+        if isinstance(item, str):
+            console.print(item, markup=False)
+        else:
+            console.print(item)
     console.print(f"Results: {folder.path}", markup=False)
     failed = [r for r in rows if r["status"] not in ("ok", "diverged")]
     if failed:
@@ -172,12 +179,15 @@ def train_command(
             raise BenchmarkFailedError(f"every training run failed, e.g. {failed[0]['message']}")
 
 
-def _run_with_progress(spec: TrainSpec, folder: Any, tasks: Any, console: Console) -> list[dict[str, Any]]:
+def _run_with_progress(
+    spec: TrainSpec, folder: RunFolder, tasks: Any, console: Console
+) -> list[dict[str, Any]]:
     """Run the plan with one bar per (arm, seed) run — live training loss and last evaluation — plus an
     overall bar; each finished run leaves a one-line result."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from rnnbench.learn.session import run_training
+    from rnnbench.present.training import done_line
 
     progress = Progress(
         TextColumn("{task.description}"),
@@ -191,165 +201,35 @@ def _run_with_progress(spec: TrainSpec, folder: Any, tasks: Any, console: Consol
     bars: dict[Any, Any] = {}
     overall = progress.add_task("all runs", total=None, info="")
 
-    def on_event(event: TrainEvent) -> None:
-        unit = event.unit
+    def on_event(event: ProgressEvent) -> None:
+        unit, values = event.subject, event.values
         if event.kind == "plan":
-            progress.update(
-                overall, total=event.total, completed=event.skipped, info=f"{event.skipped} done before"
-            )
+            progress.update(overall, total=event.total, completed=event.done, info=f"{event.done} done before")
         elif event.kind == "start" and unit is not None:
-            bars[unit.key] = progress.add_task(unit.label(), total=event.total, info="")
+            bars[unit.key] = progress.add_task(event.label, total=event.total, info="")
         elif event.kind == "step" and unit is not None and unit.key in bars:
-            progress.update(bars[unit.key], completed=event.step, info=f"loss {event.loss:.4g}")
+            progress.update(bars[unit.key], completed=event.done, info=f"loss {values['loss']:.4g}")
         elif event.kind == "eval" and unit is not None and unit.key in bars:
-            score = "" if event.score is None else f" score {event.score:.3g}"
-            progress.update(bars[unit.key], info=f"step {event.step}: eval {event.metric:.4g}{score}")
+            score = "" if values.get("score") is None else f" score {values['score']:.3g}"
+            progress.update(bars[unit.key], info=f"step {event.done}: eval {values['metric']:.4g}{score}")
         elif event.kind == "done" and unit is not None:
-            row = event.row or {}
             if unit.key in bars:
                 progress.remove_task(bars.pop(unit.key))
-            progress.console.print(_done_line(unit.label(), row), markup=False)
+            progress.console.print(done_line(event.label, values.get("row") or {}), markup=False)
             progress.advance(overall)
 
     with progress:
         return run_training(spec, folder, on_event, tasks)
 
 
-def _done_line(label: str, row: dict[str, Any]) -> str:
-    status = row.get("status", "")
-    if status not in ("ok",):
-        return f"{label}: {status} — {row.get('message', '')}"
-    solved = "solved" if row.get("solved") else "not solved"
-    at = f" at step {row['steps_to_target']}" if row.get("steps_to_target") is not None else ""
-    score = "" if row.get("score") is None else f", {row.get('score_name')} {row['score']:.3g}"
-    return (
-        f"{label}: {row.get('metric')} {row['final_metric']:.4g} (chance {row['baseline_metric']:.4g}{score}), "
-        f"{solved}{at}, {row['steps']} steps, {row['seconds_per_step'] * 1000:.1f} ms/step"
-    )
+def _summarise(folder: RunFolder) -> TrainSummary:
+    """The run's summary, from its ``train_summary.csv`` read back through the one loader (so a resumed run
+    summarises exactly like a fresh one and like ``rnnbench report`` would), and the learning rates it chose
+    recorded in metadata.json's ``selected_lr``. Done here rather than in ``learn.session`` because choosing
+    is analysis and ``learn`` never imports ``analyse``."""
+    from rnnbench.analyse.training import summarize
+    from rnnbench.results.loader import load_report_data
 
-
-def _fmt(value: float, digits: int = 4) -> str:
-    return "–" if value is None or not math.isfinite(value) else f"{value:.{digits}g}"
-
-
-def _interval(iv: Interval, digits: int = 3) -> str:
-    if not math.isfinite(iv.low):
-        return f"{_fmt(iv.estimate, digits)} [n too small]"
-    return f"{_fmt(iv.estimate, digits)} [{_fmt(iv.low, digits)}, {_fmt(iv.high, digits)}]"
-
-
-def render_report(console: Console, report: TrainReport, spec: TrainSpec) -> None:
-    """Per comparison: a table of arms, the paired differences, and — across lengths — the memory horizon.
-    Differences always come with their interval and a reading that says when the data cannot decide."""
-    from rnnbench.learn.tasks import TASK_CLASSES
-
-    groups: dict[tuple[str, int, str, int], list[Any]] = {}
-    for s in report.arms:
-        groups.setdefault((s.task, s.seq_len, s.match, s.budget), []).append(s)
-    for (task, seq_len, match, budget), arms in groups.items():
-        cls = TASK_CLASSES.get(task)
-        target = cls.target_text if cls else ""
-        size = f"params≈{budget}" if match == "params" else f"hidden={budget}"
-        first = arms[0]
-        table = Table(
-            title=(
-                f"{task}, T={seq_len}, {size}: {first.metric_name} (lower is better; chance "
-                f"{_fmt(first.baseline)}), solved = {target}"
-            ),
-            title_justify="left",
-        )
-        for col in ("arm", "h", "params", "lr", "seeds", "mean [95% CI]", "median", "solved [95% CI]",
-                    "steps→target", "ms/step", first.score_name or "score"):  # fmt: skip
-            table.add_column(col)
-        for s in arms:
-            rate = f"{s.successes}/{s.n} {_rate(s.success)}"
-            notes = []
-            if s.diverged:
-                notes.append(f"{s.diverged} diverged")
-            if s.failed:
-                notes.append(f"{s.failed} failed")
-            table.add_row(
-                s.arm + (f" ({', '.join(notes)})" if notes else ""),
-                str(s.hidden_size),
-                str(s.params),
-                f"{s.lr:g}",
-                str(s.n),
-                _interval(s.mean),
-                _fmt(s.median, 3),
-                rate,
-                _fmt(s.median_steps_to_target),
-                _fmt(s.seconds_per_step * 1000, 3),
-                _fmt(s.mean_score, 3),
-            )
-        console.print(table)
-        pairs = [
-            p for p in report.pairs if (p.task, p.seq_len, p.match, p.budget) == (task, seq_len, match, budget)
-        ]
-        if pairs:
-            ptable = Table(
-                title="Paired by seed (same data stream): difference of final metric", title_justify="left"
-            )
-            for col in ("difference", "seeds", "mean [95% CI]", "solved (b − a)", "reading"):
-                ptable.add_column(col)
-            for p in pairs:
-                ptable.add_row(
-                    f"{p.b} − {p.a}",
-                    str(p.n),
-                    _interval(p.diff),
-                    f"{p.success_diff:+d}",
-                    _reading(p.diff, p.a, p.b),
-                )
-            console.print(ptable)
-    horizons: dict[tuple[str, str, int], list[Any]] = {}
-    for h in report.horizons:
-        if len(h.rates) >= 2:
-            horizons.setdefault((h.task, h.match, h.budget), []).append(h)
-    for (task, match, budget), hs in horizons.items():
-        size = f"params≈{budget}" if match == "params" else f"hidden={budget}"
-        htable = Table(
-            title=f"Memory horizon: {task}, {size} — seeds solved per length (Wilson 95%)", title_justify="left"
-        )
-        htable.add_column("length")
-        for h in hs:
-            htable.add_column(h.arm)
-        lengths = sorted({r[0] for h in hs for r in h.rates})
-        for length in lengths:
-            cells = []
-            for h in hs:
-                found = [r for r in h.rates if r[0] == length]
-                cells.append(f"{found[0][1]}/{found[0][2]} {_rate(found[0][3])}" if found else "–")
-            htable.add_row(str(length), *cells)
-        htable.add_row(
-            "largest solved (≥ half the seeds)",
-            *["none" if h.largest_solved is None else str(h.largest_solved) for h in hs],
-        )
-        console.print(htable)
-    if report.swept:
-        console.print(
-            "Learning rate chosen per arm by median validation metric; every sweep run is kept in "
-            "train_summary.csv.",
-            markup=False,
-        )
-    if spec.stop_at_target:
-        console.print(
-            "Runs stopped at their target (--stop-at-target): compare steps→target and success; the final "
-            "metric of a solved run is the one at its stopping point.",
-            markup=False,
-        )
-
-
-def _rate(iv: Interval) -> str:
-    if not math.isfinite(iv.estimate):
-        return "–"
-    return f"{iv.estimate:.2f} [{iv.low:.2f}, {iv.high:.2f}]"
-
-
-def _reading(diff: Interval, a: str, b: str) -> str:
-    """Words for a paired interval: a direction only when the interval excludes zero."""
-    if not math.isfinite(diff.low):
-        return "too few seeds for an interval"
-    if diff.high < 0:
-        return f"{b} lower than {a} (interval excludes 0)"
-    if diff.low > 0:
-        return f"{b} higher than {a} (interval excludes 0)"
-    return "inconclusive (interval includes 0)"
+    summary = summarize(load_report_data([folder.path]).train)
+    folder.update_metadata(selected_lr=summary.lr_table())
+    return summary

@@ -1,4 +1,8 @@
-"""The training loop of one unit: batches, optimiser, evaluation, rows."""
+"""The training loop of one unit: batches, optimiser, evaluation, rows.
+
+Progress goes out as ``core.progress.ProgressEvent`` values (the ``Unit`` in ``subject``, its label in
+``label``, the step in ``done`` of ``total``, figures in ``values``), the one event type every long job uses.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,12 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import nn
 
+from rnnbench.core.progress import OnProgress, ProgressEvent, ignore
 from rnnbench.errors import UnsupportedError
 from rnnbench.learn.network import Network, build_network
 from rnnbench.learn.sizing import data_seed, match_note
@@ -27,29 +32,6 @@ class HeldOut:
     eval: Batch
     val: Batch | None
     baseline: float
-
-
-@dataclass(frozen=True)
-class TrainEvent:
-    """What ``run_training`` tells its ``progress`` callback.
-
-    ``kind``: ``plan`` (``total`` units, ``skipped`` already done), ``start`` (a unit, ``total`` steps),
-    ``step`` (``step``, smoothed ``loss``), ``eval`` (``metric``, ``score``), ``done`` (``row``: the summary
-    row written), ``skip`` (a finished unit found when resuming).
-    """
-
-    kind: Literal["plan", "start", "step", "eval", "done", "skip"]
-    unit: Unit | None = None
-    step: int = 0
-    total: int = 0
-    skipped: int = 0
-    loss: float = math.nan
-    metric: float = math.nan
-    score: float | None = None
-    row: dict[str, Any] | None = None
-
-
-Progress = Callable[[TrainEvent], None]
 
 
 @dataclass
@@ -109,7 +91,7 @@ def train_unit(
     spec: TrainSpec,
     held: HeldOut,
     device: str,
-    progress: Progress | None = None,
+    progress: OnProgress | None = None,
     clock: Callable[[], float] = time.perf_counter,
 ) -> UnitResult:
     """Train one unit and return its summary row and curve rows (nothing is written here).
@@ -118,7 +100,8 @@ def train_unit(
     optimiser step), with a device synchronisation before each clock read; evaluation is excluded. A NaN or
     infinite training loss stops the unit as ``diverged``.
     """
-    emit = progress or (lambda event: None)
+    emit = progress or ignore
+    label = unit.label()
     net = build_network(task, unit, spec, device)
     opt = torch.optim.Adam(net.parameters(), lr=unit.lr)
     scaler = torch.amp.GradScaler("cuda") if spec.dtype == "float16" and device.startswith("cuda") else None
@@ -148,12 +131,17 @@ def train_unit(
             }
         )
         emit(
-            TrainEvent(
-                "eval", unit, step=step, total=spec.steps, metric=last_eval.metric, score=last_eval.score
+            ProgressEvent(
+                "eval",
+                label,
+                done=step,
+                total=spec.steps,
+                values={"metric": last_eval.metric, "score": last_eval.score},
+                subject=unit,
             )
         )
 
-    emit(TrainEvent("start", unit, total=spec.steps))
+    emit(ProgressEvent("start", label, total=spec.steps, subject=unit))
     record(0, math.nan)
     stream = _batches(task, unit, spec)
     status, message, step = "ok", match_note(unit), 0
@@ -188,7 +176,11 @@ def train_unit(
         seg_loss += value
         seg_n += 1
         if step % report_every == 0:
-            emit(TrainEvent("step", unit, step=step, total=spec.steps, loss=seg_loss / seg_n))
+            emit(
+                ProgressEvent(
+                    "step", label, done=step, total=spec.steps, values={"loss": seg_loss / seg_n}, subject=unit
+                )
+            )
         if step % spec.eval_every == 0 or step == spec.steps:
             _sync(device)
             train_s += clock() - t0
@@ -217,8 +209,21 @@ def train_unit(
         "status": status,
         "message": message,
     }
-    emit(TrainEvent("done", unit, step=step, total=spec.steps, metric=final, row=row))
+    emit(done_event(unit, row, step, spec.steps))
     return UnitResult(row, curves)
+
+
+def done_event(unit: Unit, row: dict[str, Any], step: int = 0, total: int = 0) -> ProgressEvent:
+    """A unit finished (trained, diverged or failed): its status, and the summary row in ``values["row"]``."""
+    return ProgressEvent(
+        "done",
+        unit.label(),
+        done=step,
+        total=total,
+        status=str(row.get("status", "")),
+        values={"metric": row.get("final_metric", math.nan), "row": row},
+        subject=unit,
+    )
 
 
 def _curve_keys(unit: Unit) -> dict[str, Any]:

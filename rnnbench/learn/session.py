@@ -6,10 +6,10 @@ depends on task, length and seed, never on the arm, size or learning rate), the 
 Adam with gradient-norm clipping at 1.0, the number of steps × batch, and — by default — the total parameter
 count (recurrent layers plus the linear head), solved per arm from one budget.
 
-The library never prints: ``run_training`` reports through a ``progress`` callback and writes rows to the run
-folder (curves first, then the unit's summary row, each flushed), so a killed run loses at most the unit it
-was in, and ``resume`` skips every (task, arm, seed, length, size, lr) unit that has a summary row and drops
-curve rows of units that have none.
+The library never prints: ``run_training`` reports through a ``progress`` callback (``core.progress``
+events) and writes rows to the run folder (curves first, then the unit's summary row, each flushed), so a
+killed run loses at most the unit it was in, and ``resume`` skips every (task, arm, seed, length, size, lr)
+unit that has a summary row and drops curve rows of units that have none.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from typing import Any
 
 import torch
 
-from rnnbench.analyse.training import _lr_table, select_lrs
+from rnnbench.core.progress import OnProgress, ProgressEvent, ignore
 from rnnbench.core.values import now_iso
 from rnnbench.errors import ConfigError, RnnbenchError, UnsupportedError
-from rnnbench.learn.loop import HeldOut, Progress, TrainEvent, UnitResult, _error_row, train_unit
+from rnnbench.learn.loop import HeldOut, UnitResult, _error_row, done_event, train_unit
 from rnnbench.learn.sizing import expand_units
 from rnnbench.learn.spec import GRAD_CLIP, MATCH_TOLERANCE, REFERENCE_ARM, TrainSpec, unit_key, validate
 from rnnbench.learn.tasks import Task, make_task
@@ -65,7 +65,7 @@ def finished_keys(folder: RunFolder) -> set[tuple[str, str, int, int, str, int, 
 def run_training(
     spec: TrainSpec,
     folder: RunFolder,
-    progress: Progress | None = None,
+    progress: OnProgress | None = None,
     tasks: Mapping[str, Task] | None = None,
 ) -> list[dict[str, Any]]:
     """Run every unit of the plan not yet in ``folder`` and return all its summary rows (as strings, read
@@ -74,10 +74,13 @@ def run_training(
     Per-unit failures (an unsupported dtype, out of memory) become ``error`` rows and the plan continues;
     ``RnnbenchError`` for bad settings is raised before anything trains. Ctrl-C marks the folder
     ``interrupted`` and re-raises; every finished unit is already on disk.
+
+    Choosing each arm's learning rate is analysis, not training: ``rnnbench train`` records metadata.json's
+    ``selected_lr`` from ``analyse.training.summarize`` once this returns (``learn`` never imports ``analyse``).
     """
     from rnnbench.measure.devices import resolve_device
 
-    emit = progress or (lambda event: None)
+    emit = progress or ignore
     spec = validate(spec)
     device = resolve_device(spec.device)
     from rnnbench.measure.models.build import unsupported_reason
@@ -93,13 +96,13 @@ def run_training(
     threads_before = torch.get_num_threads()
     if spec.threads:
         torch.set_num_threads(spec.threads)
-    emit(TrainEvent("plan", total=len(units), skipped=sum(u.key in done for u in units)))
+    emit(ProgressEvent("plan", done=sum(u.key in done for u in units), total=len(units)))
     folder.update_metadata(status="running")
     cache: dict[tuple[str, int], HeldOut] = {}
     try:
         for unit in units:
             if unit.key in done:
-                emit(TrainEvent("skip", unit))
+                emit(ProgressEvent("skip", unit.label(), subject=unit))
                 continue
             task = tasks[unit.task]
             if (unit.task, unit.seq_len) not in cache:
@@ -111,7 +114,7 @@ def run_training(
                 raise
             except (RuntimeError, ValueError, NotImplementedError) as exc:
                 result = UnitResult(_error_row(task, unit, spec, held, device, exc))
-                emit(TrainEvent("done", unit, row=result.row))
+                emit(done_event(unit, result.row))
             curves.append(result.curves)  # curves first: a kill before the summary row leaves orphans,
             summary.append([result.row])  # which finished_keys drops on resume
             done.add(unit.key)
@@ -121,7 +124,7 @@ def run_training(
     finally:
         torch.set_num_threads(threads_before)
     rows = summary.read_rows()
-    folder.update_metadata(status="complete", finished_at=now_iso(), selected_lr=_lr_table(select_lrs(rows)))
+    folder.update_metadata(status="complete", finished_at=now_iso())
     return rows
 
 

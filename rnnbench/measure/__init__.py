@@ -1,0 +1,7 @@
+"""The measuring half: models (one canonical weight set, six implementations), workloads, the timer, the
+runner, sweeps with rounds in worker processes, shards, merge, DDP, environment and devices, machine load,
+verification. The only layer (with ``learn``) that imports torch, and only lazily where a command may not
+need it.
+
+May import: ``core``, ``results``, and ``analyse.stats`` (a NumPy-only leaf) for per-case summaries.
+"""

@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from rnnbench.analyse.stats import iqr, median_ci
+from rnnbench.core.progress import OnProgress, ProgressEvent
 from rnnbench.core.spec import Case, Settings, SweepSpec
 from rnnbench.core.values import now_iso
 from rnnbench.errors import EXIT_BENCHMARK_FAILED, ConfigError
-from rnnbench.measure.runner import OnEvent
 from rnnbench.results.folder import RunFolder
 
 FAIL_RANK_ENV = "RNNBENCH_DDP_FAIL_RANK"
@@ -64,9 +64,12 @@ def run_ddp(
     output: Path,
     run_id: str | None,
     command: list[str],
-    on_event: OnEvent,
+    on_progress: OnProgress,
 ) -> Path | None:
-    """Run every case of ``spec`` (all ``ddp-train``) on this rank; rank 0 returns the run folder."""
+    """Run every case of ``spec`` (all ``ddp-train``) on this rank; rank 0 returns the run folder.
+
+    Every rank reports ``start``/``done`` events for its cases; showing them from rank 0 only is the caller's
+    choice (the library does not know which rank owns the terminal)."""
     import torch
     import torch.distributed as dist
 
@@ -129,7 +132,7 @@ def run_ddp(
             )  # fmt: skip
         dist.barrier()
         for case in cases:
-            on_event({"event": "case_start", "label": case.label()})
+            on_progress(ProgressEvent("start", label=case.label(), subject=case))
             torch.set_num_threads(case.threads)
             try:
                 record = _measure(case, device, settings, rank, world, dist, prepare, _sync_fn)
@@ -141,7 +144,7 @@ def run_ddp(
             dist.all_gather_object(outcomes, {"rank": rank, "status": "ok", "message": "", **record})
             if rank == 0 and folder is not None:
                 _write(folder, run_id, case, outcomes, backend, world)
-            on_event({"event": "case_done", "label": case.label(), "status": "ok"})
+            on_progress(ProgressEvent("done", label=case.label(), status="ok", subject=case))
         if folder is not None:
             folder.update_metadata(
                 status="complete", finished_at=_dt.datetime.now().isoformat(timespec="seconds")

@@ -14,17 +14,6 @@ import re
 import sys
 from typing import Any
 
-HARD_KEYS: tuple[str, ...] = (
-    "torch",
-    "cuda",
-    "cudnn",
-    "onednn",
-    "device_model",
-    "threads",
-    "numeric_flags",
-)
-"""Fingerprint keys that make results not comparable when they differ (``compare --allow-diff`` relaxes)."""
-
 
 def cpu_model() -> str:
     """The CPU's model name from ``/proc/cpuinfo`` (Linux) or ``platform.processor()``."""

@@ -1,8 +1,9 @@
 """Runs cases: builds each one, times the architectures of a shape interleaved, records what ran and how
 busy the machine was, and appends rows after every shape. Failures become rows, never the end of a sweep.
 
-The library never prints: progress goes to an ``on_event`` callback (the CLI renders it; a worker process
-forwards it as JSON lines).
+The library never prints: progress goes to an ``OnProgress`` callback as ``core.progress.ProgressEvent``
+values (``start``/``done`` per case, ``round_start``/``round_done`` per round); the CLI renders them and a
+worker process forwards them to its parent as JSON lines.
 """
 
 from __future__ import annotations
@@ -19,15 +20,13 @@ from typing import Any
 
 from rnnbench.analyse.stats import iqr, median_ci
 from rnnbench.core import flops
+from rnnbench.core.progress import OnProgress, ProgressEvent
 from rnnbench.core.spec import Case, Settings
 from rnnbench.core.values import now_iso
 from rnnbench.errors import DeviceUnavailableError, UnsupportedError
 from rnnbench.measure.machine_load import between, snapshot
 from rnnbench.measure.timing import Timed, TimingResult, time_interleaved, time_one
 from rnnbench.results.folder import RunFolder
-
-Event = dict[str, Any]
-OnEvent = Callable[[Event], None]
 
 
 # ---- preparing one case -------------------------------------------------------------------------------------
@@ -362,9 +361,13 @@ def _calibration_key(device: str, dtype: str, threads: int) -> str:
     return f"{device}/{dtype}/threads={threads}"
 
 
-def run_group(group: list[Case], ctx: RoundContext, on_event: OnEvent) -> list[dict[str, Any]]:
+def run_group(group: list[Case], ctx: RoundContext, on_progress: OnProgress) -> list[dict[str, Any]]:
     """Measure one group (the architectures of one shape) interleaved; returns summary rows and appends
-    summary and sample rows to the folder. Each case's failure is its own row."""
+    summary and sample rows to the folder. Each case's failure is its own row.
+
+    Progress: a ``start`` event per case as it is built, and a ``done`` event per case (its ``status``, the
+    row in ``values["row"]``) only once the group's rows are on disk, so a watcher never counts a case that a
+    kill would lose."""
     import torch
 
     from rnnbench.measure.devices import resolve_device
@@ -385,7 +388,7 @@ def run_group(group: list[Case], ctx: RoundContext, on_event: OnEvent) -> list[d
     rows_by_case: dict[Case, dict[str, Any]] = {}
     prepared: list[Prepared] = []
     for case in group:
-        on_event({"event": "case_start", "label": case.label()})
+        on_progress(ProgressEvent("start", label=case.label(), subject=case))
         base = _base_row(case, ctx.run_id, ctx.round_index, device, threads)
         base["fingerprint"] = ctx.fingerprints.get(device)
         try:
@@ -446,8 +449,10 @@ def run_group(group: list[Case], ctx: RoundContext, on_event: OnEvent) -> list[d
 
     rows = [rows_by_case[c] for c in group]
     _write(ctx, rows, samples)
-    for row in rows:
-        on_event({"event": "case_done", "label": _label_of(row), "status": row["status"], "row": row})
+    for case, row in zip(group, rows, strict=True):
+        on_progress(
+            ProgressEvent("done", label=_label_of(row), status=row["status"], values={"row": row}, subject=case)
+        )
     return rows
 
 
@@ -500,13 +505,18 @@ def resolved_threads(case: Case) -> int:
     return case.threads or torch.get_num_threads()
 
 
-def run_round(cases: list[Case], ctx: RoundContext, on_event: OnEvent) -> list[dict[str, Any]]:
-    """Run every case of ``cases`` not already done in this round; returns the new summary rows."""
+def run_round(cases: list[Case], ctx: RoundContext, on_progress: OnProgress) -> list[dict[str, Any]]:
+    """Run every case of ``cases`` not already done in this round; returns the new summary rows.
+
+    Brackets the round with ``round_start`` (``done`` = round index, ``total`` = its cases, ``values["todo"]``
+    = those still to run) and ``round_done``."""
     done = done_keys(ctx.folder)
     todo = [c for c in cases if (c.case_id, resolved_threads(c), ctx.round_index) not in done]
-    on_event({"event": "round_start", "round": ctx.round_index, "total": len(cases), "todo": len(todo)})
+    on_progress(
+        ProgressEvent("round_start", done=ctx.round_index, total=len(cases), values={"todo": len(todo)})
+    )
     rows: list[dict[str, Any]] = []
     for group in group_by_shape(todo):
-        rows += run_group(group, ctx, on_event)
-    on_event({"event": "round_done", "round": ctx.round_index})
+        rows += run_group(group, ctx, on_progress)
+    on_progress(ProgressEvent("round_done", done=ctx.round_index, total=len(cases)))
     return rows

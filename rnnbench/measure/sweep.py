@@ -1,24 +1,88 @@
-"""A whole ``rnnbench run``: create the run folder, run each round (in-process or in a fresh worker process),
-resume an interrupted run. Rounds are the replication unit comparisons need: each one re-imports torch,
-rebuilds every model and re-runs every kernel selection, so its median is independent of the others'.
+"""A whole ``rnnbench run``: expand the grid once, create the run folder, run each round (in-process or in a
+fresh worker process), resume an interrupted run. Rounds are the replication unit comparisons need: each one
+re-imports torch, rebuilds every model and re-runs every kernel selection, so its median is independent of the
+others'.
+
+``prepare_run`` is everything between the parsed options and the first case (devices, device pool, default
+threads, grid, shard, folder) in one call; ``open_run`` is the same for ``--resume``; ``execute`` runs the
+rounds. Progress goes to an ``OnProgress`` callback; worker processes send it as ``ProgressEvent`` JSON lines.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rnnbench.core.progress import OnProgress, ProgressEvent
 from rnnbench.core.spec import Case, Settings, SweepSpec
 from rnnbench.errors import BenchmarkFailedError, ConfigError, DeviceUnavailableError
-from rnnbench.measure.runner import OnEvent, RoundContext, drop_orphan_samples, run_round
+from rnnbench.measure.runner import RoundContext, drop_orphan_samples, run_round
+from rnnbench.measure.shard import partition, shard_of
 from rnnbench.results.folder import RunFolder, new_run_id
+
+RoundRunner = Callable[[RunFolder, int, OnProgress], None]
+"""Runs one round of a folder (in this process, in a worker, across a pool); ``execute`` takes one for tests."""
+
+
+# ---- the grid, expanded once -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunGrid:
+    """A run's cases, expanded once from its spec: the size of the whole grid, and the cases this folder
+    measures — cut to its shard and, in a device pool, split into one part per device (one part otherwise).
+
+    Everything downstream (the metadata's ``grid_cases``, the progress total, every in-process round) reads
+    its cases from here rather than expanding the spec again; only a fresh process that has nothing but the
+    folder (a worker, ``--resume``) derives it, through ``expand_grid`` as well."""
+
+    grid_size: int
+    """Cases in the whole grid, before sharding (in a pool, each case once)."""
+    parts: tuple[tuple[Case, ...], ...]
+    """One tuple of cases per pool device, each case with the device that runs it; a single part without a
+    pool."""
+
+    @property
+    def cases(self) -> list[Case]:
+        """Every case this folder measures, part after part."""
+        return [case for part in self.parts for case in part]
+
+    def part(self, index: int | None) -> list[Case]:
+        """The cases of pool worker ``index``, or all of them with ``None``."""
+        return self.cases if index is None else list(self.parts[index])
+
+
+def expand_grid(
+    spec: SweepSpec, shard: tuple[int, int] | None = None, pool: Sequence[str] | None = None
+) -> RunGrid:
+    """The one place a run's grid is expanded: ``spec.expand()``, cut to shard ``(k, n)`` (see
+    ``rnnbench.measure.shard``) and, with a ``pool`` of devices, partitioned across them so that each case is
+    measured once, on the device of its part, rather than once per device. Deterministic: a worker or a
+    ``--resume`` that re-derives the grid from the folder's metadata gets the same cases in the same order."""
+    if pool:
+        spec = dataclasses.replace(spec, device=(pool[0],))
+    cases = spec.expand()
+    grid_size = len(cases)
+    if shard:
+        cases = shard_of(cases, *shard)
+    if not pool:
+        return RunGrid(grid_size, (tuple(cases),))
+    parts = partition(cases, len(pool))
+    return RunGrid(
+        grid_size,
+        tuple(
+            tuple(dataclasses.replace(c, device=dev) for c in part)
+            for dev, part in zip(pool, parts, strict=True)
+        ),
+    )
+
+
+# ---- devices ----------------------------------------------------------------------------------------------
 
 
 def resolve_devices(spec: SweepSpec) -> tuple[SweepSpec, list[str]]:
@@ -68,10 +132,47 @@ def _fingerprints(env: dict[str, Any], spec: SweepSpec) -> tuple[dict[str, Any],
     return keys, prints
 
 
-def row_fingerprint(env: dict[str, Any], device: str, threads: int) -> str:
-    from rnnbench.measure.env import fingerprint, fingerprint_keys
+# ---- starting and reopening a run folder --------------------------------------------------------------------
+@dataclass(frozen=True)
+class SweepRun:
+    """A run folder ready for ``execute``, with its grid (expanded once) and what the CLI tells the user before
+    the first case."""
 
-    return fingerprint(fingerprint_keys(env, device, threads))
+    folder: RunFolder
+    grid: RunGrid
+    rounds: int
+    pool: list[str] | None = None
+    """The GPUs the grid is split across, one concurrent worker each; ``None`` when devices are an axis."""
+    notes: tuple[str, ...] = ()
+    """Devices asked for but absent here: their cases are recorded as ``skipped`` rows."""
+
+    @property
+    def total(self) -> int:
+        """Measurements in the whole run: every case of the folder in every round."""
+        return len(self.grid.cases) * self.rounds
+
+
+def prepare_run(
+    spec: SweepSpec,
+    settings: Settings,
+    rounds: int,
+    output: Path,
+    run_id: str | None = None,
+    command: list[str] | None = None,
+    shard: tuple[int, int] | None = None,
+) -> SweepRun:
+    """Everything between the parsed options and the first case, in one call: concrete devices (absent ones
+    noted, not fatal, unless all are absent), a device pool when several GPUs are named, torch's default thread
+    count made explicit (so it is recorded), the grid expanded once and cut to ``shard``, and the run folder.
+    Imports torch (device resolution, thread count); ``--dry-run`` uses ``expand_grid`` alone."""
+    spec, notes = resolve_devices(spec)
+    pool = device_pool(spec)
+    if spec.threads == (0,):
+        import torch
+
+        spec = spec.with_axes(threads=(torch.get_num_threads(),))
+    run = start_run(spec, settings, rounds, output, run_id, command, shard, pool)
+    return dataclasses.replace(run, notes=tuple(notes))
 
 
 def start_run(
@@ -83,8 +184,9 @@ def start_run(
     command: list[str] | None = None,
     shard: tuple[int, int] | None = None,
     pool: list[str] | None = None,
-) -> RunFolder:
-    """Create ``output/<run-id>/`` with its metadata (environment, fingerprint, spec, settings).
+) -> SweepRun:
+    """Expand the grid of ``spec`` (once) and create ``output/<run-id>/`` with its metadata (environment,
+    fingerprint, spec, settings). Devices are taken as given; ``prepare_run`` resolves them first.
 
     ``shard=(k, n)`` keeps only shard k of n of the grid (see ``rnnbench.measure.shard``). ``pool`` (several
     GPUs) splits the grid across those devices, one concurrent worker per device, all writing to this folder."""
@@ -97,9 +199,10 @@ def start_run(
         raise ConfigError(
             f"{Path(output) / run_id} already exists; pick another --run-id, or continue it with --resume."
         )
+    grid = expand_grid(spec, shard, pool)
     env = capture()
     keys, prints = _fingerprints(env, spec)
-    return RunFolder.create(
+    folder = RunFolder.create(
         Path(output),
         {
             "kind": "run",
@@ -113,12 +216,13 @@ def start_run(
             "settings": dataclasses.asdict(settings),
             "rounds": rounds,
             "calibration": {},
-            "grid_cases": len(spec.expand()),
+            "grid_cases": grid.grid_size,
             "shard": list(shard) if shard else None,
             "pool": pool,
         },
         run_id=run_id,
     )
+    return SweepRun(folder, grid, rounds, pool)
 
 
 def read_run_config(folder: RunFolder) -> tuple[SweepSpec, Settings, int, dict[str, Any]]:
@@ -132,30 +236,33 @@ def read_run_config(folder: RunFolder) -> tuple[SweepSpec, Settings, int, dict[s
     return spec, settings, int(meta.get("rounds", 1)), meta
 
 
-def planned_cases(folder: RunFolder, part: int | None = None) -> list[Case]:
-    """The cases this folder measures: the grid, cut to its shard; in a device pool, the part of worker
-    ``part`` (an index into the pool; each case once, on the device that ran it), or — with ``None`` — all."""
-    from rnnbench.measure.shard import partition, shard_of
-
-    spec, _, _, meta = read_run_config(folder)
-    pool = meta.get("pool")
-    if pool:
-        spec = dataclasses.replace(spec, device=(pool[0],))
-    cases = spec.expand()
-    if meta.get("shard"):
-        k, n = meta["shard"]
-        cases = shard_of(cases, int(k), int(n))
-    if not pool:
-        return cases
-    parts = partition(cases, len(pool))
-    indices = [part] if part is not None else range(len(pool))
-    return [dataclasses.replace(c, device=pool[i]) for i in indices for c in parts[i]]
+def _stored_grid(spec: SweepSpec, meta: dict[str, Any]) -> RunGrid:
+    """The grid a folder was started with, re-derived from its metadata (same spec, shard and pool)."""
+    shard = meta.get("shard")
+    return expand_grid(spec, (int(shard[0]), int(shard[1])) if shard else None, meta.get("pool"))
 
 
-def round_context(
-    folder: RunFolder, round_index: int, part: int | None = None
-) -> tuple[list[Case], RoundContext]:
-    _, settings, _, meta = read_run_config(folder)
+def open_run(path: Path | str) -> SweepRun:
+    """An existing run folder, for ``--resume``: nothing lost (finished rows are kept), nothing twice (each
+    round skips the cases already in ``summary.csv``)."""
+    folder = RunFolder.open_existing(path)
+    spec, _, rounds, meta = read_run_config(folder)
+    return SweepRun(folder, _stored_grid(spec, meta), rounds, meta.get("pool"))
+
+
+# ---- rounds ------------------------------------------------------------------------------------------------
+def run_round_here(
+    folder: RunFolder,
+    round_index: int,
+    on_progress: OnProgress,
+    part: int | None = None,
+    cases: list[Case] | None = None,
+) -> None:
+    """Run one round in this process; calibration results are saved to the metadata for later rounds.
+
+    ``cases`` are the folder's cases when the caller has its grid already (``execute``); a worker process,
+    which has only the folder, leaves them out and derives its pool ``part`` of the stored grid."""
+    spec, settings, _, meta = read_run_config(folder)
     ctx = RoundContext(
         folder=folder,
         run_id=str(meta["run_id"]),
@@ -164,14 +271,10 @@ def round_context(
         fingerprints=dict(meta.get("fingerprint", {})),
         calibration=dict(meta.get("calibration", {})),
     )
-    return planned_cases(folder, part), ctx
-
-
-def run_round_here(folder: RunFolder, round_index: int, on_event: OnEvent, part: int | None = None) -> None:
-    """Run one round in this process; calibration results are saved to the metadata for later rounds."""
-    cases, ctx = round_context(folder, round_index, part)
+    if cases is None:
+        cases = _stored_grid(spec, meta).part(part)
     try:
-        run_round(cases, ctx, on_event)
+        run_round(cases, ctx, on_progress)
     finally:
         folder.update_metadata(calibration={k: v for k, v in ctx.calibration.items() if v == v})
 
@@ -181,12 +284,14 @@ def _worker_command(folder: RunFolder, round_index: int, part: int | None, pytho
     return cmd + ([str(part)] if part is not None else [])
 
 
-def _relay(proc: subprocess.Popen[str], on_event: OnEvent) -> None:
+def _relay(proc: subprocess.Popen[str], on_progress: OnProgress) -> None:
+    """A worker's stdout carries one ``ProgressEvent`` JSON object per line; anything else (a stray print from
+    a library) is not an event and is skipped."""
     assert proc.stdout is not None
     for line in proc.stdout:
         line = line.strip()
         if line.startswith("{"):
-            on_event(json.loads(line))
+            on_progress(ProgressEvent.from_json(line))
 
 
 def _relay_then_close(proc: subprocess.Popen[str], events: Any) -> None:
@@ -195,25 +300,25 @@ def _relay_then_close(proc: subprocess.Popen[str], events: Any) -> None:
 
 
 def run_round_in_worker(
-    folder: RunFolder, round_index: int, on_event: OnEvent, python: str | None = None
+    folder: RunFolder, round_index: int, on_progress: OnProgress, python: str | None = None
 ) -> None:
     """Run one round in a fresh ``python -m rnnbench.measure.worker`` process, relaying its JSON-line events."""
-    run_round_in_workers(folder, round_index, on_event, [None], python)
+    run_round_in_workers(folder, round_index, on_progress, [None], python)
 
 
 def run_round_in_workers(
     folder: RunFolder,
     round_index: int,
-    on_event: OnEvent,
+    on_progress: OnProgress,
     parts: list[int | None],
     python: str | None = None,
 ) -> None:
     """One fresh worker process per pool part (device), running concurrently; events from all are relayed
-    in order of arrival (from this thread only, so ``on_event`` needs no locking)."""
+    in order of arrival (from this thread only, so ``on_progress`` needs no locking)."""
     import queue
     import threading
 
-    events: queue.Queue[dict[str, Any] | None] = queue.Queue()
+    events: queue.Queue[ProgressEvent | None] = queue.Queue()
     procs: list[tuple[subprocess.Popen[str], Path]] = []
     threads = []
     try:
@@ -236,7 +341,7 @@ def run_round_in_workers(
             if event is None:
                 finished += 1
             else:
-                on_event(event)
+                on_progress(event)
         codes = [proc.wait() for proc, _ in procs]
     except KeyboardInterrupt:
         for proc, _ in procs:
@@ -254,32 +359,37 @@ def run_round_in_workers(
 
 
 def execute(
-    folder: RunFolder,
-    on_event: OnEvent,
+    run: SweepRun,
+    on_progress: OnProgress,
     fresh_processes: bool | None = None,
-    runner: Callable[[RunFolder, int, OnEvent], None] | None = None,
+    runner: RoundRunner | None = None,
 ) -> None:
-    """Run (or finish) every round. One round runs in this process unless ``fresh_processes``; several rounds
-    always run in fresh worker processes. Marks the folder complete, interrupted or failed."""
-    _, _, rounds, meta = read_run_config(folder)
+    """Run (or finish) every round of ``run``. One round runs in this process unless ``fresh_processes``;
+    several rounds always run in fresh worker processes; a device pool runs one worker per device. Marks the
+    folder complete, interrupted or failed."""
+    folder, pool = run.folder, run.pool
     removed = drop_orphan_samples(folder)
     if removed:
-        on_event({"event": "warning", "message": f"dropped {removed} sample rows of an unfinished case"})
-    pool = meta.get("pool")
-    use_workers = rounds > 1 if fresh_processes is None else fresh_processes
-    run: Callable[[RunFolder, int, OnEvent], None]
+        on_progress(ProgressEvent("warning", message=f"dropped {removed} sample rows of an unfinished case"))
+    use_workers = run.rounds > 1 if fresh_processes is None else fresh_processes
+    run_one: RoundRunner
     if runner is not None:
-        run = runner
+        run_one = runner
     elif pool:
 
-        def run(f: RunFolder, r: int, ev: OnEvent) -> None:
-            run_round_in_workers(f, r, ev, list(range(len(pool))))
+        def run_one(f: RunFolder, r: int, progress: OnProgress) -> None:
+            run_round_in_workers(f, r, progress, list(range(len(pool))))
+    elif use_workers:
+        run_one = run_round_in_worker
     else:
-        run = run_round_in_worker if use_workers else run_round_here
+
+        def run_one(f: RunFolder, r: int, progress: OnProgress) -> None:
+            run_round_here(f, r, progress, cases=run.grid.cases)
+
     folder.update_metadata(status="running")
     try:
-        for r in range(rounds):
-            run(folder, r, on_event)
+        for r in range(run.rounds):
+            run_one(folder, r, on_progress)
     except KeyboardInterrupt:
         folder.update_metadata(status="interrupted")
         raise

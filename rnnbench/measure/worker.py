@@ -1,21 +1,26 @@
-"""``python -m rnnbench.measure.worker FOLDER ROUND``: one round in a fresh process (the replication unit).
+"""``python -m rnnbench.measure.worker FOLDER ROUND [POOL_PART]``: one round in a fresh process (the
+replication unit).
 
-Its only output is one JSON object per line on stdout (progress events) — an entry point, not the library.
+Its only output is one ``ProgressEvent`` JSON object per line on stdout, which the parent relays to its own
+callback (``sweep._relay``) — an entry point, not the library. It derives its cases from the folder's metadata,
+since a fresh process has nothing else.
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import sys
-from typing import Any
 
+from rnnbench.core.progress import ProgressEvent
 from rnnbench.measure.sweep import run_round_here
 from rnnbench.results.folder import RunFolder
 
 
-def _emit(event: dict[str, Any]) -> None:
-    slim = {k: v for k, v in event.items() if k != "row"}
-    print(json.dumps(slim, default=str), flush=True)
+def _emit(event: ProgressEvent) -> None:
+    """Send ``event`` to the parent, without the summary row of a ``done`` event: the parent reads rows from
+    the folder, and a row per line would only slow the pipe."""
+    slim = dataclasses.replace(event, values={k: v for k, v in event.values.items() if k != "row"})
+    print(slim.to_json(), flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

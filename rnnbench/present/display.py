@@ -80,7 +80,8 @@ def display_train(arms: pd.DataFrame, max_rows: int | None = None) -> pd.DataFra
     rows = []
     for r in data.to_dict("records"):
         w = stats.wilson_interval(int(r["solved"]), int(r["seeds"]))
-        solved = f"{int(r['solved'])}/{int(r['seeds'])} [{w.low:.2f}–{w.high:.2f}]"
+        solved = f"{int(r['solved'])}/{int(r['seeds'])}"
+        solved += f" [{w.low:.2f}–{w.high:.2f}]" if is_finite(w.low) else " (every run failed)"
         norm = fmt_number(r["normalized_mean"])
         if is_finite(r["normalized_low"]):
             norm += f" [{r['normalized_low']:.3g}–{r['normalized_high']:.3g}]"

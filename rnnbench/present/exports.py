@@ -7,7 +7,7 @@ the optional ``range`` (string such as ``"± 1.2"``) and ``extra`` (string, show
 changes starts a new series and a duplicate name overwrites another case, so names here include the device
 and every field of the case, never a run id; ``value`` is the head's median throughput over rounds and
 ``range`` the half-width of its distribution-free 95% interval. All strings are plain text: nothing here
-prints.
+prints. The Markdown tables are specified in :mod:`rnnbench.present.gate`, which the terminal tables share.
 """
 
 from __future__ import annotations
@@ -20,21 +20,21 @@ from collections.abc import Sequence
 from typing import Any
 
 from rnnbench.analyse.ab import Calibration
-from rnnbench.analyse.gate import METRIC_UNIT, CaseComparison, Comparison
+from rnnbench.analyse.gate import METRIC_UNIT, Comparison
 from rnnbench.analyse.history import History
 from rnnbench.errors import ConfigError
+from rnnbench.present.formatting import fmt_number, fmt_percent, fmt_ratio_interval
+from rnnbench.present.gate import (
+    calibration_table,
+    comparison_table,
+    history_table,
+    markdown_lines,
+    md_cell,
+    sorted_cases,
+)
 
 FORMATS: tuple[str, ...] = ("md", "json", "csv", "github-benchmark")
 """Export formats; ``github-benchmark`` is github-action-benchmark's ``customBiggerIsBetter``."""
-
-_VERDICT_MARK = {
-    "regression": "❌ regression",
-    "improvement": "✅ improvement",
-    "no_change": "no change",
-    "inconclusive": "❔ inconclusive",
-    "not_comparable": "⚪ not comparable",
-    "error": "💥 error",
-}
 
 
 def render(result: Comparison | Calibration | History, fmt: str) -> str:
@@ -59,36 +59,7 @@ def render(result: Comparison | Calibration | History, fmt: str) -> str:
     return {"md": history_markdown, "json": _json, "csv": history_csv}[fmt](result)
 
 
-# ---- formatting helpers -------------------------------------------------------------------------------
-def _num(value: float | None, digits: int = 4) -> str:
-    if value is None or not math.isfinite(value):
-        return "—"
-    return f"{value:.{digits}g}"
-
-
-def _throughput(value: float) -> str:
-    if not math.isfinite(value):
-        return "—"
-    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= scale:
-            return f"{value / scale:.3g}{suffix}"
-    return f"{value:.3g}"
-
-
-def _pct(value: float) -> str:
-    return f"{value * 100:.1f}%" if math.isfinite(value) else "—"
-
-
-def _ratio_text(case: CaseComparison) -> str:
-    if not math.isfinite(case.ratio):
-        return "—"
-    return f"{case.ratio:.3f} [{case.ratio_low:.3f}, {case.ratio_high:.3f}]"
-
-
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
+# ---- helpers ------------------------------------------------------------------------------------------
 def _json(result: Any) -> str:
     return json.dumps(_clean_json(result.as_dict()), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
@@ -116,14 +87,6 @@ def _csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 # ---- comparison ---------------------------------------------------------------------------------------
-_ORDER = {v: i for i, v in enumerate(("error", "regression", "inconclusive", "not_comparable", "improvement"))}
-
-
-def sorted_cases(comp: Comparison) -> list[CaseComparison]:
-    """Worst news first; then by name, so the output is stable."""
-    return sorted(comp.cases, key=lambda c: (_ORDER.get(c.verdict, 9), c.name))
-
-
 def comparison_markdown(comp: Comparison, title: str = "rnnbench regression gate") -> str:
     """A job-summary / PR-comment table: headline, settings, one row per case (worst first), notes."""
     s = comp.settings
@@ -138,31 +101,10 @@ def comparison_markdown(comp: Comparison, title: str = "rnnbench regression gate
         f"min effect {s.min_effect:.1%}, α = {s.alpha:g}; rounds {comp.base_rounds} base + {comp.head_rounds} "
         "head" + (f"; allowed to differ: {', '.join(s.allow_diff)}" if s.allow_diff else "") + ".",
         "",
-        "| case | base | head | ratio [interval] | p | verdict | note |",
-        "|---|---:|---:|---|---:|---|---|",
+        *markdown_lines(comparison_table(comp, "markdown")),
     ]
-    for c in sorted_cases(comp):
-        verdict = _VERDICT_MARK.get(c.verdict, c.verdict)
-        if c.verdict == "regression" and c.confirmed:
-            verdict += " (confirmed)"
-        lines.append(
-            "| "
-            + " | ".join(
-                _md_cell(x)
-                for x in (
-                    c.name,
-                    _throughput(c.base_value),
-                    _throughput(c.head_value),
-                    _ratio_text(c),
-                    _num(c.p_value, 2),
-                    verdict,
-                    c.reason,
-                )
-            )
-            + " |"
-        )
     if comp.notes:
-        lines += ["", *[f"- {_md_cell(n)}" for n in comp.notes]]
+        lines += ["", *[f"- {md_cell(n)}" for n in comp.notes]]
     return "\n".join(lines) + "\n"
 
 
@@ -200,7 +142,8 @@ def benchmark_action_entries(comp: Comparison) -> list[dict[str, Any]]:
         extra = (
             f"verdict: {c.verdict}"
             + (" (confirmed)" if c.confirmed else "")
-            + f"; ratio vs base: {_ratio_text(c)}; p: {_num(c.p_value, 2)}"
+            + f"; ratio vs base: {fmt_ratio_interval(c.ratio, c.ratio_low, c.ratio_high)}"
+            + f"; p: {fmt_number(c.p_value, 2)}"
             + f"; rounds: {len(c.base_values)} base + {len(c.head_values)} head; case_id: {c.case_id}"
         )
         entry: dict[str, Any] = {"name": name, "unit": METRIC_UNIT, "value": float(value)}
@@ -222,33 +165,11 @@ def calibration_markdown(cal: Calibration) -> str:
     lines = [
         "## rnnbench calibrate (A/A)",
         "",
-        f"**Smallest honest --min-effect on this machine: {_pct(cal.recommended_min_effect)}** "
+        f"**Smallest honest --min-effect on this machine: {fmt_percent(cal.recommended_min_effect)}** "
         f"(with {cal.comparison.base_rounds} rounds per side); false alarms at min effect {s.min_effect:.1%}, "
         f"α = {s.alpha:g}: {cal.false_alarms}.",
         "",
-        "| case | rounds | median | spread | A/A ratio [interval] | p | verdict | honest min effect |",
-        "|---|---:|---:|---:|---|---:|---|---:|",
-    ]
-    for c in sorted(cal.cases, key=lambda c: -c.honest_min_effect if math.isfinite(c.honest_min_effect) else 0):
-        ratio = f"{c.ratio:.3f} [{c.ratio_low:.3f}, {c.ratio_high:.3f}]" if math.isfinite(c.ratio) else "—"
-        lines.append(
-            "| "
-            + " | ".join(
-                _md_cell(x)
-                for x in (
-                    c.name,
-                    str(c.rounds),
-                    _throughput(c.median),
-                    _pct(c.spread),
-                    ratio,
-                    _num(c.p_value, 2),
-                    c.verdict.replace("_", " "),
-                    _pct(c.honest_min_effect),
-                )
-            )
-            + " |"
-        )
-    lines += [
+        *markdown_lines(calibration_table(cal, "markdown")),
         "",
         "- spread: 1.4826·MAD/median of the round throughputs; honest min effect: the farthest the A/A ratio "
         "interval reaches from 1 — a smaller --min-effect leaves unchanged code inconclusive.",
@@ -276,28 +197,8 @@ def history_markdown(hist: History) -> str:
         f"{1 - hist.threshold:.0%} of the rolling median of the previous {hist.window} runs with the same "
         "fingerprint; a warning is two flagged points in a row.",
         "",
-        "| case | fingerprint | runs | latest | rolling median | ratio | status |",
-        "|---|---|---:|---:|---:|---:|---|",
+        *markdown_lines(history_table(hist, "markdown")),
     ]
-    for c in sorted(hist.cases, key=lambda c: (not c.warning, not c.latest.flagged, c.name)):
-        p = c.latest
-        status = "⚠️ warning" if c.warning else ("flagged" if p.flagged else "ok")
-        lines.append(
-            "| "
-            + " | ".join(
-                _md_cell(x)
-                for x in (
-                    c.name,
-                    c.fingerprint or "—",
-                    str(len(c.points)),
-                    _throughput(p.value),
-                    _throughput(p.baseline),
-                    _num(p.ratio, 3),
-                    status,
-                )
-            )
-            + " |"
-        )
     return "\n".join(lines) + "\n"
 
 

@@ -27,8 +27,12 @@ def fmt_interval_seconds(median: float, low: float, high: float) -> str:
     return text
 
 
-def fmt_rate(value: float) -> str:
-    """Counts per second with k/M/G prefixes."""
+def fmt_rate(value: float | None) -> str:
+    """Counts per second with k/M/G prefixes and three significant digits (``2.99k``, ``585``).
+
+    The one rate formatter: the speed tables, the gate's terminal tables and its Markdown exports all show
+    throughput through it, so the same number reads the same everywhere. No unit: the column header has it.
+    """
     if value is None or not np.isfinite(value):
         return "—"
     for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
@@ -51,6 +55,24 @@ def fmt_number(value: float, digits: int = 3) -> str:
     if value is None or not np.isfinite(value):
         return "—"
     return f"{value:.{digits}g}"
+
+
+def fmt_percent(value: float | None) -> str:
+    """A fraction as a percentage with one decimal (0.0123 → ``1.2%``); ``—`` when missing."""
+    if value is None or not np.isfinite(value):
+        return "—"
+    return f"{value:.1%}"
+
+
+def fmt_ratio_interval(ratio: float, low: float, high: float) -> str:
+    """The gate's ``0.586 [0.568, 0.617]``; ``—`` when there is no ratio.
+
+    Kept apart from :func:`fmt_ratio` (``0.586 [0.568–0.617]``, empty when missing): the gate's exports are
+    keyed and diffed by users and github-action-benchmark, so their text stays as it has been.
+    """
+    if not np.isfinite(ratio):
+        return "—"
+    return f"{ratio:.3f} [{low:.3f}, {high:.3f}]"
 
 
 def fmt_ratio(ratio: float, low: float, high: float, method: str = "") -> str:

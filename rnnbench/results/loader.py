@@ -1,4 +1,13 @@
-"""The one loader of result folders: discovery, validation, declared dtypes, run metadata."""
+"""The one loader of result folders: discovery, validation, the declared column types, run metadata.
+
+Every reader goes through :func:`load` (or :func:`load_table` for one file): the report, the regression gate,
+``history`` and the report's per-sample intervals. So a file is accepted or refused by one set of rules, with
+one message naming the file, the column and the fix, and ``case_id`` is a string everywhere. The column types
+are declared once, in ``schema.COLUMN_TYPES``. ``load_report_data`` adds what only the report needs
+(duplicates, shape defaults, platform labels, warnings) on top.
+
+Never imports torch: ``rnnbench report`` and ``compare`` must run on a machine without the GPU stack.
+"""
 
 from __future__ import annotations
 
@@ -13,43 +22,95 @@ import pandas as pd
 
 from rnnbench.core.values import TRUE_TEXTS
 from rnnbench.errors import ConfigError, SchemaError
-from rnnbench.results.schema import (
-    BOOL_COLUMNS,
-    EXTRA_NUMERIC,
-    NUMERIC_COLUMNS,
-    SCHEMA_VERSION,
-    TABLES,
-    TRAIN_SIZE_COLUMN,
-)
+from rnnbench.results.schema import COLUMN_TYPES, SCHEMA_VERSION, TABLES, TRAIN_SIZE_COLUMN, columns_of
+
+REPORT_TABLES: tuple[str, ...] = ("summary", "train_summary", "curves")
+"""The tables ``rnnbench report`` reads in full (``samples.csv`` only where a case has one round)."""
 
 
-# ---- loading -------------------------------------------------------------------------------------------
-def find_tables(paths: Sequence[Path | str], name: str) -> list[Path]:
-    """``<name>.csv`` files under the given folders (recursively) or given directly, in sorted order."""
-    found: list[Path] = []
+# ---- finding files ---------------------------------------------------------------------------------------
+def _classify_file(path: Path) -> str:
+    """Which table a CSV named on the command line holds: by its name, else by its header (a renamed copy)."""
+    if path.stem in TABLES:
+        return path.stem
+    if path.stat().st_size == 0:
+        raise SchemaError(f"{path}: the file is empty (no header); delete it or rerun the job.")
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        header = {c.strip() for c in fh.readline().strip().split(",")}
+    for name, columns in sorted(TABLES.items(), key=lambda kv: -len(kv[1])):
+        if set(columns) <= header:
+            return name
+    raise SchemaError(
+        f"{path}: not an rnnbench table (its header matches none of {', '.join(f'{n}.csv' for n in TABLES)}); "
+        "pass a results folder or one of those files."
+    )
+
+
+def discover(paths: Sequence[Path | str]) -> dict[str, list[Path]]:
+    """CSV files per table name: ``<table>.csv`` anywhere under the folders given, and the files given directly
+    (classified by name, else by header). Each list is sorted and free of repeats."""
+    if not paths:
+        raise ConfigError("give at least one results folder or CSV file, e.g. 'rnnbench report results/'.")
+    found: dict[str, list[Path]] = {name: [] for name in TABLES}
     for raw in paths:
         path = Path(raw)
         if not path.exists():
-            raise SchemaError(f"{path}: no such file or folder.")
+            raise SchemaError(f"{path}: no such file or folder; pass a results folder such as results/.")
         if path.is_file():
             if path.suffix != ".csv":
                 raise SchemaError(f"{path}: not a CSV file; pass a results folder or a .csv file.")
-            if path.stem == name:
-                found.append(path)
+            found[_classify_file(path)].append(path)
+        else:
+            for csv_path in path.rglob("*.csv"):  # one walk for all tables (a history folder holds many runs)
+                if csv_path.stem in found and csv_path.name == f"{csv_path.stem}.csv":
+                    found[csv_path.stem].append(csv_path)
+    return {name: sorted(dict.fromkeys(files)) for name, files in found.items()}
+
+
+# ---- one table ---------------------------------------------------------------------------------------------
+def _line_of(mask: pd.Series) -> int:
+    return int(np.asarray(mask).argmax()) + 2  # header is line 1
+
+
+def _apply_types(frame: pd.DataFrame, path: Path, name: str) -> pd.DataFrame:
+    """Give each declared column its ``schema.ColumnKind``; a cell that is not a number is refused with the
+    file, column and line, so a typo never turns a column into text that sorts and groups wrongly."""
+    for col, kind in COLUMN_TYPES.get(name, {}).items():
+        if col not in frame.columns:
             continue
-        found.extend(sorted(path.rglob(f"{name}.csv")))
-    return sorted(dict.fromkeys(found))
+        raw = frame[col]
+        if kind in ("int", "float"):
+            if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+                converted = raw  # pandas already read every cell as a number (the common case: fast)
+            else:
+                converted = pd.to_numeric(raw, errors="coerce")
+                bad = raw.notna() & converted.isna()
+                if bad.any():
+                    raise SchemaError(
+                        f"{path}: column '{col}' has a non-numeric value {raw[bad].iloc[0]!r} on line "
+                        f"{_line_of(bad)}; fix or delete that row."
+                    )
+            frame[col] = converted.astype(float) if kind == "float" else converted
+        elif kind == "bool":
+            if not pd.api.types.is_bool_dtype(raw):
+                frame[col] = raw.astype(str).str.strip().str.lower().isin(TRUE_TEXTS)
+        elif kind == "text":
+            frame[col] = raw.fillna("")  # read_csv read it as strings
+        # "id": read as strings by read_csv (see load_table); blanks stay missing
+    return frame
 
 
 def load_table(path: Path, name: str) -> pd.DataFrame:
-    """Read and validate one table; errors name the file, the column and the fix."""
+    """Read and validate one table with its declared column types; errors name the file, the column and the
+    fix. Adds ``source_file`` (the path, as text) so rows can be traced back to their run folder."""
 
     columns = TABLES[name]
     path = Path(path)
     if path.stat().st_size == 0:
         raise SchemaError(f"{path}: the file is empty (no header); delete it or rerun the job.")
+    as_text = {col: str for col in columns_of(name, "id", "text")}  # never guessed as numbers
     try:
-        frame = pd.read_csv(path, keep_default_na=True, low_memory=False)
+        frame = pd.read_csv(path, keep_default_na=True, low_memory=False, dtype=as_text)
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise SchemaError(f"{path}: not a readable CSV ({exc}).") from exc
     if "schema_version" not in frame.columns:
@@ -70,36 +131,23 @@ def load_table(path: Path, name: str) -> pd.DataFrame:
             + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
             + f"; an rnnbench {name}.csv of schema {SCHEMA_VERSION} has it. Re-run the job that wrote it."
         )
-    for col in NUMERIC_COLUMNS.get(name, ()):
-        converted = pd.to_numeric(frame[col], errors="coerce")
-        bad = frame[col].notna() & converted.isna()
-        if bad.any():
-            row = int(bad.to_numpy().argmax()) + 2  # header is line 1
-            raise SchemaError(
-                f"{path}: column '{col}' has a non-numeric value {frame[col][bad].iloc[0]!r} on line "
-                f"{row}; fix or delete that row."
-            )
-        frame[col] = converted
+    frame = _apply_types(frame, path, name)
     frame["source_file"] = str(path)
     return frame
 
 
-def load_results(paths: Sequence[Path | str], name: str = "summary") -> pd.DataFrame:
-    """All ``<name>.csv`` tables under ``paths``, validated and concatenated."""
-
-    files = find_tables(paths, name)
-    if not files:
-        raise SchemaError(
-            f"no {name}.csv found under {', '.join(str(p) for p in paths)}; pass folders written by "
-            f"'rnnbench {'train' if name in ('train_summary', 'curves') else 'run'}'."
-        )
-    return pd.concat([load_table(f, name) for f in files], ignore_index=True)
+def load_tables(files: Iterable[Path], name: str) -> pd.DataFrame:
+    """Several files of one table, validated and concatenated (an empty frame with the columns if none)."""
+    frames = [load_table(f, name) for f in files]
+    if not frames:
+        return pd.DataFrame(columns=[*TABLES[name], "source_file"])
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
-# ---- loading -------------------------------------------------------------------------------------------
+# ---- run metadata ------------------------------------------------------------------------------------------
 @dataclass
 class RunInfo:
-    """One result folder's metadata, as far as the report needs it."""
+    """One result folder's ``metadata.json``, as far as readers need it."""
 
     folder: Path
     run_id: str
@@ -108,6 +156,10 @@ class RunInfo:
     started_at: str
     command: str
     env: dict[str, Any]
+    fingerprint: dict[str, str] = field(default_factory=dict)
+    """Environment hash per device (``history`` starts a new series when it changes)."""
+    fingerprint_keys: dict[str, dict[str, Any]] | None = None
+    """The hashed keys per device, so the gate can say *which* key differs; ``None`` when not recorded."""
 
     def software(self) -> dict[str, str]:
         """The software keys whose difference makes two runs incomparable."""
@@ -127,85 +179,8 @@ class RunInfo:
         return str(self.env.get("cpu_model") or device)
 
 
-@dataclass
-class ReportData:
-    """Validated, merged inputs. ``summary`` has a ``platform`` column; empty frames mean "no such data"."""
-
-    summary: pd.DataFrame
-    train: pd.DataFrame
-    curves: pd.DataFrame
-    runs: dict[str, RunInfo]
-    sample_files: list[Path]
-    inputs: list[Path]
-    warnings: list[str] = field(default_factory=list)
-
-
-def _classify_file(path: Path) -> str:
-    """Which table a CSV named on the command line holds: by its name, else by its header (a renamed copy)."""
-    if path.stem in TABLES:
-        return path.stem
-    if path.stat().st_size == 0:
-        raise SchemaError(f"{path}: the file is empty (no header); delete it or rerun the job.")
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        header = {c.strip() for c in fh.readline().strip().split(",")}
-    for name, columns in sorted(TABLES.items(), key=lambda kv: -len(kv[1])):
-        if set(columns) <= header:
-            return name
-    raise SchemaError(
-        f"{path}: not an rnnbench table (its header matches none of {', '.join(f'{n}.csv' for n in TABLES)}); "
-        "pass a results folder or one of those files."
-    )
-
-
-def discover(paths: Sequence[Path | str]) -> dict[str, list[Path]]:
-    """CSV files per table name under folders (recursively) and among files given directly."""
-    if not paths:
-        raise ConfigError("give at least one results folder or CSV file, e.g. 'rnnbench report results/'.")
-    found: dict[str, list[Path]] = {name: [] for name in TABLES}
-    for raw in paths:
-        path = Path(raw)
-        if not path.exists():
-            raise SchemaError(f"{path}: no such file or folder; pass a results folder such as results/.")
-        if path.is_file():
-            if path.suffix != ".csv":
-                raise SchemaError(f"{path}: not a CSV file; pass a results folder or a .csv file.")
-            found[_classify_file(path)].append(path)
-        else:
-            for name in TABLES:
-                found[name].extend(find_tables([path], name))
-    return {name: sorted(dict.fromkeys(files)) for name, files in found.items()}
-
-
-def _line_of(frame: pd.DataFrame, mask: pd.Series) -> int:
-    return int(np.asarray(mask).argmax()) + 2  # header is line 1
-
-
-def _validate(frame: pd.DataFrame, path: Path, name: str) -> pd.DataFrame:
-    """Numeric and boolean columns beyond what ``load_table`` checks, with the same kind of message."""
-    for col in EXTRA_NUMERIC.get(name, ()):
-        if col not in frame.columns or col in NUMERIC_COLUMNS.get(name, ()):
-            continue
-        raw = frame[col]
-        converted = pd.to_numeric(raw, errors="coerce")
-        bad = raw.notna() & converted.isna()
-        if bad.any():
-            raise SchemaError(
-                f"{path}: column '{col}' has a non-numeric value {raw[bad].iloc[0]!r} on line "
-                f"{_line_of(frame, bad)}; fix or delete that row."
-            )
-        frame[col] = converted.astype(float)
-    for col in BOOL_COLUMNS.get(name, ()):
-        if col in frame.columns:
-            text = frame[col].astype(str).str.strip().str.lower()
-            frame[col] = text.isin(TRUE_TEXTS)
-    if name in ("summary", "train_summary", "curves"):
-        for col in ("status", "message", "arch", "impl", "mode", "device", "dtype", "workload", "task", "arm"):
-            if col in frame.columns:
-                frame[col] = frame[col].astype(object).where(frame[col].notna(), "").astype(str)
-    return frame
-
-
-def _read_metadata(folder: Path, warnings: list[str]) -> RunInfo | None:
+def read_run_info(folder: Path) -> RunInfo | None:
+    """``folder/metadata.json`` as a ``RunInfo``; ``None`` when the folder has none (a copied CSV)."""
     path = folder / "metadata.json"
     if not path.exists():
         return None
@@ -219,6 +194,8 @@ def _read_metadata(folder: Path, warnings: list[str]) -> RunInfo | None:
     command = data.get("command", "")
     if isinstance(command, list):
         command = " ".join(str(c) for c in command)
+    hashes = data.get("fingerprint")
+    keys = data.get("fingerprint_keys")
     return RunInfo(
         folder=folder,
         run_id=str(data.get("run_id", folder.name)),
@@ -227,14 +204,80 @@ def _read_metadata(folder: Path, warnings: list[str]) -> RunInfo | None:
         started_at=str(data.get("started_at", "")),
         command=str(command),
         env=env or {},
+        fingerprint={str(d): str(fp) for d, fp in hashes.items()} if isinstance(hashes, dict) else {},
+        fingerprint_keys=(
+            {str(d): dict(v) for d, v in keys.items() if isinstance(v, dict)}
+            if isinstance(keys, dict)
+            else None
+        ),
     )
 
 
-def _load_many(files: Iterable[Path], name: str) -> pd.DataFrame:
-    frames = [_validate(load_table(f, name), f, name) for f in files]
-    if not frames:
-        return pd.DataFrame(columns=[*TABLES[name], "source_file"])
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+# ---- the loader --------------------------------------------------------------------------------------------
+@dataclass
+class Results:
+    """What :func:`load` returns: validated frames per table, each run folder's metadata, the files read."""
+
+    frames: dict[str, pd.DataFrame]
+    """One frame per table asked for (empty, with the columns, where no file holds it)."""
+    runs: dict[str, RunInfo]
+    """Metadata per run folder (the folder as text, as in the frames' ``source_file`` parents); folders without
+    ``metadata.json`` are absent."""
+    files: dict[str, list[Path]]
+    """Every table file found, per table, also those not loaded (the report reads samples lazily)."""
+    inputs: list[Path]
+    folders: list[Path]
+    """The folders holding the loaded tables, sorted."""
+
+    def run_of(self, table_file: Path) -> RunInfo | None:
+        """The metadata of the run folder holding ``table_file``."""
+        return self.runs.get(str(Path(table_file).parent))
+
+
+def _nothing_found(paths: Sequence[Path | str], names: Sequence[str]) -> str:
+    where = ", ".join(str(p) for p in paths)
+    if len(names) == 1:
+        writer = "train" if names[0] in ("train_summary", "curves") else "run"
+        return f"no {names[0]}.csv found under {where}; pass folders written by 'rnnbench {writer}'."
+    return (
+        f"no results under {where}: expected summary.csv (from 'rnnbench run') "
+        "or train_summary.csv / curves.csv (from 'rnnbench train') in the folder or its subfolders; "
+        "run one of those first or pass the folder they wrote (results/<run-id>)."
+    )
+
+
+def load(paths: Sequence[Path | str], tables: Sequence[str] = ("summary",)) -> Results:
+    """Find, read and validate ``tables`` under ``paths`` (folders, searched recursively, or CSV files) and the
+    metadata of every run folder that holds one of them.
+
+    Raises ``SchemaError`` (file, column, fix) for malformed input and when none of ``tables`` is found.
+    """
+    files = discover(paths)
+    if not any(files[name] for name in tables):
+        raise SchemaError(_nothing_found(paths, tables))
+    frames = {name: load_tables(files[name], name) for name in tables}
+    folders = sorted({f.parent for name in tables for f in files[name]})
+    runs = {str(folder): info for folder in folders if (info := read_run_info(folder)) is not None}
+    return Results(frames, runs, files, [Path(p) for p in paths], folders)
+
+
+def load_results(paths: Sequence[Path | str], name: str = "summary") -> pd.DataFrame:
+    """All ``<name>.csv`` tables under ``paths``, validated and concatenated (``load`` for one table)."""
+    return load(paths, (name,)).frames[name]
+
+
+# ---- the report's view -------------------------------------------------------------------------------------
+@dataclass
+class ReportData:
+    """Validated, merged inputs. ``summary`` has a ``platform`` column; empty frames mean "no such data"."""
+
+    summary: pd.DataFrame
+    train: pd.DataFrame
+    curves: pd.DataFrame
+    runs: dict[str, RunInfo]
+    sample_files: list[Path]
+    inputs: list[Path]
+    warnings: list[str] = field(default_factory=list)
 
 
 def _platform_labels(runs: dict[str, RunInfo], pairs: pd.DataFrame, warnings: list[str]) -> dict[tuple, str]:
@@ -266,34 +309,23 @@ def _platform_labels(runs: dict[str, RunInfo], pairs: pd.DataFrame, warnings: li
 
 
 def load_report_data(paths: Sequence[Path | str]) -> ReportData:
-    """Find, load, validate and merge every result table under ``paths``.
+    """:func:`load` the report's tables under ``paths``, then merge them for the report: duplicates counted
+    once, empty shape cells filled, a hardware/software ``platform`` per row, and the warnings a reader of the
+    report should see (missing metadata, partial runs, mixed environments, busy machines).
 
     Raises ``SchemaError`` (file, column, fix) for malformed input and when nothing readable is found.
     """
-    files = discover(paths)
-    inputs = [Path(p) for p in paths]
-    if not (files["summary"] or files["train_summary"] or files["curves"]):
-        raise SchemaError(
-            f"no results under {', '.join(str(p) for p in inputs)}: expected summary.csv (from 'rnnbench run') "
-            "or train_summary.csv / curves.csv (from 'rnnbench train') in the folder or its subfolders; "
-            "run one of those first or pass the folder they wrote (results/<run-id>)."
-        )
+    loaded = load(paths, REPORT_TABLES)
+    summary, train, curves = (loaded.frames[name] for name in REPORT_TABLES)
+    runs = loaded.runs
     warnings: list[str] = []
-    summary = _load_many(files["summary"], "summary")
-    train = _load_many(files["train_summary"], "train_summary")
-    curves = _load_many(files["curves"], "curves")
-
-    folders = sorted({Path(f).parent for name in ("summary", "train_summary", "curves") for f in files[name]})
-    runs: dict[str, RunInfo] = {}
-    for folder in folders:
-        info = _read_metadata(folder, warnings)
+    for folder in loaded.folders:
+        info = runs.get(str(folder))
         if info is None:
             warnings.append(
                 f"{folder}: no metadata.json, so its environment is unknown; shown under the device name."
             )
-            continue
-        runs[str(folder)] = info
-        if info.status and info.status != "complete":
+        elif info.status and info.status != "complete":
             warnings.append(f"run {info.run_id} has status '{info.status}': its results may be partial.")
 
     for frame in (summary, train, curves):
@@ -340,8 +372,8 @@ def load_report_data(paths: Sequence[Path | str]) -> ReportData:
             "wall-clock times across machines."
         )
     summary_folders = set(summary["folder"]) if len(summary) else set()
-    sample_files = [f for f in files["samples"] if str(f.parent) in summary_folders]
-    return ReportData(summary, train, curves, runs, sample_files, inputs, warnings)
+    sample_files = [f for f in loaded.files["samples"] if str(f.parent) in summary_folders]
+    return ReportData(summary, train, curves, runs, sample_files, loaded.inputs, warnings)
 
 
 def _fill_shape_defaults(summary: pd.DataFrame) -> pd.DataFrame:

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Literal, cast
+
+# Version history of the files (``schema_version`` in every row and in metadata.json). Readers refuse any
+# other version, so bump it for every change a reader must know about (a column added, removed, renamed or
+# given a new meaning or unit) and add a line here:
+#
+# 1: initial: summary, samples, train_summary, curves and ddp tables as below (times in seconds, memory in
+#    bytes); metadata.json with run_id, kind, status, started_at, command, env and, for timing runs,
+#    fingerprint and fingerprint_keys per device.
 SCHEMA_VERSION = 1
 
 SUMMARY_COLUMNS: tuple[str, ...] = (
@@ -53,34 +62,86 @@ TABLES: dict[str, tuple[str, ...]] = {
     "ddp": DDP_COLUMNS,
 }
 
-NUMERIC_COLUMNS: dict[str, tuple[str, ...]] = {
-    "summary": ("round", "seq_len", "batch_size", "hidden_size", "num_layers", "threads"),
-    "samples": ("round", "sample", "block_iters", "seconds"),
-    "train_summary": ("seed", "seq_len", "hidden_size", "steps"),
-    "curves": ("seed", "step", "train_seconds"),
-}
-"""Columns that must parse as numbers (empty allowed elsewhere: a failed case has no median)."""
+ColumnKind = Literal["int", "float", "bool", "text", "id"]
+"""How the loader types a column (every kind allows blank cells: a failed case has no median).
+
+* ``int``   whole numbers that key and sort cases (sizes, rounds, seeds): numeric, and int64 where no cell is
+  blank, so they print and group as ``64``, never ``64.0``
+* ``float`` measured values and the quantities computed with them: always float64
+* ``bool``  ``true``/``false`` cells (spelled as ``core.values.TRUE_TEXTS`` allows); blanks are false
+* ``text``  names and messages: strings, blanks ``""``, so comparisons never meet NaN
+* ``id``    identifiers (``run_id``, ``case_id``, ``fingerprint``): read as strings, never as numbers (a hex
+  hash such as ``123456789012`` or ``1e5`` would otherwise turn into a number); blanks stay missing
+"""
+
+_SHAPE_INTS = ("seq_len", "batch_size", "input_size", "hidden_size", "num_layers", "threads")
+_CASE_TEXT = ("arch", "impl", "mode", "device", "dtype")
 
 
-EXTRA_NUMERIC: dict[str, tuple[str, ...]] = {
-    "summary": (
-        "input_size", "length_spread", "n_samples", "median_s", "mean_s", "iqr_s", "ci_low_s", "ci_high_s",
-        "first_iter_s", "seq_per_s", "tokens_per_s", "gflop_per_s", "peak_fraction", "params",
-        "peak_memory_bytes", "flops_per_iter", "tokens_per_iter", "peak_gflop_per_s",
+def _kinds(**columns: tuple[str, ...]) -> dict[str, ColumnKind]:
+    """``{column: kind}`` from ``kind=(columns, ...)``, so each table's declaration reads as a few lines."""
+    return {col: cast(ColumnKind, kind) for kind, cols in columns.items() for col in cols}
+
+
+COLUMN_TYPES: dict[str, dict[str, ColumnKind]] = {
+    "summary": _kinds(
+        id=("run_id", "case_id", "fingerprint"),
+        int=("round", *_SHAPE_INTS),
+        float=(
+            "length_spread", "n_samples", "median_s", "mean_s", "iqr_s", "ci_low_s", "ci_high_s",
+            "first_iter_s", "seq_per_s", "tokens_per_s", "gflop_per_s", "peak_fraction", "params",
+            "peak_memory_bytes", "flops_per_iter", "tokens_per_iter", "peak_gflop_per_s",
+        ),
+        bool=("bidirectional", "batch_first", "busy"),
+        text=(*_CASE_TEXT, "status", "message", "workload"),
     ),
-    "samples": ("seconds",),
-    "train_summary": (
-        "params", "lr", "train_seconds", "final_metric", "baseline_metric", "normalized_metric",
-        "steps_to_target", "seconds_to_target", "budget", "val_metric", "train_size", "score",
+    "samples": _kinds(
+        id=("run_id", "case_id"),
+        int=("round", "sample", "block_iters"),
+        float=("seconds",),
+        text=_CASE_TEXT,
     ),
-    "curves": ("seq_len", "hidden_size", "lr", "train_loss", "eval_metric", "budget", "eval_score"),
+    "train_summary": _kinds(
+        id=("run_id",),
+        int=("seed", "seq_len", "hidden_size", "steps"),
+        float=(
+            "params", "lr", "train_seconds", "final_metric", "baseline_metric", "normalized_metric",
+            "steps_to_target", "seconds_to_target", "budget", "val_metric", "train_size", "score",
+        ),
+        bool=("solved", "diverged"),
+        text=("task", "arm", "status", "message", "impl", "device", "dtype"),
+    ),
+    "curves": _kinds(
+        id=("run_id",),
+        int=("seed", "step"),
+        # sizes too: the training aggregation has always computed with curves' sizes as floats
+        float=("train_seconds", "seq_len", "hidden_size", "lr", "train_loss", "eval_metric", "budget",
+               "eval_score"),
+        text=("task", "arm"),
+    ),
+    "ddp": _kinds(id=("run_id", "case_id")),
 }  # fmt: skip
-"""Columns the report computes with, checked like ``results.NUMERIC_COLUMNS`` (empty cells allowed)."""
+"""The one declaration of column types, per table (``ColumnKind``); columns not named keep what pandas reads.
+The loader checks every numeric column and names the file, column and line of a cell that is not a number."""
 
-BOOL_COLUMNS: dict[str, tuple[str, ...]] = {
-    "summary": ("bidirectional", "batch_first", "busy"),
-    "train_summary": ("solved", "diverged"),
-}
+
+def columns_of(table: str, *kinds: ColumnKind) -> tuple[str, ...]:
+    """The columns of ``table`` declared as one of ``kinds``, in declaration order."""
+    return tuple(col for col, kind in COLUMN_TYPES.get(table, {}).items() if kind in kinds)
+
+
+HARD_KEYS: tuple[str, ...] = (
+    "torch",
+    "cuda",
+    "cudnn",
+    "onednn",
+    "device_model",
+    "threads",
+    "numeric_flags",
+)
+"""The ``metadata.json`` ``fingerprint_keys`` that make results not comparable when they differ (``compare
+--allow-diff`` relaxes): declared with the files, so the gate reads them without importing the measuring
+half."""
 
 TRAIN_SIZE_COLUMN = "train_size"
 """Optional ``train_summary.csv`` column (training examples seen); needed for the small-dataset claim."""

@@ -1,0 +1,284 @@
+"""How the regression gate's results look: its three tables, each specified once, and the lines its commands
+print.
+
+A table is specified once — columns and cell strings, by :func:`comparison_table`, :func:`calibration_table`
+and :func:`history_table` — and rendered twice: as Markdown (:func:`markdown_lines`, for the job summary and
+the PR comment, see :mod:`rnnbench.present.exports`) and as a rich table on the terminal (:func:`rich_table`).
+So the two cannot drift apart. Where the two renderings deliberately differ (the terminal names units in its
+headers and colours verdicts; Markdown marks verdicts with emoji, which GitHub renders) the difference is
+spelled out here, keyed by :data:`Target`, rather than kept in two files.
+
+Nothing here prints: functions return values (a :class:`TableSpec`, lines, a rich ``Table``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from rich.table import Table
+from rich.text import Text
+
+from rnnbench.analyse.ab import ABResult, Calibration
+from rnnbench.analyse.gate import CaseComparison, Comparison
+from rnnbench.analyse.history import History
+from rnnbench.core.progress import ProgressEvent
+from rnnbench.present.formatting import fmt_number, fmt_percent, fmt_rate, fmt_ratio_interval
+
+Target = Literal["markdown", "terminal"]
+"""Where a table is shown: a Markdown document (GitHub renders it) or a rich table on a terminal."""
+
+Align = Literal["left", "right"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: its header, its alignment, and how a terminal treats long cells (``fold`` wraps them
+    onto more lines, otherwise rich cuts them with an ellipsis; ``min_width`` keeps case names readable)."""
+
+    header: str
+    align: Align = "left"
+    fold: bool = True
+    min_width: int | None = None
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A cell's text, and a rich style the terminal applies to it (Markdown has no colour)."""
+
+    text: str
+    style: str = ""
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """What a table shows, independent of where: columns and rows of cells, in display order."""
+
+    columns: tuple[Column, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+
+
+# ---- comparison (compare, ab) ---------------------------------------------------------------------------
+_WORST_FIRST = ("error", "regression", "inconclusive", "not_comparable", "improvement")
+_SEVERITY = {v: i for i, v in enumerate(_WORST_FIRST)}
+
+_VERDICT_MARK = {
+    "regression": "❌ regression",
+    "improvement": "✅ improvement",
+    "no_change": "no change",
+    "inconclusive": "❔ inconclusive",
+    "not_comparable": "⚪ not comparable",
+    "error": "💥 error",
+}
+"""Markdown's verdicts: an emoji reads at a glance in a PR comment."""
+
+_VERDICT_STYLE = {
+    "regression": "bold red",
+    "improvement": "green",
+    "inconclusive": "yellow",
+    "not_comparable": "dim",
+    "error": "bold magenta",
+}
+"""The terminal's verdicts: a colour (``no_change`` stays plain)."""
+
+DEFAULT_TITLES: dict[type, str] = {
+    Comparison: "rnnbench compare (head / base throughput)",
+    Calibration: "rnnbench calibrate (A/A: same environment on both sides)",
+    History: "rnnbench history (latest run vs rolling median)",
+}
+"""The terminal tables' titles (Markdown documents carry their own headings, see ``exports``)."""
+
+
+def sorted_cases(comp: Comparison) -> list[CaseComparison]:
+    """Worst news first; then by name, so the output is stable."""
+    return sorted(comp.cases, key=lambda c: (_SEVERITY.get(c.verdict, 9), c.name))
+
+
+def _comparison_verdict(case: CaseComparison, target: Target) -> Cell:
+    if target == "markdown":
+        text = _VERDICT_MARK.get(case.verdict, case.verdict)
+        confirmed = case.verdict == "regression" and case.confirmed
+        return Cell(text + (" (confirmed)" if confirmed else ""))
+    text = case.verdict + (" (confirmed)" if case.confirmed else "")
+    return Cell(text, _VERDICT_STYLE.get(case.verdict, ""))
+
+
+def comparison_table(comp: Comparison, target: Target) -> TableSpec:
+    """One row per case, worst news first: throughputs, ratio with its interval, p, verdict, the reason."""
+    md = target == "markdown"
+    columns = (
+        Column("case", min_width=36),
+        Column("base" if md else "base tok/s", "right", fold=False),
+        Column("head" if md else "head tok/s", "right", fold=False),
+        Column("ratio [interval]" if md else "ratio [95% interval]", fold=False),
+        Column("p", "right", fold=False),
+        Column("verdict"),
+        Column("note"),
+    )
+    rows = tuple(
+        (
+            Cell(c.name),
+            Cell(fmt_rate(c.base_value)),
+            Cell(fmt_rate(c.head_value)),
+            Cell(fmt_ratio_interval(c.ratio, c.ratio_low, c.ratio_high)),
+            Cell(fmt_number(c.p_value, 2)),
+            _comparison_verdict(c, target),
+            Cell(c.reason),
+        )
+        for c in sorted_cases(comp)
+    )
+    return TableSpec(columns, rows)
+
+
+# ---- calibration --------------------------------------------------------------------------------------
+def calibration_table(cal: Calibration, target: Target) -> TableSpec:
+    """One row per case: its rounds, median throughput, spread, A/A ratio and the smallest effect it can gate
+    honestly. Markdown lists the noisiest case first; the terminal keeps the grid's order."""
+    md = target == "markdown"
+    cases = list(cal.cases)
+    if md:
+        cases.sort(key=lambda c: -c.honest_min_effect if math.isfinite(c.honest_min_effect) else 0)
+    columns = (
+        Column("case"),
+        Column("rounds", "right"),
+        Column("median" if md else "median tok/s", "right"),
+        Column("spread", "right"),
+        Column("A/A ratio [interval]", "left" if md else "right"),
+        Column("p", "right"),
+        Column("verdict"),
+        Column("honest min effect" if md else "honest min", "right"),
+    )
+    rows = tuple(
+        (
+            Cell(c.name),
+            Cell(str(c.rounds)),
+            Cell(fmt_rate(c.median)),
+            Cell(fmt_percent(c.spread)),
+            Cell(fmt_ratio_interval(c.ratio, c.ratio_low, c.ratio_high)),
+            Cell(fmt_number(c.p_value, 2)),
+            Cell(c.verdict.replace("_", " ") if md else c.verdict),
+            Cell(fmt_percent(c.honest_min_effect)),
+        )
+        for c in cases
+    )
+    return TableSpec(columns, rows)
+
+
+# ---- history ------------------------------------------------------------------------------------------
+def history_table(hist: History, target: Target) -> TableSpec:
+    """One row per series, warnings first, then flagged ones: the latest run against its rolling median."""
+    md = target == "markdown"
+    columns = (
+        Column("case"),
+        Column("fingerprint"),
+        Column("runs", "right"),
+        Column("latest" if md else "latest tok/s", "right" if md else "left"),
+        Column("rolling median", "right" if md else "left"),
+        Column("ratio", "right"),
+        Column("status"),
+    )
+    rows = []
+    for c in sorted(hist.cases, key=lambda c: (not c.warning, not c.latest.flagged, c.name)):
+        p = c.latest
+        if c.warning:
+            status = Cell("⚠️ warning") if md else Cell("warning", "bold red")
+        else:
+            status = Cell("flagged", "" if md else "yellow") if p.flagged else Cell("ok")
+        ratio = fmt_number(p.ratio, 3) if md else (f"{p.ratio:.3f}" if math.isfinite(p.ratio) else "—")
+        rows.append(
+            (
+                Cell(c.name),
+                Cell(c.fingerprint or "—"),
+                Cell(str(len(c.points))),
+                Cell(fmt_rate(p.value)),
+                Cell(fmt_rate(p.baseline)),
+                Cell(ratio),
+                status,
+            )
+        )
+    return TableSpec(columns, tuple(rows))
+
+
+# ---- rendering ----------------------------------------------------------------------------------------
+def table_spec(result: Comparison | Calibration | History, target: Target) -> TableSpec:
+    """The table of any gate result."""
+    if isinstance(result, Comparison):
+        return comparison_table(result, target)
+    if isinstance(result, Calibration):
+        return calibration_table(result, target)
+    return history_table(result, target)
+
+
+def md_cell(text: str) -> str:
+    """Text safe inside a Markdown table cell: a ``|`` would end the cell, a newline the row."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_lines(spec: TableSpec) -> list[str]:
+    """A GitHub-flavoured Markdown table: header, alignment row (``---:`` is right-aligned), rows."""
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(md_cell(text) for text in cells) + " |"
+
+    return [
+        line([col.header for col in spec.columns]),
+        "|" + "|".join("---:" if col.align == "right" else "---" for col in spec.columns) + "|",
+        *(line([cell.text for cell in row]) for row in spec.rows),
+    ]
+
+
+def rich_table(spec: TableSpec, title: str) -> Table:
+    """A rich table for the terminal. Texts are literal (never read as rich markup), so a ``[…]`` in a case
+    name, a reason or a header shows as typed."""
+    table = Table(title=title, title_justify="left")
+    for col in spec.columns:
+        table.add_column(
+            Text(col.header),
+            justify=col.align,
+            overflow="fold" if col.fold else "ellipsis",
+            min_width=col.min_width,
+        )
+    for row in spec.rows:
+        table.add_row(*(_text(cell) for cell in row))
+    return table
+
+
+def _text(cell: Cell) -> Text:
+    """The cell's text with its style on the characters only (not on the column's padding around them)."""
+    text = Text(cell.text)
+    if cell.style:
+        text.stylize(cell.style)
+    return text
+
+
+def terminal_table(result: Comparison | Calibration | History, title: str | None = None) -> Table:
+    """The rich table of a gate result, titled ``title`` or the result's usual title."""
+    return rich_table(table_spec(result, "terminal"), title or DEFAULT_TITLES[type(result)])
+
+
+# ---- lines the commands print -------------------------------------------------------------------------
+def progress_line(event: ProgressEvent) -> str | None:
+    """A line for an ``ab``/``calibrate`` progress event (``[3/12] head-r1 done in 4.2 s``, or the event's
+    message); ``None`` for events not worth a line."""
+    if event.kind == "done":
+        return f"[{event.done}/{event.total}] {event.label} done in {event.values.get('seconds', 0.0):.1f} s"
+    if event.kind in ("note", "warning"):
+        return event.message
+    return None
+
+
+def ab_summary(result: ABResult) -> str:
+    """Where the rounds are and how long the whole A/B took."""
+    return f"Rounds in {result.output}; took {result.seconds.get('total', 0):.0f} s."
+
+
+def calibration_summary(cal: Calibration) -> str:
+    """The answer a calibration is run for: the smallest honest ``--min-effect``, and the false alarms at
+    the current one."""
+    min_effect = cal.comparison.settings.min_effect
+    return (
+        f"Smallest honest --min-effect here: {fmt_percent(cal.recommended_min_effect)}; false alarms at "
+        f"{min_effect:.1%}: {cal.false_alarms}; took {cal.seconds:.0f} s."
+    )

@@ -1,0 +1,185 @@
+"""What ``rnnbench run`` shows: the grid of a dry run, the per-(mode, device) tables with the GRU/LSTM ratio
+beside theory, the verdict lines, the warnings, and the ``ddp-train`` table.
+
+Functions return Rich renderables and lines; they never print (``cli/run.py`` does). A plain ``str`` in a
+returned list is a line to print verbatim (no markup, as ``console.print(line, markup=False)``); a ``Table`` is
+printed as it is. The numbers come from the library: ``analyse.speed.pair_ratios`` (the same pairing as
+``rnnbench report``) and the run's ``summary.csv`` / ``ddp.csv``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from rich.console import RenderableType
+from rich.table import Table
+
+from rnnbench.core.labels import SHAPE_TAGS
+from rnnbench.core.spec import Case
+from rnnbench.core.values import truthy
+from rnnbench.core.vocab import ARCHS, THEORETICAL_GRU_LSTM
+from rnnbench.present.pairing import verdict_text
+
+NOISY_IQR_FRACTION = 0.10
+"""A case whose IQR exceeds this share of its median is called noisy in the warnings."""
+
+_GRID_COLUMNS = ("#", "arch", "impl", "mode", "device", "dtype", "T", "B", "I", "H", "L", "bi", "lengths",
+                 "workload")  # fmt: skip
+_DDP_COLUMNS = ("arch", "T", "B/rank", "H", "rank", "step", "1-process step", "scaling eff.",
+                "exposed all-reduce", "global tokens/s")  # fmt: skip
+
+
+def fmt_step(value: float | None) -> str:
+    """A per-iteration time with fixed decimals per unit (``812 µs``, ``3.41 ms``, ``1.203 s``), as ``run``
+    has always printed it; ``report`` uses ``formatting.fmt_seconds`` (three significant digits) instead."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if value < 1e-3:
+        return f"{value * 1e6:.0f} µs"
+    if value < 1:
+        return f"{value * 1e3:.2f} ms"
+    return f"{value:.3f} s"
+
+
+# ---- --dry-run --------------------------------------------------------------------------------------------
+def grid_renderables(cases: Sequence[Case], rounds: int) -> list[RenderableType]:
+    """The grid a run would measure, one row per case, and its size in measurements."""
+    table = Table(title=f"Grid: {len(cases)} cases × {rounds} round(s)", title_justify="left")
+    for col in _GRID_COLUMNS:
+        table.add_column(col)
+    for i, c in enumerate(cases, 1):
+        table.add_row(
+            str(i), c.arch, c.impl, c.mode, c.device, c.dtype, str(c.seq_len), str(c.batch_size),
+            str(c.input_size), str(c.hidden_size), str(c.num_layers), "yes" if c.bidirectional else "",
+            "fixed" if not c.length_spread else f"spread {c.length_spread:g}", c.workload,
+        )  # fmt: skip
+    return [table, f"{len(cases)} cases × {rounds} round(s) = {len(cases) * rounds} measurements"]
+
+
+# ---- after a run ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunSummary:
+    """What ``run`` prints after its last case: ``body`` on stdout (tables, then verdict lines) and
+    ``warnings`` on stderr (failed, noisy and busy-machine cases), each a whole ``Warning: …`` line."""
+
+    body: list[RenderableType] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def run_summary(summary: pd.DataFrame, ratios: pd.DataFrame) -> RunSummary:
+    """Per (mode, device): the median time of each architecture for each shape, the GRU/LSTM ratio with its
+    interval beside theory's 0.75; then one verdict line per pair, and the warnings.
+
+    ``summary`` is the loaded ``summary.csv`` (``results.loader``); ``ratios`` is ``analyse.speed.pair_ratios``
+    over it, so ``run`` and ``report`` agree on every ratio."""
+    body: list[RenderableType] = [
+        *_speed_tables(summary, ratios),
+        *_verdict_lines(ratios),
+    ]
+    return RunSummary(body, _warnings(summary))
+
+
+def _speed_tables(summary: pd.DataFrame, ratios: pd.DataFrame) -> list[Table]:
+    tables: list[Table] = []
+    ok = summary[summary["status"] == "ok"]
+    shape_cols = {"impl": "impl", "dtype": "dtype", **SHAPE_TAGS}
+    for (mode, device), part in ok.groupby(["mode", "device"], sort=False):
+        varying = [c for c in shape_cols if part[c].nunique(dropna=False) > 1]
+        constant = [f"{shape_cols[c]}={part[c].iloc[0]}" for c in shape_cols if c not in varying]
+        archs = [a for a in ARCHS if a in set(part["arch"])]
+        table = Table(
+            title=f"{mode} on {device} — median time per iteration and backend ({', '.join(constant)})",
+            title_justify="left",
+        )
+        for col in varying:
+            table.add_column(shape_cols[col], justify="right")
+        for a in archs:
+            table.add_column(a, justify="right")
+        table.add_column("gru/lstm [95% CI]", justify="right")
+        table.add_column("theory", justify="right")
+        keys = list(shape_cols)
+        for shape, rows in part.groupby(keys, sort=False, dropna=False):
+            values = dict(zip(keys, shape, strict=True))
+            by_arch = rows.groupby("arch")["median_s"].median()
+            backends = rows.groupby("arch")["backend"].first()
+            table.add_row(
+                *(str(values[c]) for c in varying),
+                *(f"{fmt_step(by_arch.get(a))} {backends.get(a, '')}".strip() for a in archs),
+                _ratio_text(ratios, mode, device, values),
+                f"{THEORETICAL_GRU_LSTM:.2f}",
+            )
+        tables.append(table)
+    return tables
+
+
+def _ratio_text(ratios: pd.DataFrame, mode: Any, device: Any, values: dict[str, Any]) -> str:
+    """``0.81 [0.78–0.84]`` for the pair of this shape, ``—`` when it has none (one architecture only)."""
+    if ratios.empty:
+        return "—"
+    sel = (ratios["mode"] == mode) & (ratios["device"] == device)
+    for k, v in values.items():
+        if k in ratios.columns:
+            sel &= ratios[k] == v
+    match = ratios[sel]
+    if match.empty:
+        return "—"
+    r = match.iloc[0]
+    interval = f" [{r['ratio_low']:.2f}–{r['ratio_high']:.2f}]" if not math.isnan(r["ratio_low"]) else ""
+    return f"{r['ratio']:.2f}" + interval
+
+
+def _verdict_lines(ratios: pd.DataFrame) -> list[str]:
+    if ratios.empty:
+        return []
+    basis = set(ratios["method"])
+    header = (
+        "Verdicts (time ratio gru/lstm; interval: 95% bootstrap over "
+        + ("rounds" if basis == {"rounds"} else "samples of one round — use --rounds ≥ 5 for comparisons")
+        + "):"
+    )
+    return [header, *(f"  {verdict_text(row)}" for row in ratios.to_dict("records"))]
+
+
+def _warnings(summary: pd.DataFrame) -> list[str]:
+    lines = []
+    failed = summary[summary["status"] != "ok"]
+    for _, row in failed.iterrows():
+        what = f"{row['arch']}/{row['impl']} {row['mode']} T={row['seq_len']} H={row['hidden_size']}"
+        lines.append(f"Warning: {what}: {row['status']} — {row['message']}")
+    ok = summary[summary["status"] == "ok"]
+    noisy = ok[ok["iqr_s"] / ok["median_s"] > NOISY_IQR_FRACTION]
+    if len(noisy):
+        lines.append(
+            f"Warning: {len(noisy)} case(s) are noisy (IQR/median > 10%). Hint: raise --budget, set "
+            "--threads 1, or close other programs."
+        )
+    busy = ok[ok["busy"].map(truthy).astype(bool)]
+    if len(busy):
+        share = float(busy["other_cpu_frac"].max())
+        lines.append(
+            f"Warning: the machine was busy during {len(busy)} case(s): other processes used up to "
+            f"{share:.0%} of the CPUs. Their times may be inflated (OpenMP threads spin when "
+            "oversubscribed). Hint: rerun on a quieter machine, or with fewer threads (--threads 1)."
+        )
+    return lines
+
+
+# ---- ddp-train ----------------------------------------------------------------------------------------------
+def ddp_table(ddp: pd.DataFrame) -> Table:
+    """One row per rank and case of a ``ddp-train`` run (its ``ddp.csv``): step times, scaling efficiency
+    against one process, the exposed all-reduce share and global throughput."""
+    world, backend = int(ddp["world_size"].iloc[0]), ddp["backend"].iloc[0]
+    table = Table(title=f"ddp-train, {world} processes ({backend})", title_justify="left")
+    for col in _DDP_COLUMNS:
+        table.add_column(col, justify="right")
+    for r in ddp.to_dict("records"):
+        table.add_row(
+            str(r["arch"]), str(r["seq_len"]), str(r["batch_size"]), str(r["hidden_size"]), str(r["rank"]),
+            fmt_step(r["step_median_s"]), fmt_step(r["single_median_s"]), f"{r['scaling_efficiency']:.2f}",
+            f"{r['allreduce_frac']:.0%}", f"{r['global_tokens_per_s']:,.0f}",
+        )  # fmt: skip
+    return table

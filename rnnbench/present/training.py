@@ -1,0 +1,176 @@
+"""What ``rnnbench train`` shows: one line per finished run while it trains, and at the end, per comparison, a
+table of arms, the paired differences and — across lengths — the memory horizon.
+
+Functions return Rich renderables and lines; they never print (``cli/train.py`` does). A plain ``str`` in a
+returned list is a line to print verbatim (no markup, as ``console.print(line, markup=False)``); a ``Table`` is
+printed as it is. The numbers are ``analyse.training.summarize``'s: the same aggregation, learning-rate choice
+and horizon as ``rnnbench report``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import RenderableType
+from rich.table import Table
+
+from rnnbench.analyse.stats import Interval
+from rnnbench.analyse.training import ArmSummary, Horizon, TrainSummary
+
+_ARM_COLUMNS: tuple[str, ...] = (
+    "arm", "h", "params", "lr", "seeds", "mean [95% CI]", "median", "solved [95% CI]", "steps→target",
+    "ms/step",
+)  # fmt: skip
+"""The arm table's columns; the task's score (accuracy, recall, …) follows as the last one."""
+
+
+# ---- while training ------------------------------------------------------------------------------------
+def done_line(label: str, row: Mapping[str, Any]) -> str:
+    """The line a finished run leaves above the progress bars: its metric against chance, whether and when it
+    reached the target, and its speed; a failed run shows its status and message instead."""
+    status = row.get("status", "")
+    if status not in ("ok",):
+        return f"{label}: {status} — {row.get('message', '')}"
+    solved = "solved" if row.get("solved") else "not solved"
+    at = f" at step {row['steps_to_target']}" if row.get("steps_to_target") is not None else ""
+    score = "" if row.get("score") is None else f", {row.get('score_name')} {row['score']:.3g}"
+    return (
+        f"{label}: {row.get('metric')} {row['final_metric']:.4g} (chance {row['baseline_metric']:.4g}{score}), "
+        f"{solved}{at}, {row['steps']} steps, {row['seconds_per_step'] * 1000:.1f} ms/step"
+    )
+
+
+# ---- at the end ----------------------------------------------------------------------------------------
+def _fmt(value: float, digits: int = 4) -> str:
+    return "–" if value is None or not math.isfinite(value) else f"{value:.{digits}g}"
+
+
+def _interval(iv: Interval, digits: int = 3) -> str:
+    if not math.isfinite(iv.low):
+        return f"{_fmt(iv.estimate, digits)} [n too small]"
+    return f"{_fmt(iv.estimate, digits)} [{_fmt(iv.low, digits)}, {_fmt(iv.high, digits)}]"
+
+
+def _rate(iv: Interval) -> str:
+    if not math.isfinite(iv.estimate):
+        return "–"
+    return f"{iv.estimate:.2f} [{iv.low:.2f}, {iv.high:.2f}]"
+
+
+def reading(diff: Interval, a: str, b: str) -> str:
+    """Words for a paired interval of ``b − a``: a direction only when the interval excludes zero."""
+    if not math.isfinite(diff.low):
+        return "too few seeds for an interval"
+    if diff.high < 0:
+        return f"{b} lower than {a} (interval excludes 0)"
+    if diff.low > 0:
+        return f"{b} higher than {a} (interval excludes 0)"
+    return "inconclusive (interval includes 0)"
+
+
+def _size(match: str, budget: int) -> str:
+    return f"params≈{budget}" if match == "params" else f"hidden={budget}"
+
+
+def _arm_table(arms: list[ArmSummary], target: str) -> Table:
+    first = arms[0]
+    table = Table(
+        title=(
+            f"{first.task}, T={first.seq_len}, {_size(first.match, first.budget)}: {first.metric_name} "
+            f"(lower is better; chance {_fmt(first.baseline)}), solved = {target}"
+        ),
+        title_justify="left",
+    )
+    for col in (*_ARM_COLUMNS, first.score_name or "score"):
+        table.add_column(col)
+    for s in arms:
+        notes = []
+        if s.diverged:
+            notes.append(f"{s.diverged} diverged")
+        if s.failed:
+            notes.append(f"{s.failed} failed")
+        table.add_row(
+            s.arm + (f" ({', '.join(notes)})" if notes else ""),
+            str(s.hidden_size),
+            str(s.params),
+            f"{s.lr:g}",
+            str(s.n),
+            _interval(s.mean),
+            _fmt(s.median, 3),
+            f"{s.successes}/{s.n} {_rate(s.success)}",
+            _fmt(s.median_steps_to_target),
+            _fmt(s.seconds_per_step * 1000, 3),
+            _fmt(s.mean_score, 3),
+        )
+    return table
+
+
+def _horizon_table(task: str, match: str, budget: int, horizons: list[Horizon]) -> Table:
+    table = Table(
+        title=f"Memory horizon: {task}, {_size(match, budget)} — seeds solved per length (Wilson 95%)",
+        title_justify="left",
+    )
+    table.add_column("length")
+    for h in horizons:
+        table.add_column(h.arm)
+    for length in sorted({r[0] for h in horizons for r in h.rates}):
+        cells = []
+        for h in horizons:
+            found = [r for r in h.rates if r[0] == length]
+            cells.append(f"{found[0][1]}/{found[0][2]} {_rate(found[0][3])}" if found else "–")
+        table.add_row(str(length), *cells)
+    table.add_row(
+        "largest solved (≥ half the seeds)",
+        *["none" if h.largest_solved is None else str(h.largest_solved) for h in horizons],
+    )
+    return table
+
+
+def summary_renderables(
+    summary: TrainSummary, targets: Mapping[str, str], stop_at_target: bool
+) -> list[RenderableType]:
+    """The end-of-run tables: per comparison the arms and their paired differences, then one memory-horizon
+    table per (task, size) swept over two or more lengths, then the notes the run's settings call for.
+    ``targets`` gives each task's "solved" criterion in words. Differences always come with their interval
+    and a reading that says when the data cannot decide."""
+    out: list[RenderableType] = []
+    groups: dict[tuple[str, int, str, int], list[ArmSummary]] = {}
+    for s in summary.arms:
+        groups.setdefault((s.task, s.seq_len, s.match, s.budget), []).append(s)
+    for key, arms in groups.items():
+        out.append(_arm_table(arms, targets.get(key[0], "")))
+        pairs = [p for p in summary.pairs if (p.task, p.seq_len, p.match, p.budget) == key]
+        if pairs:
+            table = Table(
+                title="Paired by seed (same data stream): difference of final metric", title_justify="left"
+            )
+            for col in ("difference", "seeds", "mean [95% CI]", "solved (b − a)", "reading"):
+                table.add_column(col)
+            for p in pairs:
+                table.add_row(
+                    f"{p.b} − {p.a}",
+                    str(p.n),
+                    _interval(p.diff),
+                    f"{p.success_diff:+d}",
+                    reading(p.diff, p.a, p.b),
+                )
+            out.append(table)
+    horizons: dict[tuple[str, str, int], list[Horizon]] = {}
+    for h in summary.horizons:
+        if len(h.rates) >= 2:
+            horizons.setdefault((h.task, h.match, h.budget), []).append(h)
+    for (task, match, budget), hs in horizons.items():
+        out.append(_horizon_table(task, match, budget, hs))
+    if summary.swept:
+        out.append(
+            "Learning rate chosen per arm by median validation metric; every sweep run is kept in "
+            "train_summary.csv."
+        )
+    if stop_at_target:
+        out.append(
+            "Runs stopped at their target (--stop-at-target): compare steps→target and success; the final "
+            "metric of a solved run is the one at its stopping point."
+        )
+    return out
