@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from rnnbench.analyse.ab import SideCommand, run_ab
-from rnnbench.analyse.gate import GateSettings
+from rnnbench.analyse.gate_settings import GateSettings
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,8 @@ from rnnbench.analyse.ab import (
     run_ab,
     run_calibrate,
 )
-from rnnbench.analyse.gate import Comparison, GateSettings, decide
+from rnnbench.analyse.gate import Comparison, decide
+from rnnbench.analyse.gate_settings import GateSettings
 from rnnbench.core.progress import ProgressEvent
 from rnnbench.errors import (
     EXIT_BENCHMARK_FAILED,

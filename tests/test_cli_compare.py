@@ -111,7 +111,7 @@ def test_gate_option_defaults_are_the_gate_settings(cli, folders: dict[str, Path
     """compare, ab and calibrate share one option block whose defaults are GateSettings' own."""
     import typer
 
-    from rnnbench.analyse.gate import GateSettings
+    from rnnbench.analyse.gate_settings import GateSettings
     from rnnbench.cli import app
     from rnnbench.cli.compare import parse_fraction
 

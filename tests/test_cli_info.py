@@ -117,3 +117,13 @@ def test_internal_errors_exit_3_without_traceback(cli, monkeypatch: pytest.Monke
     result = cli(["env"])
     assert result.exit_code == 3
     assert "internal error: ZeroDivisionError" in result.stderr and "Traceback" not in result.output
+
+
+def test_starting_the_cli_imports_no_numeric_stack() -> None:
+    """Declaring the commands (defaults included, e.g. the gate's from ``GateSettings``) must not pull in
+    NumPy, pandas or torch: every ``rnnbench`` start, ``--help`` too, pays for whatever this imports."""
+    code = (
+        "import sys, rnnbench.cli; print(sorted(m for m in ('numpy', 'pandas', 'torch') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -170,3 +170,10 @@ def test_resume_after_kill(cli: Any, tmp_path: Path) -> None:
     assert len(curve_keys) == len(set(curve_keys)) == 2 * seeds * (steps // every + 1)
     meta = json.loads((run / "metadata.json").read_text())
     assert meta["status"] == "complete" and len(meta["resumed"]) == 1
+
+
+def test_one_seed_says_its_interval_is_missing(cli: Any, tmp_path: Path) -> None:
+    """One seed has no interval; the table says so in words ('[n too small]' once vanished as Rich markup)."""
+    result = cli(f"train --task adding --seq-len 6 --arm lstm gru {TINY} --output {tmp_path}")
+    assert result.exit_code == 0, result.output
+    assert "[n too small]" in result.stdout

@@ -15,7 +15,8 @@ import pytest
 from rich.console import Console
 
 from rnnbench.analyse.ab import calibration_from
-from rnnbench.analyse.gate import Comparison, GateSettings, compare_paths
+from rnnbench.analyse.gate import Comparison, compare_paths
+from rnnbench.analyse.gate_settings import GateSettings
 from rnnbench.analyse.history import build_history
 from rnnbench.errors import ConfigError
 from rnnbench.present.exports import (

@@ -32,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from rnnbench.analyse.gate import CaseComparison, Comparison, GateSettings, compare_paths, most_severe
+from rnnbench.analyse.gate import CaseComparison, Comparison, compare_paths, most_severe
+from rnnbench.analyse.gate_settings import GateSettings
 from rnnbench.analyse.stats import smallest_exact_p
 from rnnbench.core.progress import OnProgress, ProgressEvent, ignore
 from rnnbench.errors import (

@@ -38,12 +38,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rnnbench.analyse.gate_settings import METRIC, GateSettings
 from rnnbench.analyse.stats import (
     Interval,
     bootstrap_ratio_ci,
     mann_whitney_exact,
     median_ci,
-    min_rounds_for_alpha,
     rounds_needed,
 )
 from rnnbench.core.labels import shape_tokens
@@ -55,7 +55,6 @@ from rnnbench.errors import (
     EXIT_NOTHING_COMPARABLE,
     EXIT_OK,
     EXIT_REGRESSION,
-    ConfigError,
 )
 from rnnbench.results.schema import HARD_KEYS
 
@@ -81,8 +80,6 @@ EXIT_PRECEDENCE: tuple[int, ...] = (
 )
 """Exit codes from most to least severe; when several apply the first one wins."""
 
-METRIC = "tokens_per_s"
-METRIC_UNIT = "tokens/s"
 
 CASE_FIELDS: tuple[str, ...] = (
     "arch", "impl", "mode", "device", "dtype", "seq_len", "batch_size", "input_size", "hidden_size",
@@ -92,53 +89,6 @@ CASE_FIELDS: tuple[str, ...] = (
 
 _FAILED_STATUSES = frozenset({"error", "oom"})
 _ABSENT_STATUSES = frozenset({"unsupported", "skipped"})
-
-
-@dataclass(frozen=True)
-class GateSettings:
-    """How strict the gate is. Defaults: 5% minimum effect, α = 0.01, 95% bootstrap interval."""
-
-    min_effect: float = 0.05
-    alpha: float = 0.01
-    level: float = 0.95
-    n_boot: int = 2000
-    seed: int = 0
-    allow_diff: tuple[str, ...] = ()
-    strict: bool = False
-
-    def __post_init__(self) -> None:
-        if not 0 < self.min_effect < 1:
-            raise ConfigError(f"--min-effect must lie in (0, 1) (e.g. 0.05 or 5%), got {self.min_effect}.")
-        if not 0 < self.alpha < 0.5:
-            raise ConfigError(f"--alpha must lie in (0, 0.5), got {self.alpha}.")
-        if not 0.5 <= self.level < 1:
-            raise ConfigError(f"--level must lie in [0.5, 1), got {self.level}.")
-        if self.n_boot < 100:
-            raise ConfigError(f"--n-boot must be ≥ 100, got {self.n_boot}.")
-        unknown = [k for k in self.allow_diff if k not in HARD_KEYS]
-        if unknown:
-            from rnnbench.registry import check_choice
-
-            for key in unknown:
-                check_choice("fingerprint key", key, HARD_KEYS)
-
-    @property
-    def min_rounds(self) -> int:
-        """Rounds per side below which no verdict is decisive (the exact test cannot reach α)."""
-        return min_rounds_for_alpha(self.alpha)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "metric": METRIC,
-            "min_effect": self.min_effect,
-            "alpha": self.alpha,
-            "level": self.level,
-            "n_boot": self.n_boot,
-            "seed": self.seed,
-            "allow_diff": list(self.allow_diff),
-            "strict": self.strict,
-            "min_rounds": self.min_rounds,
-        }
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
-"""The report's data layer: find, load, validate and merge result folders; aggregate rounds into cases; pair
-LSTM and GRU; summarise training; test the textbook claims. Returns DataFrames and dataclasses — rendering is
-``render.py``'s job and figures are ``plots.py``'s, so the same numbers feed the terminal, Markdown and HTML.
+"""The whole report as values: ``results.loader`` loads, ``analyse.speed`` aggregates and pairs,
+``analyse.training`` summarises training, ``analyse.claims`` tests the textbook claims, and ``Report`` holds it
+all. Rendering is ``present.render``'s job and figures are ``present.plots``', so the same numbers feed the
+terminal, Markdown and HTML.
 
 Never prints and never imports torch (``rnnbench report`` must work on a machine without the GPU stack).
 Warnings (mixed environments, partial runs, busy machines, duplicates) are returned as strings for the caller.

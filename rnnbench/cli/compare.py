@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from rnnbench.analyse.gate import GateSettings  # eager: its field defaults are the options' defaults
+from rnnbench.analyse.gate_settings import (
+    GateSettings,  # eager, NumPy-free: its defaults are the options' defaults
+)
 from rnnbench.cli.app import MultiValueCommand, app, err_console, out_console
 from rnnbench.core.parsing import split_values
 from rnnbench.errors import ConfigError

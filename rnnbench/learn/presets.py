@@ -1,4 +1,4 @@
-"""Training presets."""
+"""Named training comparisons (``quick``, …): ``TrainSpec`` values that command-line options override."""
 
 from __future__ import annotations
 

@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from rnnbench.analyse.ab import Calibration
-from rnnbench.analyse.gate import METRIC_UNIT, Comparison
+from rnnbench.analyse.gate import Comparison
+from rnnbench.analyse.gate_settings import METRIC_UNIT
 from rnnbench.analyse.history import History
 from rnnbench.errors import ConfigError
 from rnnbench.present.formatting import fmt_number, fmt_percent, fmt_ratio_interval

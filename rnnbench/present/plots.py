@@ -22,9 +22,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
-from rnnbench.analyse.claims import success_rates
 from rnnbench.analyse.report import Report
-from rnnbench.analyse.training import setting_keys, setting_label
+from rnnbench.analyse.training import setting_keys, setting_label, success_rates
 from rnnbench.core.labels import shape_label
 from rnnbench.core.vocab import ARMS, IMPLS, MODES, SHAPE_COLUMNS, THEORETICAL_GRU_LSTM
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from rich.console import RenderableType
 from rich.table import Table
+from rich.text import Text
 
 from rnnbench.analyse.stats import Interval
 from rnnbench.analyse.training import ArmSummary, Horizon, TrainSummary
@@ -43,6 +44,11 @@ def done_line(label: str, row: Mapping[str, Any]) -> str:
 
 
 # ---- at the end ----------------------------------------------------------------------------------------
+def _add_row(table: Table, *cells: str) -> None:
+    """Cells are data, never Rich markup: ``[n too small]`` must print, not vanish as an unknown tag."""
+    table.add_row(*(Text(c) for c in cells))
+
+
 def _fmt(value: float, digits: int = 4) -> str:
     return "–" if value is None or not math.isfinite(value) else f"{value:.{digits}g}"
 
@@ -91,7 +97,8 @@ def _arm_table(arms: list[ArmSummary], target: str) -> Table:
             notes.append(f"{s.diverged} diverged")
         if s.failed:
             notes.append(f"{s.failed} failed")
-        table.add_row(
+        _add_row(
+            table,
             s.arm + (f" ({', '.join(notes)})" if notes else ""),
             str(s.hidden_size),
             str(s.params),
@@ -120,8 +127,9 @@ def _horizon_table(task: str, match: str, budget: int, horizons: list[Horizon]) 
         for h in horizons:
             found = [r for r in h.rates if r[0] == length]
             cells.append(f"{found[0][1]}/{found[0][2]} {_rate(found[0][3])}" if found else "–")
-        table.add_row(str(length), *cells)
-    table.add_row(
+        _add_row(table, str(length), *cells)
+    _add_row(
+        table,
         "largest solved (≥ half the seeds)",
         *["none" if h.largest_solved is None else str(h.largest_solved) for h in horizons],
     )
@@ -149,7 +157,8 @@ def summary_renderables(
             for col in ("difference", "seeds", "mean [95% CI]", "solved (b − a)", "reading"):
                 table.add_column(col)
             for p in pairs:
-                table.add_row(
+                _add_row(
+                    table,
                     f"{p.b} − {p.a}",
                     str(p.n),
                     _interval(p.diff),

@@ -1,4 +1,4 @@
-"""Result files: versioned schemas, append-and-flush writers, validating loaders, resume bookkeeping.
+"""Run folders and their writers: append-and-flush CSV tables, ``metadata.json``, resume bookkeeping.
 
 ``results/<run-id>/`` holds ``metadata.json`` plus CSV tables (``summary.csv``, ``samples.csv`` for timing;
 ``curves.csv``, ``train_summary.csv`` for training). Rows are appended and flushed (``fsync``) after every
