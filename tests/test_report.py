@@ -16,7 +16,7 @@ from rnnbench.analyse.report import build_report, make_report
 from rnnbench.analyse.speed import ratio_verdict
 from rnnbench.analyse.training import summarize
 from rnnbench.errors import SchemaError
-from rnnbench.present.display import display_speed, display_train
+from rnnbench.present.display import display_speed, display_train, speed_table_title
 from rnnbench.present.render import default_out_dir
 from rnnbench.results.loader import ReportData, load_report_data
 
@@ -83,7 +83,7 @@ def test_ratio_methods_rounds_samples_and_paired_by_shape(report) -> None:
 
 
 def test_speed_tables_per_mode_device_dtype_with_ratio_beside_theory(report) -> None:
-    titles = [t.title for t in report.tables]
+    titles = [speed_table_title(t) for t in report.tables]
     assert len(titles) == 4
     assert titles[0].startswith(f"inference · cpu · {XEON} · float32")
     shown = display_speed(report.tables[0])

@@ -50,19 +50,6 @@ class Report:
     def warnings(self) -> list[str]:
         return self.data.warnings
 
-    def sources(self) -> list[str]:
-        """One line per run folder: id, kind, hardware and software."""
-        lines = []
-        for info in sorted(self.data.runs.values(), key=lambda i: (i.started_at, i.run_id)):
-            sw = info.software()
-            gpus = ", ".join(str(g.get("name")) for g in info.env.get("gpus") or [] if isinstance(g, dict))
-            lines.append(
-                f"{info.run_id} ({info.kind or '?'}, {info.status or '?'}): {info.env.get('cpu_model', '?')}"
-                + (f"; {gpus}" if gpus else "")
-                + f"; torch {sw['torch']}, CUDA {sw['cuda']}, cuDNN {sw['cudnn']}, oneDNN {sw['onednn']}"
-            )
-        return lines
-
 
 def build_report(data: ReportData) -> Report:
     """Aggregate, pair and test the claims."""

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from rnnbench.analyse import stats
-from rnnbench.core.labels import field_of_token, shape_label
+from rnnbench.core.labels import shape_label
 from rnnbench.core.vocab import ARCHS, CASE_KEYS, IMPLS, MODES, PAIR_KEYS, SHAPE_COLUMNS
 from rnnbench.results.loader import load_tables
 
@@ -169,26 +169,13 @@ def ratio_verdict(low: float, high: float) -> str:
 
 @dataclass
 class SpeedTable:
-    """One (mode, platform, dtype) group: raw numbers for all cases (``data``) and the displayed strings."""
+    """One (mode, platform, device, dtype) group: the numbers of all its cases (``data``, one ``shape`` label
+    per row); ``present.display`` turns it into a title and displayed strings."""
 
     key: tuple[str, str, str, str]
     data: pd.DataFrame
     constant: tuple[str, ...] = ()
     """Shape fields with one value over the whole table: named in the title, left out of each row's label."""
-
-    @property
-    def title(self) -> str:
-        mode, platform, device, dtype = self.key
-        where = platform if platform == device else f"{device} · {platform}"
-        common = shape_labels(self.data.head(1)).iloc[0] if len(self.data) else ""
-        fixed = " ".join(p for p in common.split() if field_of_token(p) in self.constant)
-        return f"{mode} · {where} · {dtype}" + (f" · {fixed}" if fixed else "")
-
-
-SPEED_DISPLAY_COLUMNS: tuple[str, ...] = (
-    "shape", "arch/impl", "status", "time / iter", "tokens/s", "GFLOP/s", "% peak", "memory", "rounds",
-    "backend", "GRU/LSTM [95% CI] (theory 0.75)",
-)  # fmt: skip
 
 
 def shape_labels(frame: pd.DataFrame, skip: Sequence[str] = ()) -> pd.Series:

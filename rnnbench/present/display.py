@@ -7,9 +7,11 @@ from typing import Any, cast
 import pandas as pd
 
 from rnnbench.analyse import stats
-from rnnbench.analyse.speed import SPEED_DISPLAY_COLUMNS, SpeedTable
+from rnnbench.analyse.speed import SpeedTable, shape_labels
 from rnnbench.analyse.training import SETTING_COLUMNS, setting_label
+from rnnbench.core.labels import field_of_token
 from rnnbench.core.values import int_text, is_finite
+from rnnbench.core.vocab import THEORETICAL_GRU_LSTM
 from rnnbench.present.formatting import (
     fmt_bytes,
     fmt_interval_seconds,
@@ -18,6 +20,22 @@ from rnnbench.present.formatting import (
     fmt_ratio,
     fmt_seconds,
 )
+
+SPEED_DISPLAY_COLUMNS: tuple[str, ...] = (
+    "shape", "arch/impl", "status", "time / iter", "tokens/s", "GFLOP/s", "% peak", "memory", "rounds",
+    "backend", f"GRU/LSTM [95% CI] (theory {THEORETICAL_GRU_LSTM})",
+)  # fmt: skip
+
+
+def speed_table_title(table: SpeedTable) -> str:
+    """``inference · cpu · AMD EPYC · float32 · B=16 I=64``: the group, then the shape fields every row shares
+    (named once here, left out of each row's label)."""
+    mode, platform, device, dtype = table.key
+    where = platform if platform == device else f"{device} · {platform}"
+    common = shape_labels(table.data.head(1)).iloc[0] if len(table.data) else ""
+    fixed = " ".join(p for p in common.split() if field_of_token(p) in table.constant)
+    return f"{mode} · {where} · {dtype}" + (f" · {fixed}" if fixed else "")
+
 
 TERMINAL_SPEED_COLUMNS: tuple[str, ...] = (
     "shape", "arch/impl", "status", "time", "tok/s", "GFLOP/s", "%peak", "memory", "backend",

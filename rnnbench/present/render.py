@@ -21,7 +21,7 @@ from rnnbench import __version__
 from rnnbench.analyse.claims import Claim
 from rnnbench.analyse.report import Report
 from rnnbench.core.vocab import THEORETICAL_GRU_LSTM
-from rnnbench.present.display import display_speed, display_train
+from rnnbench.present.display import display_speed, display_train, speed_table_title
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -72,7 +72,9 @@ def terminal_renderables(report: Report, max_rows: int = TERMINAL_MAX_ROWS) -> l
         out.append(Text(f"warning: {warning}", style="yellow"))
     for table in report.tables:
         shown = display_speed(table, max_rows, terminal=True)
-        rich_table = Table(title=table.title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+        rich_table = Table(
+            title=speed_table_title(table), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False
+        )
         for col in shown.columns:
             left = col in ("shape", "status", "arch/impl", "backend")
             rich_table.add_column(col, overflow="fold", justify="left" if left else "right")
@@ -181,7 +183,7 @@ def markdown(report: Report, figures: Sequence[SavedFigure] = (), max_rows: int 
         lines += ["## Speed", ""]
         for table in report.tables:
             shown = display_speed(table, max_rows)
-            lines += [f"### {md_escape(table.title)}", "", md_table(shown), ""]
+            lines += [f"### {md_escape(speed_table_title(table))}", "", md_table(shown), ""]
             if len(table.data) > len(shown):
                 lines += [f"_{len(table.data) - len(shown)} more rows in cases.csv._", ""]
     if not report.arms.empty:
@@ -200,7 +202,7 @@ def markdown(report: Report, figures: Sequence[SavedFigure] = (), max_rows: int 
         for fig in figures:
             lines += [f"![{md_escape(fig.caption)}]({fig.name}.png)", "", f"_{md_escape(fig.caption)}_", ""]
     lines += ["## Method", ""] + [f"- {md_escape(note)}" for note in METHOD_NOTES]
-    sources = report.sources()
+    sources = source_lines(report)
     if sources:
         lines += ["", "## Sources", ""] + [f"- {md_escape(s)}" for s in sources]
     return "\n".join(lines) + "\n"
@@ -296,7 +298,7 @@ def html_report(report: Report, figures: Sequence[SavedFigure] = (), max_rows: i
         parts.append('<h2 id="speed">Speed</h2>')
         for table in report.tables:
             shown = display_speed(table, max_rows)
-            parts.append(f"<h3>{_esc(table.title)}</h3>")
+            parts.append(f"<h3>{_esc(speed_table_title(table))}</h3>")
             parts.append(_html_table(shown, left=("shape", "arch/impl", "status")))
             if len(table.data) > len(shown):
                 parts.append(f'<p class="muted">{len(table.data) - len(shown)} more rows in cases.csv.</p>')
@@ -310,7 +312,7 @@ def html_report(report: Report, figures: Sequence[SavedFigure] = (), max_rows: i
     parts.append(
         '<h2 id="method">Method</h2><ul>' + "".join(f"<li>{_esc(n)}</li>" for n in METHOD_NOTES) + "</ul>"
     )
-    sources = report.sources()
+    sources = source_lines(report)
     if sources:
         parts.append(
             '<h2 id="sources">Sources</h2><ul>' + "".join(f"<li>{_esc(s)}</li>" for s in sources) + "</ul>"
@@ -376,3 +378,17 @@ def _commonpath(folders: Sequence[Path]) -> str:
         return os.path.commonpath([str(f) for f in folders])
     except ValueError:  # different drives
         return str(folders[0])
+
+
+def source_lines(report: Report) -> list[str]:
+    """One line per run folder: id, kind, status, hardware and software."""
+    lines = []
+    for info in sorted(report.data.runs.values(), key=lambda i: (i.started_at, i.run_id)):
+        sw = info.software()
+        gpus = ", ".join(str(g.get("name")) for g in info.env.get("gpus") or [] if isinstance(g, dict))
+        lines.append(
+            f"{info.run_id} ({info.kind or '?'}, {info.status or '?'}): {info.env.get('cpu_model', '?')}"
+            + (f"; {gpus}" if gpus else "")
+            + f"; torch {sw['torch']}, CUDA {sw['cuda']}, cuDNN {sw['cudnn']}, oneDNN {sw['onednn']}"
+        )
+    return lines
