@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from rnnbench.analyse import stats
-from rnnbench.analyse.speed import _order, ratio_verdict
+from rnnbench.analyse.speed import order_rank, ratio_verdict
 from rnnbench.analyse.training import (
     largest_solved,
     paired_difference,
@@ -138,8 +138,8 @@ def speed_summary(ratios: pd.DataFrame) -> pd.DataFrame:
     out["ratio"] = np.exp(out["log_mean"])
     out["low"] = np.where(n > 1, np.exp(out["log_mean"] - half), out["single_low"])
     out["high"] = np.where(n > 1, np.exp(out["log_mean"] + half), out["single_high"])
-    out["_mode"] = _order(out["mode"], MODES)
-    out["_impl"] = _order(out["impl"], IMPLS)
+    out["_mode"] = order_rank(out["mode"], MODES)
+    out["_impl"] = order_rank(out["impl"], IMPLS)
     return out.sort_values(["_mode", "platform", "dtype", "_impl"]).drop(columns=["_mode", "_impl"])
 
 

@@ -193,7 +193,9 @@ def shape_labels(frame: pd.DataFrame, skip: Sequence[str] = ()) -> pd.Series:
     return group.map(labels).astype(object)
 
 
-def _order(values: pd.Series, order: Sequence[str]) -> pd.Series:
+def order_rank(values: pd.Series, order: Sequence[str]) -> pd.Series:
+    """Each value's position in ``order`` (a ``core.vocab`` tuple), unknown values last: a sort key that keeps
+    tables in the vocabulary's display order rather than alphabetical."""
     rank = {v: i for i, v in enumerate(order)}
     return values.map(lambda v: rank.get(v, len(order)))
 
@@ -208,9 +210,9 @@ def speed_tables(cases: pd.DataFrame, ratios: pd.DataFrame) -> list[SpeedTable]:
         frame = frame.merge(r, on=[*PAIR_KEYS, "arch"], how="left")
     else:
         frame = frame.assign(ratio=np.nan, ratio_low=np.nan, ratio_high=np.nan, method="")
-    frame["_arch"] = _order(frame["arch"], ARCHS)
-    frame["_impl"] = _order(frame["impl"], IMPLS)
-    frame["_mode"] = _order(frame["mode"], MODES)
+    frame["_arch"] = order_rank(frame["arch"], ARCHS)
+    frame["_impl"] = order_rank(frame["impl"], IMPLS)
+    frame["_mode"] = order_rank(frame["mode"], MODES)
     frame = frame.sort_values(
         ["_mode", "platform", "device", "dtype", *SHAPE_COLUMNS, "_impl", "_arch"], kind="stable"
     )

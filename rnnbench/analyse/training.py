@@ -24,7 +24,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from rnnbench.analyse.speed import _order
+from rnnbench.analyse.speed import order_rank
 from rnnbench.analyse.stats import Interval, t_interval, wilson_interval
 from rnnbench.core.values import int_text, is_finite
 from rnnbench.core.vocab import ARMS, SOLVED_MAJORITY
@@ -151,7 +151,7 @@ def train_arms(train: pd.DataFrame) -> pd.DataFrame:
         _t_columns(agg, prefix)
     best = agg.sort_values([*keys, "arm", "select", "lr"]).groupby([*keys, "arm"], dropna=False).head(1)
     agg["chosen"] = agg.index.isin(best.index)
-    agg["_arm"] = _order(agg["arm"], ARMS)
+    agg["_arm"] = order_rank(agg["arm"], ARMS)
     agg = agg.sort_values([*keys, "_arm", "hidden_size", "lr"]).drop(columns="_arm").reset_index(drop=True)
     return agg
 

@@ -75,7 +75,7 @@ def run_ddp(
 
     from rnnbench.measure.devices import device_type
     from rnnbench.measure.env import capture, fingerprint, fingerprint_keys
-    from rnnbench.measure.runner import _sync_fn, prepare
+    from rnnbench.measure.runner import prepare, sync_fn
 
     if not in_torchrun():
         raise ConfigError(
@@ -135,7 +135,7 @@ def run_ddp(
             on_progress(ProgressEvent("start", label=case.label(), subject=case))
             torch.set_num_threads(case.threads)
             try:
-                record = _measure(case, device, settings, rank, world, dist, prepare, _sync_fn)
+                record = _measure(case, device, settings, rank, world, dist, prepare, sync_fn)
             except Exception as exc:
                 peer = "peer" in str(exc).lower() or "connection" in str(exc).lower()
                 hint = " (another rank stopped first: see its Error line)" if peer else ""

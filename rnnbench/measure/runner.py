@@ -45,7 +45,8 @@ class Prepared:
     """The ``Workload`` (model + inputs + loss), for callers that wrap the model (DDP)."""
 
 
-def _sync_fn(device: str) -> Callable[[], None] | None:
+def sync_fn(device: str) -> Callable[[], None] | None:
+    """What the timer calls to wait for the device (``torch.cuda.synchronize``); None on the CPU."""
     if not device.startswith("cuda"):
         return None
     import torch
@@ -111,7 +112,7 @@ def prepare(case: Case, device: str) -> Prepared:
         case.arch, case.input_size, case.hidden_size, case.num_layers, case.bidirectional, work.tokens,
         case.batch_size, input_requires_grad=input_grad,
     ) + 2 * work.extra_flops_fwd  # fmt: skip
-    sync, events = _sync_fn(device), _events_fn(device)
+    sync, events = sync_fn(device), _events_fn(device)
 
     if case.mode == "inference":
         model.eval()
@@ -252,7 +253,7 @@ def calibrate_matmul(device: str, dtype: str, settings: Settings) -> float:
         gen = torch.Generator().manual_seed(0)
         a = torch.randn(n, n, generator=gen).to(device=device, dtype=torch_dtype)
         b = torch.randn(n, n, generator=gen).to(device=device, dtype=torch_dtype)
-        result = time_one(Timed(functools.partial(torch.matmul, a, b), sync=_sync_fn(device)), quick)
+        result = time_one(Timed(functools.partial(torch.matmul, a, b), sync=sync_fn(device)), quick)
         best = max(best, 2 * n**3 / statistics.median(result.samples_s) / 1e9)
         del a, b
     return best
