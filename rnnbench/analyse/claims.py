@@ -79,14 +79,14 @@ def claim_parameters(cases: pd.DataFrame, train: pd.DataFrame) -> Claim:
         )
         if len(pairs):
             r = pairs["params_g"] / pairs["params_l"]
-            exact = int(np.isclose(r, 0.75).sum())
+            exact = int(np.isclose(r, THEORETICAL_GRU_LSTM).sum())
             rows.append(
                 ClaimRow(
                     "measured shapes",
                     "true" if (r < 1).all() else "false",
                     f"{len(pairs)} LSTM/GRU pairs at equal sizes: GRU/LSTM parameters "
                     f"{r.min():.4f}–{r.max():.4f}; "
-                    f"exactly 0.75 in {exact} of {len(pairs)}"
+                    f"exactly {THEORETICAL_GRU_LSTM} in {exact} of {len(pairs)}"
                     + (" (the rest include a classifier head)" if exact < len(pairs) else "")
                     + ".",
                 )

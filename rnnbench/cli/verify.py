@@ -18,9 +18,7 @@ class VerificationFailedError(RnnbenchError):
 
 @app.command("verify", cls=MultiValueCommand)
 def verify_command(
-    arch: list[str] = typer.Option(
-        ["lstm", "gru", "rnn"], "--arch", "-a", help="Architectures: lstm, gru, rnn."
-    ),
+    arch: list[str] = typer.Option(list(ARCHS), "--arch", "-a", help=f"Architectures: {', '.join(ARCHS)}."),
     impl: list[str] = typer.Option(
         ["aten", "cell", "scratch", "numpy"],
         "--impl",

@@ -7,7 +7,6 @@ Progress goes out as ``core.progress.ProgressEvent`` values (the ``Unit`` in ``s
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +17,7 @@ import torch
 from torch import nn
 
 from rnnbench.core.progress import OnProgress, ProgressEvent, ignore
+from rnnbench.core.values import now_iso
 from rnnbench.errors import UnsupportedError
 from rnnbench.learn.network import Network, build_network
 from rnnbench.learn.sizing import data_seed, match_note
@@ -254,7 +254,7 @@ def _base_row(task: Task, unit: Unit, spec: TrainSpec, held: HeldOut, device: st
         "num_layers": spec.layers,
         "input_size": task.input_size,
         "eval_seq_len": task.eval_seq_len(unit.seq_len),
-        "started_at": _dt.datetime.now().isoformat(timespec="seconds"),
+        "started_at": now_iso(),
     }
 
 

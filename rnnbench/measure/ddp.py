@@ -146,9 +146,7 @@ def run_ddp(
                 _write(folder, run_id, case, outcomes, backend, world)
             on_progress(ProgressEvent("done", label=case.label(), status="ok", subject=case))
         if folder is not None:
-            folder.update_metadata(
-                status="complete", finished_at=_dt.datetime.now().isoformat(timespec="seconds")
-            )
+            folder.update_metadata(status="complete", finished_at=now_iso())
         dist.barrier()
         return folder.path if folder is not None else None
     except BaseException:

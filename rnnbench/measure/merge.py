@@ -7,10 +7,10 @@ same case measured twice (same ``case_id``, ``threads`` and ``round`` in two fol
 
 from __future__ import annotations
 
-import datetime as _dt
 from pathlib import Path
 from typing import Any
 
+from rnnbench.core.values import now_iso
 from rnnbench.errors import ConfigError, SchemaError
 from rnnbench.results.folder import RunFolder, new_run_id
 from rnnbench.results.schema import SCHEMA_VERSION
@@ -82,7 +82,7 @@ def merge_runs(sources: list[Path], output: Path, run_id: str | None = None) -> 
             "kind": "run",
             "command": first.get("command"),
             "started_at": min(str(m.get("started_at", "")) for m in metas),
-            "finished_at": _dt.datetime.now().isoformat(timespec="seconds"),
+            "finished_at": now_iso(),
             "status": "complete" if all(m.get("status") == "complete" for m in metas) else "partial",
             "env": first.get("env"),
             "fingerprint_keys": {k: v for m in metas for k, v in (m.get("fingerprint_keys") or {}).items()},

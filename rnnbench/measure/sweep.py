@@ -11,7 +11,6 @@ rounds. Progress goes to an ``OnProgress`` callback; worker processes send it as
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
 import os
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from typing import Any
 
 from rnnbench.core.progress import OnProgress, ProgressEvent
 from rnnbench.core.spec import Case, Settings, SweepSpec
+from rnnbench.core.values import now_iso
 from rnnbench.errors import BenchmarkFailedError, ConfigError, DeviceUnavailableError
 from rnnbench.measure.runner import RoundContext, drop_orphan_samples, run_round
 from rnnbench.measure.shard import partition, shard_of
@@ -207,7 +207,7 @@ def start_run(
         {
             "kind": "run",
             "command": command or sys.argv,
-            "started_at": _dt.datetime.now().isoformat(timespec="seconds"),
+            "started_at": now_iso(),
             "status": "running",
             "env": env,
             "fingerprint_keys": keys,
@@ -396,4 +396,4 @@ def execute(
     except BaseException:
         folder.update_metadata(status="failed")
         raise
-    folder.update_metadata(status="complete", finished_at=_dt.datetime.now().isoformat(timespec="seconds"))
+    folder.update_metadata(status="complete", finished_at=now_iso())

@@ -27,18 +27,19 @@ def fmt_interval_seconds(median: float, low: float, high: float) -> str:
     return text
 
 
-def fmt_rate(value: float | None) -> str:
+def fmt_rate(value: float | None, spec: str = ".3g") -> str:
     """Counts per second with k/M/G prefixes and three significant digits (``2.99k``, ``585``).
 
     The one rate formatter: the speed tables, the gate's terminal tables and its Markdown exports all show
     throughput through it, so the same number reads the same everywhere. No unit: the column header has it.
+    ``spec="g"`` keeps every digit (figure ticks, which are round numbers anyway).
     """
     if value is None or not np.isfinite(value):
         return "—"
     for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if abs(value) >= scale:
-            return f"{value / scale:.3g}{unit}"
-    return f"{value:.3g}"
+            return f"{value / scale:{spec}}{unit}"
+    return f"{value:{spec}}"
 
 
 def fmt_bytes(value: float) -> str:

@@ -26,6 +26,7 @@ from rnnbench.analyse.report import Report
 from rnnbench.analyse.training import setting_keys, setting_label, success_rates
 from rnnbench.core.labels import shape_label
 from rnnbench.core.vocab import ARMS, IMPLS, MODES, SHAPE_COLUMNS, THEORETICAL_GRU_LSTM
+from rnnbench.present.formatting import fmt_rate
 
 ARCH_COLORS: dict[str, str] = {
     "lstm": "#0072B2",  # blue       (Okabe–Ito palette: distinguishable with colour-vision deficiencies)
@@ -160,11 +161,8 @@ def _si(value: float, _pos: Any = None) -> str:
     drawing log axes, and plain labels read just as well."""
     if value == 0 or not np.isfinite(value):
         return "0"
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(value) >= scale:
-            return f"{value / scale:g}{unit}"
     if abs(value) >= 1e-3:
-        return f"{value:g}"
+        return fmt_rate(value, "g")
     return f"{value:.0e}".replace("e-0", "e-")
 
 
@@ -300,7 +298,10 @@ def ratio_heatmap(report: Report) -> Figure | None:
         bar.set_label("GRU/LSTM time per iteration (< 1: GRU faster)", fontsize=FONT)
         bar.ax.axhline(THEORETICAL_GRU_LSTM, color="black", linewidth=1.2)
         bar.ax.tick_params(labelsize=FONT)
-    fig.suptitle("GRU/LSTM time ratio (theory 0.75: the black line on the colour bar)", fontsize=FONT + 2)
+    fig.suptitle(
+        f"GRU/LSTM time ratio (theory {THEORETICAL_GRU_LSTM}: the black line on the colour bar)",
+        fontsize=FONT + 2,
+    )
     return fig
 
 
