@@ -314,3 +314,10 @@ def test_spec_round_trip_and_presets() -> None:
         preset_spec("quik")
     full = validate(preset_spec("full"))
     assert set(full.arms) == {"lstm", "lstm-fb1", "gru", "rnn"} and full.lr_sweep
+
+
+def test_stored_training_settings_with_unknown_keys_are_refused() -> None:
+    data = preset_spec("quick").to_dict()
+    data["warp_drive"] = 1
+    with pytest.raises(ConfigError, match="stored training settings have unknown keys \\['warp_drive'\\]"):
+        TrainSpec.from_dict(data)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -17,6 +17,17 @@ from rnnbench.core.labels import shape_label
 from rnnbench.core.vocab import ARCHS, DTYPES, IMPLS, MODES, WORKLOADS
 from rnnbench.errors import ConfigError
 from rnnbench.registry import check_choice
+
+
+def check_stored_keys(data: Mapping[str, Any], cls: type, what: str) -> None:
+    """Settings read back from ``metadata.json`` may hold only ``cls``'s fields: a folder written by another
+    rnnbench version must be refused, never resumed as a silently different grid or training plan."""
+    unknown = set(data) - {f.name for f in fields(cls)}
+    if unknown:
+        raise ConfigError(
+            f"stored {what} settings have unknown keys {sorted(unknown)}; this folder was written by another "
+            "rnnbench version — start a new run instead of resuming."
+        )
 
 
 def check_positive(name: str, value: int) -> int:
@@ -264,12 +275,7 @@ class SweepSpec:
     def from_dict(cls, data: dict[str, Any]) -> SweepSpec:
         """Inverse of ``to_dict`` (JSON turns tuples into lists); unknown keys are an error, as for
         ``TrainSpec``: a stored grid this version cannot read must not be resumed as a different grid."""
-        unknown = set(data) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ConfigError(
-                f"stored sweep settings have unknown keys {sorted(unknown)}; this folder was written by "
-                "another rnnbench version — start a new run instead of resuming."
-            )
+        check_stored_keys(data, cls, "sweep")
         kwargs: dict[str, Any] = {}
         for key, value in data.items():
             if key == "shapes":

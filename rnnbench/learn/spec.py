@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from rnnbench.core.spec import check_stored_keys
 from rnnbench.core.vocab import ARM_ARCH, ARMS, DTYPES, IMPLS
 from rnnbench.errors import ConfigError
 from rnnbench.learn.tasks import Task, TaskOptions, task_names
@@ -81,13 +82,7 @@ class TrainSpec:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrainSpec:
         """Inverse of ``to_dict`` (JSON turns tuples into lists); unknown keys are an error."""
-        names = {f.name for f in fields(cls)}
-        unknown = set(data) - names
-        if unknown:
-            raise ConfigError(
-                f"stored training settings have unknown keys {sorted(unknown)}; this folder was written by "
-                "another rnnbench version — start a new run instead of resuming."
-            )
+        check_stored_keys(data, cls, "training")
         values: dict[str, Any] = {}
         for key, value in data.items():
             if key == "task_seq_lens":
