@@ -201,3 +201,68 @@ def test_compiled_unavailable_is_an_error_not_a_fallback(monkeypatch: pytest.Mon
     monkeypatch.setattr(build, "compiled_unavailable_reason", lambda device_type: "no compiler here")
     with pytest.raises(UnsupportedError, match="no compiler here"):
         build.build_model(ModelConfig("gru", 2, 2), "compiled")
+
+
+def test_compiled_on_cuda_needs_triton_and_a_c_compiler(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without Triton or a C compiler, compiled on CUDA is 'unsupported' with the reason before anything is
+    built — not an error row per case from deep inside inductor (issue 12, defect 12)."""
+    from rnnbench.measure.models import build, loops
+
+    monkeypatch.setattr(loops, "_has_triton", lambda: False)
+    reason = build.unsupported_reason("compiled", mode="inference", device_type="cuda", dtype="float32")
+    assert reason is not None and "Triton" in reason
+    monkeypatch.setattr(loops, "_has_triton", lambda: True)
+    monkeypatch.delenv("CC", raising=False)
+    monkeypatch.setattr(loops.shutil, "which", lambda name: None)
+    reason = build.unsupported_reason("compiled", mode="train", device_type="cuda", dtype="bfloat16")
+    assert reason is not None and "C compiler" in reason
+    monkeypatch.setattr(loops.shutil, "which", lambda name: f"/usr/bin/{name}")
+    assert build.unsupported_reason("compiled", mode="train", device_type="cuda", dtype="float32") is None
+    # the CPU check is unchanged by the CUDA one
+    monkeypatch.setattr(loops, "_has_triton", lambda: False)
+    assert build.unsupported_reason("compiled", mode="train", device_type="cpu", dtype="float32") is None
+
+
+class _Raising(torch.nn.Module):
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raise RuntimeError(self.message)
+
+
+def test_dtype_probe_asks_the_installed_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A missing dtype kernel becomes an 'unsupported' reason naming torch's own message; any other failure
+    is left to the case (an error row), and float32 is never probed (issue 12, defect 3)."""
+    from rnnbench.measure.models import build, probe
+
+    probe.dtype_unsupported_reason.cache_clear()
+    calls: list[str] = []
+
+    def fake_build(config: ModelConfig, impl: str, *args: object, **kwargs: object) -> torch.nn.Module:
+        calls.append(impl)
+        if impl == "cell":
+            return _Raising("\"_thnn_fused_gru_cell_cuda\" not implemented for 'BFloat16'")
+        return _Raising("CUDA error: an illegal memory access was encountered")
+
+    monkeypatch.setattr(build, "build_model", fake_build)
+    reason = probe.dtype_unsupported_reason("cell", "gru", "train", "cpu", "bfloat16")
+    assert reason is not None and "bfloat16" in reason and "_thnn_fused_gru_cell_cuda" in reason
+    assert (
+        probe.dtype_unsupported_reason("scratch", "gru", "train", "cpu", "bfloat16") is None
+    )  # a bug: not hidden
+    assert probe.dtype_unsupported_reason("cell", "gru", "train", "cpu", "float32") is None
+    assert calls == ["cell", "scratch"]  # float32 was not probed; a second identical question is cached
+    assert probe.dtype_unsupported_reason("cell", "gru", "train", "cpu", "bfloat16") == reason
+    assert calls == ["cell", "scratch"]
+    probe.dtype_unsupported_reason.cache_clear()
+
+
+def test_dtype_probe_passes_what_runs_here() -> None:
+    from rnnbench.measure.models import probe
+
+    probe.dtype_unsupported_reason.cache_clear()
+    for impl in ("native", "aten", "cell", "scratch"):
+        assert probe.dtype_unsupported_reason(impl, "lstm", "train", "cpu", "bfloat16") is None
+    probe.dtype_unsupported_reason.cache_clear()

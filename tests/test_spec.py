@@ -42,6 +42,15 @@ def test_case_id_is_stable_and_ignores_threads() -> None:
     assert all(ch in "0123456789abcdef" for ch in a.case_id)
 
 
+def test_case_id_pairs_across_gpu_indices() -> None:
+    """The same case on cuda:1 and on cuda:0 (or plain cuda) is one case for ``compare``; the index stays in
+    the device column (issue 12, defect 10). CPU and GPU cases stay apart, CPU ids are unchanged."""
+    on = {d: Case("gru", device=d, seq_len=10).case_id for d in ("cuda", "cuda:0", "cuda:1", "cpu")}
+    assert on["cuda"] == on["cuda:0"] == on["cuda:1"] != on["cpu"]
+    assert Case("gru", device="cuda:1", seq_len=10).device == "cuda:1"
+    assert Case("lstm", seq_len=10, device="cpu").case_id == "d053088ef979"
+
+
 def test_spec_round_trips_through_json_form() -> None:
     spec = SweepSpec(arch=("gru",), seq_len=(3, 4), shapes=((1, 2, 3),), length_spread=(0.0, 0.5))
     assert SweepSpec.from_dict(spec.to_dict()) == spec

@@ -42,6 +42,12 @@ def verify_command(
         0.0, "--length-spread", help="0 = fixed lengths; s in (0, 1): lengths drawn from [(1-s)·T, T], packed."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed for weights and inputs."),
+    tf32: bool = typer.Option(
+        False,
+        "--tf32",
+        help="Let float32 matmuls and cuDNN use TF32 on NVIDIA GPUs (both, or neither: the default is IEEE "
+        "float32 everywhere); the tolerance follows (1e-2 instead of 2e-5).",
+    ),
 ) -> None:
     """Check every implementation against torch.nn: outputs, final states, gradients (input, every weight).
 
@@ -54,7 +60,8 @@ def verify_command(
     impls = [i for i in parse_choices("implementation", impl, IMPLS) if i != "native"]
     dtype = parse_choices("dtype", [dtype], DTYPES)[0]
     resolved = resolve_device(device)
-    table = Table(title=f"Equivalence with native ({resolved}, {dtype})", title_justify="left")
+    policy = " · TF32 allowed" if tf32 and dtype == "float32" and resolved.startswith("cuda") else ""
+    table = Table(title=f"Equivalence with native ({resolved}, {dtype}{policy})", title_justify="left")
     for col in (
         "arch",
         "impl",
@@ -78,6 +85,7 @@ def verify_command(
             batch=batch,
             length_spread=length_spread,
             seed=seed,
+            tf32=tf32,
         ):
             failures += check.status == "mismatch"
             grad = "n/a" if check.grad_err is None else f"{check.grad_err:.1e}"

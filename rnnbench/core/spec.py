@@ -122,8 +122,11 @@ class Case:
 
     @property
     def case_id(self) -> str:
-        """Stable 12-hex-digit hash of every field except ``threads``."""
+        """Stable 12-hex-digit hash of every field except ``threads``, with the device's *kind* (``cuda`` for
+        ``cuda:1``): the same case on another GPU index of the same model must pair in ``compare`` — the GPU
+        model is in the fingerprint, the index stays in the ``device`` column."""
         payload = {k: v for k, v in asdict(self).items() if k != "threads"}
+        payload["device"] = str(payload["device"]).split(":", 1)[0]
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 

@@ -91,10 +91,11 @@ def numeric_flags() -> dict[str, Any]:
     """Settings that change which kernels run or their precision (TF32, deterministic, matmul precision)."""
     import torch
 
+    from rnnbench.measure.numerics import tf32_flags
+
     return {
         "matmul_precision": torch.get_float32_matmul_precision(),
-        "cuda_matmul_tf32": bool(torch.backends.cuda.matmul.allow_tf32),
-        "cudnn_tf32": bool(torch.backends.cudnn.allow_tf32),
+        **tf32_flags(),  # read through the API they were set with (mixing old and new raises on torch ≥ 2.9)
         "deterministic": bool(torch.are_deterministic_algorithms_enabled()),
     }
 

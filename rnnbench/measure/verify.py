@@ -32,9 +32,12 @@ def _rel_err(a: object, b: object) -> float:
     return float((a64 - b64).abs().max()) / scale
 
 
-def default_tolerance(dtype: str) -> float:
-    """Relative tolerance by dtype: fp32 ≈ 1e-5; half precisions round at ~1e-3 per op (pytorch#175845)."""
-    return {"float32": 2e-5, "bfloat16": 5e-2, "float16": 1e-2}[dtype]
+def default_tolerance(dtype: str, tf32: bool = False, device_type: str = "cpu") -> float:
+    """Relative tolerance by dtype and numeric policy: fp32 ≈ 1e-5; half precisions round at ~1e-3 per op
+    (pytorch#175845); TF32 float32 on CUDA like float16 (``measure.numerics.verify_tolerance``)."""
+    from rnnbench.measure.numerics import verify_tolerance
+
+    return verify_tolerance(dtype, tf32, device_type)
 
 
 def verify(
@@ -47,13 +50,20 @@ def verify(
     batch: int = 4,
     length_spread: float = 0.0,
     seed: int = 0,
+    tf32: bool = False,
 ) -> list[Check]:
-    """Compare each of ``impls`` with ``native`` on one random batch; returns one ``Check`` per impl."""
+    """Compare each of ``impls`` with ``native`` on one random batch; returns one ``Check`` per impl.
+
+    The numeric policy (``tf32``) is set for every implementation alike before anything runs, and the
+    tolerance follows it: a correct CUDA setup must not read as a mismatch because cuDNN alone used TF32.
+    """
     import torch
 
     from rnnbench.measure.devices import device_type
     from rnnbench.measure.models.build import build_model, unsupported_reason
+    from rnnbench.measure.models.probe import dtype_unsupported_reason
     from rnnbench.measure.models.weights import canonical_weights
+    from rnnbench.measure.numerics import set_tf32
     from rnnbench.measure.workloads import make_lengths
 
     torch_dtype = getattr(torch, dtype)
@@ -62,7 +72,8 @@ def verify(
     shape = (batch, seq_len, config.input_size) if config.batch_first else (seq_len, batch, config.input_size)
     x_cpu = torch.randn(shape, generator=gen)
     lengths = make_lengths(seq_len, batch, length_spread, seed) if length_spread > 0 else None
-    tol = default_tolerance(dtype)
+    set_tf32(tf32)
+    tol = default_tolerance(dtype, tf32, device_type(device))
 
     def run(impl: str) -> tuple[torch.Tensor, list[torch.Tensor], dict[str, torch.Tensor | None]]:
         on_device = "cpu" if impl == "numpy" else device
@@ -95,6 +106,8 @@ def verify(
         )
         if impl == "numpy":
             reason = None  # the oracle always runs on the CPU in float64
+        else:
+            reason = reason or dtype_unsupported_reason(impl, config.arch, "train", device, dtype)
         if reason:
             checks.append(Check(config.arch, impl, "unsupported", 0.0, 0.0, 0.0, tol, reason))
             continue

@@ -7,6 +7,7 @@ variable-length masking, so they can differ only in how a single step is compute
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from typing import Any, cast
@@ -220,8 +221,23 @@ class ScratchNet(_LoopNet):
         return dict(self.weights.items())
 
 
+def _has_triton() -> bool:
+    """Whether Triton (inductor's GPU code generator) imports here; torch's own check where it exists."""
+    try:
+        from torch.utils._triton import has_triton
+    except ImportError:  # pragma: no cover - very old torch
+        import importlib.util
+
+        return importlib.util.find_spec("triton") is not None
+    return bool(has_triton())
+
+
 def compiled_unavailable_reason(device_type: str) -> str | None:
-    """Why ``torch.compile`` cannot be used here, or ``None``. Checked before building, never silently."""
+    """Why ``torch.compile`` cannot be used here, or ``None``. Checked before building, never silently.
+
+    On the CPU inductor writes C++ and needs a C++ compiler; on CUDA it writes Triton kernels and needs the
+    Triton package plus a C compiler (Triton builds a small launcher per kernel). Without them the first call
+    fails deep inside compilation — so each case would become an ``error`` row instead of ``unsupported``."""
     try:
         import torch._dynamo as dynamo
     except Exception as exc:  # pragma: no cover - depends on the torch build
@@ -230,6 +246,11 @@ def compiled_unavailable_reason(device_type: str) -> str | None:
         return "torch.compile (dynamo) is not supported on this Python/platform"
     if device_type == "cpu" and not any(shutil.which(cc) for cc in ("g++", "c++", "clang++")):
         return "torch.compile on CPU needs a C++ compiler (g++/clang++), none found on PATH"
+    if device_type == "cuda":
+        if not _has_triton():
+            return "torch.compile on CUDA needs Triton (pip install triton, matching this torch), not found"
+        if not any(shutil.which(cc) for cc in ("gcc", "cc", "clang")) and not os.environ.get("CC"):
+            return "torch.compile on CUDA needs a C compiler (gcc/clang or $CC) for Triton's launchers"
     return None
 
 
