@@ -266,3 +266,22 @@ def test_dtype_probe_passes_what_runs_here() -> None:
     for impl in ("native", "aten", "cell", "scratch"):
         assert probe.dtype_unsupported_reason(impl, "lstm", "train", "cpu", "bfloat16") is None
     probe.dtype_unsupported_reason.cache_clear()
+
+
+def test_loops_copy_lengths_to_the_device_once() -> None:
+    """The masked loops copy the lengths once, not in every timed pass: a host→device copy synchronises the
+    stream on CUDA (issue 12, defect 7). Counted on the CPU; an in-place change makes a new copy."""
+    config = ModelConfig("lstm", INPUT, HIDDEN)
+    lengths = LENGTHS.clone()
+    for impl in ("cell", "scratch"):
+        net = build_model(config, impl)
+        x = _inputs(config)
+        first, _ = net(x, None, lengths)
+        net(x, None, lengths)
+        net(x, None, lengths)
+        assert net._lengths.copies == 1
+        lengths[1] = 2  # modified in place: the cached copy would be stale
+        second, _ = net(x, None, lengths)
+        assert net._lengths.copies == 2
+        assert not torch.equal(first, second)
+        lengths[1] = int(LENGTHS[1])

@@ -3,6 +3,12 @@
 On a 2-core machine a second busy process can make a 2-thread LSTM forward pass 300× slower (OpenMP barriers
 spin under oversubscription). We cannot prevent that, so we record it around every case and flag it.
 Linux reads ``/proc/stat``; elsewhere only the load average is known.
+
+"Other" means other than *this run*: a device pool runs one worker per GPU at once, and each worker's CPU time
+(launching kernels, spinning in a sync) is the run's own work, not interference. The coordinator marks itself as
+the run's root (:func:`mark_run_root`, an environment variable its workers inherit), and a snapshot sums the CPU
+time of the root's whole process tree with ``psutil`` (a maintained, portable process-information library;
+without it, or without a root, only this process counts as own).
 """
 
 from __future__ import annotations
@@ -11,11 +17,52 @@ import os
 import time
 from dataclasses import dataclass
 
+RUN_ROOT_ENV = "RNNBENCH_RUN_ROOT"
+"""PID of the process that owns the run (the coordinator); workers inherit it through the environment."""
+
+
+def mark_run_root(pid: int | None = None) -> dict[str, str]:
+    """Make ``pid`` (default: this process) the run's root, for this process and every worker it starts after;
+    returns the environment entry, for callers that build a worker's environment themselves."""
+    os.environ[RUN_ROOT_ENV] = str(pid if pid is not None else os.getpid())
+    return {RUN_ROOT_ENV: os.environ[RUN_ROOT_ENV]}
+
+
+def _own_process_cpu_s() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def run_cpu_s() -> float:
+    """CPU seconds used so far by the run: the root's process tree (root and all descendants) when a root is
+    marked and ``psutil`` is installed, this process alone otherwise."""
+    root = os.environ.get(RUN_ROOT_ENV)
+    if not root:
+        return _own_process_cpu_s()
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover - psutil is a dependency; a --no-deps install may lack it
+        return _own_process_cpu_s()
+    try:
+        top = psutil.Process(int(root))
+        tree = [top, *top.children(recursive=True)]
+    except (psutil.Error, ValueError):
+        return _own_process_cpu_s()
+    total = 0.0
+    for proc in tree:
+        try:
+            t = proc.cpu_times()
+        except psutil.Error:  # exited between listing and reading
+            continue
+        total += t.user + t.system
+    return total
+
 
 @dataclass(frozen=True)
 class CpuSnapshot:
     wall_s: float
     own_cpu_s: float
+    """CPU seconds of this run so far (``run_cpu_s``)."""
     busy_ticks: int | None
     steal_ticks: int | None
     total_ticks: int | None
@@ -50,10 +97,9 @@ def _read_proc_stat() -> tuple[int, int, int] | None:
 
 def snapshot() -> CpuSnapshot:
     stat = _read_proc_stat()
-    times = os.times()
     return CpuSnapshot(
         wall_s=time.monotonic(),
-        own_cpu_s=times.user + times.system,
+        own_cpu_s=run_cpu_s(),
         busy_ticks=None if stat is None else stat[0],
         steal_ticks=None if stat is None else stat[1],
         total_ticks=None if stat is None else stat[2],

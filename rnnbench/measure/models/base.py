@@ -39,6 +39,31 @@ class RecurrentNet(nn.Module):
         raise NotImplementedError  # pragma: no cover
 
 
+class DeviceCopy:
+    """One small host tensor (sequence lengths) copied to the device once, not once per forward pass.
+
+    A host→device copy from pageable memory synchronises the stream, so a ``lengths.to(device)`` inside every
+    timed iteration stalls the GPU queue and times the CPU's launch latency instead of the kernels. The copy is
+    remade only when a different tensor, device or dtype is asked for, or the source was modified in place.
+    """
+
+    def __init__(self) -> None:
+        self._source: torch.Tensor | None = None
+        self._key: tuple[int, torch.device, torch.dtype] | None = None
+        self._copy: torch.Tensor | None = None
+        self.copies = 0
+        """How many copies were made (tests count them)."""
+
+    def get(self, tensor: torch.Tensor, device: torch.device, dtype: torch.dtype | None = None) -> torch.Tensor:
+        key = (tensor._version, torch.device(device), dtype or tensor.dtype)
+        if self._source is tensor and self._key == key and self._copy is not None:
+            return self._copy
+        self._copy = tensor.to(device=key[1], dtype=key[2])
+        self._source, self._key = tensor, key
+        self.copies += 1
+        return self._copy
+
+
 def zero_state(config: ModelConfig, batch: int, like: torch.Tensor) -> State:
     """The zero initial state ``torch.nn`` uses when ``hx`` is ``None``."""
     shape = (config.num_layers * config.directions, batch, config.hidden_size)

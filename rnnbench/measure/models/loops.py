@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnbench.core.spec import ModelConfig
-from rnnbench.measure.models.base import RecurrentNet, State, zero_state
+from rnnbench.measure.models.base import DeviceCopy, RecurrentNet, State, zero_state
 from rnnbench.measure.models.weights import layer_weights, param_name
 
 Step = tuple[torch.Tensor, ...]
@@ -62,6 +62,10 @@ class _LoopNet(RecurrentNet):
 
     backend = "python"
 
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__(config)
+        self._lengths = DeviceCopy()
+
     def forward(
         self,
         x: torch.Tensor,
@@ -78,7 +82,8 @@ class _LoopNet(RecurrentNet):
         mask = None
         if lengths is not None:
             positions = torch.arange(steps, device=x.device).unsqueeze(1)
-            mask = (positions < lengths.to(x.device).unsqueeze(0)).unsqueeze(2)  # (T, B, 1)
+            on_device = self._lengths.get(lengths, x.device)  # copied once, not per pass (no sync)
+            mask = (positions < on_device.unsqueeze(0)).unsqueeze(2)  # (T, B, 1)
         final_h: list[torch.Tensor] = []
         final_c: list[torch.Tensor] = []
         layer_input = x
