@@ -6,7 +6,6 @@ Progress goes out as ``core.progress.ProgressEvent`` values (the ``Unit`` in ``s
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -14,14 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from torch import nn
 
 from rnnbench.core.progress import OnProgress, ProgressEvent, ignore
 from rnnbench.core.values import now_iso
 from rnnbench.errors import UnsupportedError
 from rnnbench.learn.network import Network, build_network
+from rnnbench.learn.precision import Precision
 from rnnbench.learn.sizing import data_seed, match_note
-from rnnbench.learn.spec import GRAD_CLIP, TrainSpec, Unit
+from rnnbench.learn.spec import TrainSpec, Unit
 from rnnbench.learn.tasks import Batch, Evaluation, Task
 
 
@@ -45,27 +44,16 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize(device)
 
 
-def _autocast(device: str, dtype: str) -> contextlib.AbstractContextManager[Any]:
-    """float32 trains as is; bfloat16/float16 train under autocast (weights and Adam state stay float32,
-    the usual mixed-precision recipe — pure half-precision Adam is not a fair test of the cell)."""
-    if dtype == "float32":
-        return contextlib.nullcontext()
-    from rnnbench.measure.devices import device_type
-
-    return torch.autocast(device_type(device), dtype=getattr(torch, dtype))
-
-
 @torch.no_grad()
 def evaluate(
-    net: Network, task: Task, batch: Batch, spec: TrainSpec, device: str, chunk: int = 256
+    model: Precision | Network, task: Task, batch: Batch, spec: TrainSpec, device: str, chunk: int = 256
 ) -> Evaluation:
-    """The task's metric on a whole held-out batch, computed in chunks to bound memory."""
-    net.eval()
-    preds = []
-    for part in batch.split(chunk):
-        with _autocast(device, spec.dtype):
-            preds.append(net(part).float())
-    net.train()
+    """The task's metric on a whole held-out batch, computed in chunks to bound memory, by the network that
+    trains (so at the run's compute dtype)."""
+    precision = model if isinstance(model, Precision) else Precision(lambda: model, "float32", device)
+    precision.train(False)
+    preds = [precision.predict(part) for part in batch.split(chunk)]
+    precision.train(True)
     pred = torch.cat(preds, dim=1 if task.readout == "all" else 0)
     return task.evaluate(pred, batch)
 
@@ -102,9 +90,8 @@ def train_unit(
     """
     emit = progress or ignore
     label = unit.label()
-    net = build_network(task, unit, spec, device)
-    opt = torch.optim.Adam(net.parameters(), lr=unit.lr)
-    scaler = torch.amp.GradScaler("cuda") if spec.dtype == "float16" and device.startswith("cuda") else None
+    precision = Precision(lambda: build_network(task, unit, spec, device), spec.dtype, device)
+    opt = torch.optim.Adam(precision.master.parameters(), lr=unit.lr)
     base = _base_row(task, unit, spec, held, device)
     curves: list[dict[str, Any]] = []
     steps_to_target: int | None = None
@@ -116,7 +103,7 @@ def train_unit(
 
     def record(step: int, loss: float) -> None:
         nonlocal steps_to_target, seconds_to_target, last_eval, solved
-        last_eval = evaluate(net, task, held.eval, spec, device)
+        last_eval = evaluate(precision, task, held.eval, spec, device)
         solved = task.solved(last_eval, unit.seq_len, held.baseline)
         if solved and steps_to_target is None:
             steps_to_target, seconds_to_target = step, train_s
@@ -150,20 +137,8 @@ def train_unit(
     t0 = clock()
     for step in range(1, spec.steps + 1):
         batch = next(stream).to(device)
-        with _autocast(device, spec.dtype):
-            pred = net(batch)
-        loss = task.loss(pred.float(), batch)
-        opt.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.unscale_(opt)
-            nn.utils.clip_grad_norm_(net.parameters(), GRAD_CLIP)
-            scaler.step(opt)
-            scaler.update()
-        else:
-            loss.backward()
-            nn.utils.clip_grad_norm_(net.parameters(), GRAD_CLIP)
-            opt.step()
+        loss = task.loss(precision.predict(batch), batch)
+        precision.step(loss, opt)
         value = float(loss.detach())
         if not math.isfinite(value):
             _sync(device)
@@ -191,7 +166,7 @@ def train_unit(
             t0 = clock()
     val_metric = math.nan
     if held.val is not None and status == "ok":
-        val_metric = evaluate(net, task, held.val, spec, device).metric
+        val_metric = evaluate(precision, task, held.val, spec, device).metric
     final = _finite(last_eval.metric)
     row = {
         **base,

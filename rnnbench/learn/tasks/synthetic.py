@@ -310,8 +310,10 @@ class AnbnTask(Task):
 
     def score(self, pred: torch.Tensor, batch: Batch) -> float | None:
         assert batch.lengths is not None
-        ns = (batch.lengths - 1) // 2
-        t = torch.arange(pred.shape[0]).unsqueeze(1)
+        # lengths stay on the host (packing wants them there); everything compared with the mask and the
+        # predictions is made on their device
+        ns = ((batch.lengths - 1) // 2).to(pred.device)
+        t = torch.arange(pred.shape[0], device=pred.device).unsqueeze(1)
         deterministic = ((t == 0) | (t > ns.unsqueeze(0))) & batch.mask if batch.mask is not None else t == 0
         wrong = (pred.argmax(-1) != batch.y) & deterministic
         ok_by_n = dict.fromkeys(ns.tolist(), True)
