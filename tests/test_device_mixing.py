@@ -14,7 +14,16 @@ from rnnbench.learn.tasks import TASKS, TaskOptions
 from rnnbench.learn.tasks.base import Batch, Task
 from tests.device_standin import DeviceMixingError, VirtualDevice
 
-SYNTHETIC_AND_BUNDLED = ["adding", "copy", "selective-copy", "temporal-order", "parity", "anbn", "charlm", "digits"]
+SYNTHETIC_AND_BUNDLED = [
+    "adding",
+    "copy",
+    "selective-copy",
+    "temporal-order",
+    "parity",
+    "anbn",
+    "charlm",
+    "digits",
+]
 
 
 def _task(name: str) -> Task:
