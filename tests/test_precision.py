@@ -29,21 +29,18 @@ def test_bfloat16_runs_in_bfloat16_with_float32_masters(impl: str, monkeypatch: 
     # autocast is what turned bf16 into fp16 for cuDNN RNNs: bf16 must not go through it at all
     monkeypatch.setattr(torch, "autocast", lambda *a, **k: pytest.fail("bfloat16 must not use autocast"))
     precision, task, batch = _setup(impl)
-    assert all(p.dtype == torch.float32 for p in precision.master.parameters())
-    assert all(p.dtype == torch.bfloat16 for p in precision.compute.parameters())
-    opt = torch.optim.Adam(precision.master.parameters(), lr=1e-2)
-    before = [p.detach().clone() for p in precision.master.parameters()]
+    masters = precision.weights.masters
+    assert all(m.dtype == torch.float32 for m in masters)
+    assert all(p.dtype == torch.bfloat16 for p in precision.network.parameters())
+    before = [m.detach().clone() for m in masters]
     pred = precision.predict(batch)  # type: ignore[arg-type]
     assert pred.dtype == torch.float32 and precision.observed == "bfloat16"
-    precision.step(task.loss(pred, batch), opt)  # type: ignore[attr-defined]
-    moved = [not torch.equal(b, p) for b, p in zip(before, precision.master.parameters(), strict=True)]
-    assert any(moved)
-    # Adam updated float32 masters (a 1e-2 step is below bf16's resolution for some weights) and the compute
-    # copy is the masters rounded to bf16
-    for m, c in zip(precision.master.parameters(), precision.compute.parameters(), strict=True):
+    precision.step(task.loss(pred, batch))  # type: ignore[attr-defined]
+    assert any(not torch.equal(b, m) for b, m in zip(before, masters, strict=True))
+    # Adam updated the float32 masters and the network computes with them rounded to bf16
+    for m, p in zip(masters, precision.network.parameters(), strict=True):
         assert m.dtype == torch.float32
-        assert torch.equal(c, m.to(torch.bfloat16))
-        assert c.grad is None
+        assert torch.equal(p, m.to(torch.bfloat16))
 
 
 def test_float32_observes_float32_and_shares_one_network() -> None:
@@ -51,6 +48,6 @@ def test_float32_observes_float32_and_shares_one_network() -> None:
     spec = TrainSpec(tasks=("adding",), arms=("gru",), seeds=1, seq_lens=(8,), hidden=(6,), match="hidden")
     unit = expand_units(spec, {"adding": task})[0]
     precision = Precision(lambda: build_network(task, unit, spec, "cpu"), "float32", "cpu")
-    assert precision.compute is precision.master and precision.scaler is None
+    assert not precision.weights.mixed and precision.scaler is None
     precision.predict(task.sample(torch.Generator().manual_seed(0), 4, 8))
     assert precision.observed == "float32"

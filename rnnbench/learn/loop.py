@@ -50,10 +50,17 @@ def evaluate(
 ) -> Evaluation:
     """The task's metric on a whole held-out batch, computed in chunks to bound memory, by the network that
     trains (so at the run's compute dtype)."""
-    precision = model if isinstance(model, Precision) else Precision(lambda: model, "float32", device)
-    precision.train(False)
-    preds = [precision.predict(part) for part in batch.split(chunk)]
-    precision.train(True)
+    if isinstance(model, Precision):
+        predict, network = model.predict, model.network
+    else:
+        network = model
+
+        def predict(part: Batch) -> torch.Tensor:
+            return model(part).float()
+
+    network.eval()
+    preds = [predict(part) for part in batch.split(chunk)]
+    network.train()
     pred = torch.cat(preds, dim=1 if task.readout == "all" else 0)
     return task.evaluate(pred, batch)
 
@@ -90,8 +97,7 @@ def train_unit(
     """
     emit = progress or ignore
     label = unit.label()
-    precision = Precision(lambda: build_network(task, unit, spec, device), spec.dtype, device)
-    opt = torch.optim.Adam(precision.master.parameters(), lr=unit.lr)
+    precision = Precision(lambda: build_network(task, unit, spec, device), spec.dtype, device, unit.lr)
     base = _base_row(task, unit, spec, held, device)
     curves: list[dict[str, Any]] = []
     steps_to_target: int | None = None
@@ -138,7 +144,7 @@ def train_unit(
     for step in range(1, spec.steps + 1):
         batch = next(stream).to(device)
         loss = task.loss(precision.predict(batch), batch)
-        precision.step(loss, opt)
+        precision.step(loss)
         value = float(loss.detach())
         if not math.isfinite(value):
             _sync(device)
