@@ -50,13 +50,10 @@ def evaluate(
 ) -> Evaluation:
     """The task's metric on a whole held-out batch, computed in chunks to bound memory, by the network that
     trains (so at the run's compute dtype)."""
-    if isinstance(model, Precision):
-        predict, network = model.predict, model.network
-    else:
-        network = model
-
-        def predict(part: Batch) -> torch.Tensor:
-            return model(part).float()
+    network = model.network if isinstance(model, Precision) else model
+    predict: Callable[[Batch], torch.Tensor] = (
+        model.predict if isinstance(model, Precision) else (lambda part: model(part).float())
+    )
 
     network.eval()
     preds = [predict(part) for part in batch.split(chunk)]
