@@ -10,7 +10,7 @@ Prints the false-alarm count, the cases detected in (b) against the cases whose 
 minimum effect, and the time each part took. It needs the real ``rnnbench run`` and owns the CPU while it
 runs: start it on an otherwise idle machine (check ``uptime``).
 
-    python benchmarks/gate_check.py                     # quick grid, 6 rounds per side
+    python benchmarks/gate_check.py                     # quick grid, ab's default rounds (8 per side)
     python benchmarks/gate_check.py --rounds 5 --grid "--preset quick --budget 0.3"
 """
 
@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from rnnbench.analyse.ab import SideCommand, run_ab
-from rnnbench.analyse.gate_settings import GateSettings
+from rnnbench.analyse.gate_settings import DEFAULT_CONFIRM_ROUNDS, DEFAULT_ROUNDS, GateSettings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,8 +33,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--grid", default="--preset quick", help="arguments for 'rnnbench run' [--preset quick]"
     )
-    parser.add_argument("--rounds", type=int, default=6, help="rounds per side [6]")
-    parser.add_argument("--confirm-rounds", type=int, default=6, help="confirmation rounds per side [6]")
+    # ab's defaults: with α shared among the quick grid's 16 cases, 6 rounds per side could never call one
+    parser.add_argument(
+        "--rounds", type=int, default=DEFAULT_ROUNDS, help=f"rounds per side [{DEFAULT_ROUNDS}]"
+    )
+    parser.add_argument(
+        "--confirm-rounds",
+        type=int,
+        default=DEFAULT_CONFIRM_ROUNDS,
+        help=f"confirmation rounds per side [{DEFAULT_CONFIRM_ROUNDS}]",
+    )
     parser.add_argument("--min-effect", type=float, default=0.05, help="minimum effect [0.05]")
     parser.add_argument("--python", default=sys.executable, help="interpreter with rnnbench installed")
     parser.add_argument("--output", type=Path, default=None, help="folder for the rounds [a temporary one]")

@@ -6,6 +6,9 @@ the exception class; anything else escaping the library is a bug and exits with 
 
 from __future__ import annotations
 
+import errno
+import os
+
 EXIT_OK = 0
 EXIT_REGRESSION = 1
 EXIT_USAGE = 2
@@ -49,3 +52,56 @@ class BenchmarkFailedError(RnnbenchError):
     """A benchmark (worker process, round) failed to run."""
 
     exit_code = EXIT_BENCHMARK_FAILED
+
+
+class FolderInUseError(RnnbenchError):
+    """Another live process owns the run folder (``run``, ``train``, ``merge`` hold it for their whole run)."""
+
+
+class StorageError(RnnbenchError):
+    """The operating system refused a file operation on the user's path (read-only, full disk, no permission):
+    an environment problem the user fixes, not a bug. The message names the path and the fix."""
+
+    def __init__(
+        self, path: os.PathLike[str] | str, exc: OSError, doing: str = "write", hint: str = ""
+    ) -> None:
+        self.path = str(path)
+        self.errno = exc.errno
+        self.os_error, self.doing = exc, doing
+        super().__init__(describe_os_error(self.path, exc, doing, hint))
+
+    def with_hint(self, hint: str) -> StorageError:
+        """The same error with what to do next appended (e.g. how to continue the run)."""
+        return StorageError(self.path, self.os_error, self.doing, hint)
+
+
+class DataWarning(UserWarning):
+    """A results file was read with something left out (a torn last line from a kill or a full disk); the
+    message names the file. The CLI prints it as one ``Warning: …`` line; ``report`` lists it in its
+    warnings."""
+
+
+_FIXES = {
+    errno.ENOSPC: "no space left on the device; free some space or choose another location",
+    errno.EDQUOT: "disk quota exceeded; free some space or choose another location",
+    errno.EROFS: "the file system is read-only; choose a writable location",
+    errno.EACCES: "permission denied; choose a location you can write to or fix its permissions",
+    errno.EPERM: "operation not permitted; choose a location you can write to or fix its permissions",
+    errno.ENOENT: "no such file or folder; check the path",
+    errno.ENOTDIR: "a part of the path is not a folder; check the path",
+    errno.EISDIR: "it is a folder, not a file; give a file path",
+    errno.EEXIST: "it already exists; choose another name",
+    errno.EMFILE: "too many open files; raise the limit (ulimit -n) or close other programs",
+    errno.EIO: "an I/O error on the device; check the disk",
+    errno.ENAMETOOLONG: "the name is too long; choose a shorter one",
+}
+
+
+def describe_os_error(path: str, exc: OSError, doing: str = "write", hint: str = "") -> str:
+    """``cannot write results/x/summary.csv: no space left on the device; free some space or …`` — one line
+    naming the path and a fix, with ``hint`` (e.g. how to continue) appended."""
+    what = _FIXES.get(exc.errno or -1) or (exc.strerror or str(exc) or type(exc).__name__)
+    line = f"cannot {doing} {path}: {what}"
+    if hint:
+        line += f"; {hint}"
+    return line + ("" if line.endswith(".") else ".")

@@ -147,7 +147,7 @@ def test_aa_has_no_regression(tmp_path: Path) -> None:
     assert result.exit_code == EXIT_OK
     assert result.confirmation is None
     assert all(c.verdict != "regression" for c in result.comparison.cases)
-    assert len(fake.calls) == 2 + 12  # two preflights, 6 rounds per side
+    assert len(fake.calls) == 2 + 16  # two preflights, 8 rounds per side
     assert all(cwd == (tmp_path / "ab").resolve() for _, cwd in fake.calls)  # never inside a checkout
 
 
@@ -166,12 +166,35 @@ def test_slowdown_is_confirmed(tmp_path: Path) -> None:
     assert any("confirming" in p.message for p in progress)
     notes = [p for p in progress if p.kind == "note"]
     assert len(notes) == 1 and notes[0].values == {"regressions": 1, "confirm_rounds": 6}
-    done = [p for p in progress if p.kind == "done"]  # one per round: 12 first, then 12 confirming
-    assert [(p.done, p.total) for p in done] == [(i, 12) for i in range(1, 13)] * 2
+    done = [p for p in progress if p.kind == "done"]  # one per round: 16 first, then 12 confirming
+    first, confirming = [(i, 16) for i in range(1, 17)], [(i, 12) for i in range(1, 13)]
+    assert [(p.done, p.total) for p in done] == first + confirming
     assert [p.label for p in done] == fake.run_ids
     assert all(p.status == "ok" and p.values["seconds"] == 0.01 for p in done)
-    assert progress.index(notes[0]) == 12  # the note comes between the two phases
+    assert progress.index(notes[0]) == 16  # the note comes between the two phases
     assert set(result.seconds) == {"rounds", "confirm", "total"}
+    # the confirmation re-tests only the regression, at α over it: a family of one
+    assert result.first.family == 2 and result.confirmation.family == 1
+    assert [c.labels["arch"] for c in result.confirmation.cases] == ["lstm"]
+
+
+def test_many_regressions_raise_the_confirmation_rounds(tmp_path: Path) -> None:
+    """Twelve cases all slower: the confirmation's family is twelve, and 6 rounds cannot reach α/12 (6+6
+    gives at best 1/924 > 0.01/12) — confirming with 6 would refute every real regression. The rounds are
+    raised to 7, with a note, and all twelve are confirmed."""
+    rng = np.random.default_rng(5)
+
+    def model(side: str, run_id: str, slot: int, argv: Sequence[str]) -> dict[str, float]:
+        factor = 0.6 if side == "head" else 1.0
+        return {f"c{i}": float(1000 * factor * np.exp(rng.normal(0, 0.01))) for i in range(12)}
+
+    fake = FakeRun(model)
+    result = run_ab(BASE, HEAD, [], tmp_path / "ab", launcher=fake)
+    assert result.first.family == 12 and result.confirmation is not None
+    assert result.confirmation.family == 12
+    assert sum(1 for r in fake.run_ids if "-c" in r) == 14  # 7 per side
+    assert any("--confirm-rounds 6 raised to 7" in n for n in result.comparison.notes)
+    assert len(result.confirmed_regressions) == 12 and result.exit_code == EXIT_REGRESSION
 
 
 def test_regression_not_confirmed_becomes_inconclusive(tmp_path: Path) -> None:
@@ -250,7 +273,7 @@ def test_argument_checks(tmp_path: Path) -> None:
         run_ab(BASE, HEAD, ["--rounds", "3"], tmp_path / "a", launcher=fake)
     with pytest.raises(ConfigError, match="--output"):
         run_ab(BASE, HEAD, ["--output=x"], tmp_path / "a", launcher=fake)
-    with pytest.raises(ConfigError, match=r"--rounds 4 can never .* 0\.029"):
+    with pytest.raises(ConfigError, match=r"--rounds 4 can never .* 0\.014"):
         run_ab(BASE, HEAD, [], tmp_path / "a", rounds=4, launcher=fake)
     with pytest.raises(ConfigError, match="--confirm-rounds 3 .* or 0 to skip"):
         run_ab(BASE, HEAD, [], tmp_path / "a", confirm_rounds=3, launcher=fake)
@@ -279,7 +302,7 @@ def test_calibrate_aa(tmp_path: Path) -> None:
     assert len(cal.cases) == 2 and cal.false_alarms == 0
     assert cal.exit_code == EXIT_OK
     for case in cal.cases:
-        assert case.rounds == 6
+        assert case.rounds == 8
         assert 0 < case.spread < 0.1
         assert case.honest_min_effect == pytest.approx(max(1 - case.ratio_low, case.ratio_high - 1))
     worst = max(c.honest_min_effect for c in cal.cases)

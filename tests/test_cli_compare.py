@@ -151,6 +151,27 @@ def test_history_command(cli, tmp_path: Path) -> None:
     assert result.exit_code == EXIT_OK and result.stdout.startswith("name,case_id")
 
 
+def test_compare_help_states_what_alpha_promises(cli) -> None:
+    """The false-alarm promise is per run and one-sided, and it rests on exchangeable rounds: the help says so
+    where it describes the statistics."""
+    text = " ".join(cli(["compare", "--help"]).stdout.split())
+    assert "False alarms are controlled per run" in text and "Holm" in text and "one-sided" in text
+    assert "exchangeable rounds" in text and "different CI jobs" in text
+    assert "7 up to 34" in text  # the rounds the corrected level needs
+    ab_text = " ".join(cli(["ab", "--help"]).stdout.split())
+    assert "α² per run" in ab_text and "8 up to 128" in ab_text
+
+
+def test_compare_json_records_the_family(cli, folders: dict[str, Path]) -> None:
+    data = json.loads(cli(["compare", str(folders["base"]), str(folders["slow"]), "-f", "json"]).stdout)
+    control = data["false_alarm_control"]
+    assert control["correction"] == "holm" and control["family_size"] == 2
+    assert control["first_step_level"] == pytest.approx(0.005)
+    lstm = next(c for c in data["cases"] if c["arch"] == "lstm")
+    assert lstm["verdict"] == "regression" and lstm["p_side"] == "slower"
+    assert lstm["p_value"] == pytest.approx(min(1.0, 2 * lstm["p_raw"]))  # the smallest p of two: ×2
+
+
 @pytest.mark.parametrize("command", ["compare", "ab", "calibrate", "history"])
 def test_help_documents_exit_codes(cli, command: str) -> None:
     result = cli([command, "--help"])
@@ -250,7 +271,7 @@ def test_ab_command_usage_errors(cli, tmp_path: Path) -> None:
     result = cli(["ab", "--base-python", str(base), "--base-cmd", "x", "-o", str(tmp_path / "ab")])
     assert result.exit_code == EXIT_USAGE and "both given" in result.stderr
     result = cli(["ab", "--rounds", "3", "-o", str(tmp_path / "ab")])
-    assert result.exit_code == EXIT_USAGE and "smallest exact p" in result.stderr
+    assert result.exit_code == EXIT_USAGE and "smallest one-sided exact p" in result.stderr
     result = cli(["ab", "-o", str(tmp_path / "ab"), "--", "--run-id", "x"])
     assert result.exit_code == EXIT_USAGE and "set by ab" in result.stderr
     result = cli(["ab", "--base-python", str(tmp_path / "nope"), "-o", str(tmp_path / "ab")])

@@ -82,12 +82,29 @@ def test_github_benchmark_format_rules(comparison: Comparison) -> None:
 
 
 def test_github_benchmark_values_and_ranges(comparison: Comparison) -> None:
+    """The median's interval is asymmetric: ``range`` is ``± (the larger side)``, so value ± range holds the
+    whole interval (half the width would cut its long side), and ``extra`` has the bounds and the real
+    coverage (6 rounds: 96.9%)."""
     by_name = {c.name: c for c in comparison.cases}
     for entry in benchmark_action_entries(comparison):
         case = by_name[entry["name"]]
-        assert entry["value"] == pytest.approx(case.head_value)
+        values = sorted(case.head_values)
+        value = entry["value"]
+        assert value == pytest.approx(case.head_value)
         half = float(entry["range"].removeprefix("± "))
-        assert half == pytest.approx(case.head_half_width, rel=1e-3)
+        assert len(values) == 6  # 6 rounds: the 95% interval of the median is their range, x_(1)–x_(6)
+        assert half == pytest.approx(max(value - values[0], values[-1] - value), rel=1e-3)
+        assert half > (values[-1] - values[0]) / 2  # lopsided here: the symmetric half-width would cut it
+        interval = f"head median interval {values[0]:.4g}–{values[-1]:.4g} tokens/s (96.9% coverage, 6 rounds)"
+        assert interval in entry["extra"]
+
+
+def test_github_benchmark_range_of_a_lopsided_interval() -> None:
+    from rnnbench.present.exports import _benchmark_range
+
+    range_text, extra = _benchmark_range([100.0, 101.0, 102.0, 140.0, 103.0], 102.0)
+    assert range_text == "± 38"  # 140 − 102, not half the 40-wide range (± 20, which would miss 140)
+    assert "100–140" in extra and "93.8% coverage, 5 rounds" in extra  # five rounds cannot reach 95%
 
 
 def test_names_are_stable_across_runs(tmp_path: Path) -> None:

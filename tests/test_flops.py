@@ -75,3 +75,24 @@ def test_reference_closed_form_for_first_layer() -> None:
     closed = 2 * g * h * (2 * i + 3 * h) * tokens
     assert flops.train_flops("lstm", i, h, 1, False, tokens, batch, state_requires_grad=True) == closed
     assert flops.train_flops("lstm", i, h, 1, False, tokens, batch) == closed - 2 * g * h * h * batch
+
+
+@pytest.mark.parametrize("impl", ["native", "aten", "cell", "scratch"])
+def test_flop_count_follows_the_steps_each_implementation_computes(impl: str) -> None:
+    """Variable lengths: packing (native, aten) computes the real tokens only, masking (cell, scratch) all
+    B·T steps — FlopCounterMode agrees, so GFLOP/s counts executed work while tokens/s counts real tokens."""
+    from rnnbench.measure.models.build import build_model
+    from rnnbench.measure.models.catalog import IMPLEMENTATIONS
+
+    batch, steps = 4, 6
+    lengths = torch.tensor([6, 3, 4, 6])  # 19 real tokens of 24
+    model = build_model(ModelConfig("gru", 8, 16, 1), impl, seed=0, device_type="cpu")
+    counter = FlopCounterMode(display=False)
+    with vendor_libraries_off(), torch.no_grad(), counter:
+        model(torch.randn(steps, batch, 8), None, lengths)
+    packed = IMPLEMENTATIONS.get(impl).variable_length == "packed sequence"
+    assert packed == (impl in ("native", "aten"))
+    executed = flops.executed_tokens(batch, steps, int(lengths.sum()), packed)
+    assert executed == (19 if packed else 24)
+    assert counter.get_total_flops() == flops.forward_flops("gru", 8, 16, 1, False, executed)
+    assert counter.get_total_flops() == 2 * 3 * 16 * (8 + 16) * executed  # by hand: 2·G·H·(I+H) per step

@@ -20,9 +20,22 @@ def _restore_flags() -> Iterator[None]:
 
 
 def test_torch_defaults_disagree_which_is_why_a_policy_exists() -> None:
-    """Out of the box cuDNN may use TF32 while matmul may not: the mix the policy removes (issue 12, 2)."""
-    flags = numerics.tf32_flags()
-    assert flags == {"cuda_matmul_tf32": False, "cudnn_tf32": True}
+    """Out of the box cuDNN may use TF32 while matmul may not: the mix the policy removes (issue 12, 2).
+    Read in a fresh interpreter: this process's flags are whatever earlier tests left."""
+    import subprocess
+    import sys
+
+    code = "from rnnbench.measure.numerics import tf32_flags; print(sorted(tf32_flags().items()))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[('cuda_matmul_tf32', False), ('cudnn_tf32', True)]"
+
+
+def test_verify_leaves_the_callers_flags_as_they_were() -> None:
+    from rnnbench.measure.verify import verify
+
+    numerics.set_tf32(True)
+    verify(ModelConfig("rnn", 3, 4), ["scratch"], seq_len=3, batch=2, tf32=False)
+    assert numerics.tf32_flags() == {"cuda_matmul_tf32": True, "cudnn_tf32": True}
 
 
 @pytest.mark.parametrize("enabled", [False, True])

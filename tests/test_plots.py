@@ -75,3 +75,22 @@ def test_plots_never_touch_pyplot() -> None:
         "[s.build(r) for s in FIGURES]; assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'"
     )
     subprocess.run([sys.executable, "-c", code, str(GOLDEN)], check=True)
+
+
+def test_heatmap_marks_cells_without_a_verdict_over_rounds(report) -> None:
+    """No "GRU faster" reading from an interval without honest coverage: one-round (samples) cells and
+    undecided cells carry '?'; the colour bar says what < 1 means, not who won."""
+    fig = plots.ratio_heatmap(report)
+    assert fig is not None
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    marked = [t for t in texts if t.endswith("?")]
+    assert marked and len(marked) < len(texts)  # the CPU train panel has decided cells (3 rounds, t-interval)
+    assert "'?': no verdict over rounds" in fig._suptitle.get_text()
+    colorbar = next(ax for ax in fig.axes if ax.get_label() == "<colorbar>")
+    assert "GRU faster" not in colorbar.get_ylabel()
+
+
+def test_throughput_bars_state_their_real_coverage(report) -> None:
+    fig = plots.throughput_figure(report, "seq_len")
+    assert fig is not None
+    assert "down to 75%" in fig._suptitle.get_text()  # 3 rounds: the range covers 75%, not 95%

@@ -43,6 +43,11 @@ def test_markdown_fits_a_job_summary(written) -> None:
     assert "![" in text and "(throughput_vs_seq_len.png)" in text
     assert len(text.encode()) < 1_000_000  # GitHub's job-summary limit is 1 MiB
     assert INJECTED not in text and "&lt;script&gt;" in text
+    # the speed tables say what each interval covers and what "% of torch.matmul" divides by
+    assert "% of torch.matmul" in text and "% peak" not in text
+    assert "\\] (75%) |" in text  # 3 rounds: the range of round medians, labelled with its real coverage
+    assert "t-rounds" in text and "GRU faster in one process" in text
+    assert "between-process noise" in text and "all B·T steps under masking" in text
     # every table row has as many cells as its header
     for block in re.findall(r"(?:^\|.*\|\n)+", text, flags=re.M):
         rows = block.strip().split("\n")

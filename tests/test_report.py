@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from rnnbench.analyse import stats
+from rnnbench.analyse.claims import claim_speed
 from rnnbench.analyse.report import build_report, make_report
 from rnnbench.analyse.speed import ratio_verdict
 from rnnbench.analyse.training import summarize
@@ -56,9 +57,12 @@ def test_rounds_aggregate_into_cases_with_order_statistic_interval(report) -> No
                & (raw["mode"] == one["mode"]) & (raw["seq_len"] == one["seq_len"])
                & (raw["hidden_size"] == one["hidden_size"])]  # fmt: skip
     assert one["median_s"] == pytest.approx(rows["median_s"].median())
-    # three rounds: the 95% order-statistic interval of the round medians is their range
+    # three rounds: the order-statistic interval of the round medians is their range, which covers 75%, not 95%
     assert one["ci_low_s"] == pytest.approx(rows["median_s"].min())
     assert one["ci_high_s"] == pytest.approx(rows["median_s"].max())
+    assert one["ci_level"] == 0.75
+    gpu = cases[(cases["platform"] == H100) & (cases["status"] == "ok")]
+    assert (gpu["ci_level"] == 0.9375).all()  # one round of 5 samples: the full range, 1 − 2/2⁵
 
 
 def test_failed_case_keeps_status_and_message(report) -> None:
@@ -73,8 +77,11 @@ def test_failed_case_keeps_status_and_message(report) -> None:
 
 def test_ratio_methods_rounds_samples_and_paired_by_shape(report) -> None:
     ratios = report.ratios
-    assert set(ratios.loc[ratios["platform"] == XEON, "method"]) == {"rounds"}
+    # 3 rounds per side: the bootstrap would cover ~90%, so the t-interval on log round medians is used
+    assert set(ratios.loc[ratios["platform"] == XEON, "method"]) == {"t-rounds"}
     assert set(ratios.loc[ratios["platform"] == H100, "method"]) == {"samples"}
+    # one round: every GPU verdict is about that one process, never a bare "GRU faster"
+    assert ratios.loc[ratios["platform"] == H100, "verdict"].str.endswith(" in one process").all()
     # the GRU that ran out of memory has no pair; every other GRU has one per impl
     assert len(ratios) == 2 * 9 + 2 * (9 + 3) - 1
     assert (ratios["ratio_low"] <= ratios["ratio"]).all() and (ratios["ratio"] <= ratios["ratio_high"]).all()
@@ -89,10 +96,24 @@ def test_speed_tables_per_mode_device_dtype_with_ratio_beside_theory(report) -> 
     shown = display_speed(report.tables[0])
     assert "GRU/LSTM [95% CI] (theory 0.75)" in shown.columns
     gru = shown[shown["arch/impl"] == "gru/native"]
-    assert gru["GRU/LSTM [95% CI] (theory 0.75)"].str.contains(r"\[.*–.*\] \(rounds\)").all()
+    assert gru["GRU/LSTM [95% CI] (theory 0.75)"].str.contains(r"\[.*–.*\] \(t-rounds\)").all()
     assert (shown.loc[shown["arch/impl"] == "lstm/native", "GRU/LSTM [95% CI] (theory 0.75)"] == "").all()
+    assert set(gru["verdict"]) == {"inconclusive", "LSTM faster"}
     assert shown["time / iter"].str.contains(" ms ").all()
-    assert shown["% peak"].str.endswith("%").all()
+    # three rounds: the interval of the median is their range, and says it covers 75%, not the header's 95%
+    assert shown["time / iter"].str.endswith("] (75%)").all()
+    assert shown["% of torch.matmul"].str.endswith("%").all()  # the header says what the share is of
+    one_round = display_speed(report.tables[1])
+    assert one_round["time / iter"].str.endswith("] (93.8%)").all()  # 5 samples, one round
+    gpu = one_round[one_round["arch/impl"] == "gru/native"]
+    assert gpu["verdict"].str.endswith("in one process").all()
+
+
+def test_time_interval_at_its_level_shows_no_level() -> None:
+    from rnnbench.present.formatting import fmt_interval_seconds
+
+    assert fmt_interval_seconds(0.0072, 0.0070, 0.0074, 0.978) == "7.2 ms [7–7.4]"
+    assert fmt_interval_seconds(0.0072, 0.0070, 0.0074, 0.75) == "7.2 ms [7–7.4] (75%)"
 
 
 def test_claim_parameters_says_a_quarter_not_a_third(report) -> None:
@@ -106,9 +127,17 @@ def test_claim_speed_by_mode_and_device_with_intervals(report) -> None:
     claim = _claim(report, "GRU is faster per step")
     by_scope = {r.scope: r for r in claim.rows}
     cpu_inf = by_scope[f"inference · cpu · {XEON} · float32 · native"]
-    assert cpu_inf.verdict == "false"  # oneDNN LSTM against ATen GRU: GRU slower on CPU inference
+    # 3 rounds per side: one shape decides (LSTM faster), eight do not — the old t-interval over shapes said
+    # "false" from nine undecided shapes
+    assert cpu_inf.verdict == "mixed"
+    assert "LSTM faster in 1, inconclusive in 8 of 9 shape(s)" in cpu_inf.evidence
+    assert "not an estimate" in cpu_inf.evidence  # the mean over shapes is a description
+    cpu_train = by_scope[f"train · cpu · {XEON} · float32 · native"]
+    assert cpu_train.verdict == "mixed" and "GRU faster in 7, inconclusive in 2" in cpu_train.evidence
     gpu_inf = by_scope[f"inference · cuda:0 · {H100} · float32 · native"]
-    assert gpu_inf.verdict == "true" and "[" in gpu_inf.evidence
+    # one round: the samples say GRU in 9 of 9, but one process cannot decide a claim
+    assert gpu_inf.verdict == "inconclusive"
+    assert "GRU was faster in 9" in gpu_inf.evidence and "--rounds 5" in gpu_inf.evidence
     assert claim.verdict == "mixed"
 
 
@@ -118,12 +147,18 @@ def test_claims_training(report) -> None:
     verdicts = {r.scope: r.verdict for r in memory.rows}
     assert verdicts["adding P=17473 · lstm vs gru"] == "false"  # 0/5 vs 5/5 at T=200
     assert verdicts["copy P=17973 · lstm vs gru"] == "inconclusive"  # three seeds cannot decide
-    target = {r.scope: r.verdict for r in _claim(report, "GRU reaches the target").rows}
-    assert target["adding T=100 P=17473"] == "true"
-    assert target["digits T=64 P=18123 n=200"] == "inconclusive"  # neither arm solved it
+    target = {r.scope: r for r in _claim(report, "GRU reaches the target").rows}
+    assert target["adding T=50 P=17473"].verdict == "true"  # every seed solved: t-interval of log ratios
+    # GRU first in 5 of 5 seeds, 3 LSTM seeds never reached it: an exact paired test cannot pass 95% with 5
+    assert target["adding T=100 P=17473"].verdict == "inconclusive"
+    assert "LSTM never reached in 3" in target["adding T=100 P=17473"].evidence
+    assert target["digits T=64 P=18123 n=200"].verdict == "inconclusive"  # neither arm solved it
     bias = _claim(report, "Forget-gate bias")
-    assert {r.verdict for r in bias.rows} <= {"true", "inconclusive", "false", "mixed"}
-    assert any(r.verdict == "true" for r in bias.rows)
+    verdicts = {r.scope: r.verdict for r in bias.rows}
+    # the success rates (5/5 vs 2/5) are described, not tested; the primary metric interval includes 0
+    assert verdicts["adding T=100 P=17473"] == "inconclusive"
+    assert set(verdicts.values()) == {"inconclusive"} and bias.verdict == "inconclusive"
+    assert "primary" in bias.note
 
 
 def test_training_chooses_each_arms_learning_rate(report) -> None:
@@ -156,10 +191,98 @@ def test_train_summary_is_the_reports_aggregation(report) -> None:
 
 
 def test_verdict_is_inconclusive_when_interval_straddles_one() -> None:
-    assert ratio_verdict(0.7, 0.8) == "GRU faster"
-    assert ratio_verdict(1.01, 1.2) == "LSTM faster"
-    assert ratio_verdict(0.9, 1.1) == "inconclusive"
-    assert ratio_verdict(float("nan"), float("nan")) == "no interval"
+    assert ratio_verdict(0.75, 0.7, 0.8, "t-rounds") == "GRU faster"
+    assert ratio_verdict(1.1, 1.01, 1.2, "rounds") == "LSTM faster"
+    assert ratio_verdict(1.0, 0.9, 1.1, "rounds") == "inconclusive"
+    assert ratio_verdict(1.0, float("nan"), float("nan"), "point") == "no interval"
+
+
+def test_verdict_applies_the_five_percent_band_first() -> None:
+    # 0.98 [0.975–0.985]: excludes 1, but lies within ±5% — no difference, not a GRU win
+    assert ratio_verdict(0.98, 0.975, 0.985, "rounds") == "no difference"
+    # excludes 1 but the estimate is inside the band: neither a win nor "no difference"
+    assert ratio_verdict(0.97, 0.93, 0.99, "rounds") == "inconclusive"
+    assert ratio_verdict(1.03, 1.01, 1.06, "rounds") == "inconclusive"
+
+
+def test_verdict_from_one_process_says_so() -> None:
+    assert ratio_verdict(0.75, 0.7, 0.8, "samples") == "GRU faster in one process"
+    assert ratio_verdict(1.3, 1.2, 1.4, "samples") == "LSTM faster in one process"
+    assert ratio_verdict(1.0, 0.9, 1.1, "samples") == "inconclusive"
+
+
+def _ratios(rows: list[tuple[float, float, float, str]]) -> pd.DataFrame:
+    """``pair_ratios``-shaped rows for one (mode, device, dtype, impl) setting, one per shape."""
+    return pd.DataFrame(
+        [
+            {"mode": "train", "platform": "cpu", "device": "cpu", "dtype": "float32", "impl": "native",
+             "seq_len": 16 * (i + 1), "ratio": r, "ratio_low": lo, "ratio_high": hi, "method": m,
+             "verdict": ratio_verdict(r, lo, hi, m)}
+            for i, (r, lo, hi, m) in enumerate(rows)
+        ]
+    )  # fmt: skip
+
+
+def test_claim_speed_decides_from_each_shapes_verdict() -> None:
+    # three shapes, each decisively GRU: the old t-interval over shapes (0.5, 0.8, 0.95) said "inconclusive"
+    three = claim_speed(
+        _ratios([(0.5, 0.48, 0.52, "rounds"), (0.8, 0.78, 0.82, "rounds"), (0.9, 0.88, 0.92, "rounds")])
+    )
+    assert three.verdict == "true" and "GRU faster in 3 of 3 shape(s)" in three.rows[0].evidence
+    # one shape at 0.98 [0.975–0.985]: the old rule said "true"; the ±5% band applies first
+    assert claim_speed(_ratios([(0.98, 0.975, 0.985, "rounds")])).verdict == "no difference"
+    # one shape each way: mixed, with counts
+    mixed = claim_speed(_ratios([(0.7, 0.65, 0.75, "t-rounds"), (1.4, 1.3, 1.5, "t-rounds")]))
+    assert mixed.verdict == "mixed" and "GRU faster in 1, LSTM faster in 1 of 2" in mixed.rows[0].evidence
+    # nothing decided: inconclusive
+    assert claim_speed(_ratios([(1.0, 0.8, 1.25, "t-rounds")] * 2)).verdict == "inconclusive"
+    # one round per side: decisive within the process, yet no claim verdict
+    one = claim_speed(_ratios([(0.5, 0.48, 0.52, "samples")] * 3))
+    assert one.verdict == "inconclusive" and "--rounds 5" in one.rows[0].evidence
+
+
+def _summary_rows(gru: list[float], lstm: list[float]) -> pd.DataFrame:
+    """summary.csv rows of one shape: the GRU's and the LSTM's round medians."""
+    rows = []
+    for arch, medians in (("gru", gru), ("lstm", lstm)):
+        for i, m in enumerate(medians):
+            rows.append(
+                {"mode": "train", "platform": "cpu", "device": "cpu", "dtype": "float32", "impl": "native",
+                 "workload": "layer", "seq_len": 100, "batch_size": 64, "input_size": 256, "hidden_size": 256,
+                 "num_layers": 1, "bidirectional": False, "batch_first": False, "length_spread": 0.0,
+                 "threads": 1, "arch": arch, "round": i, "status": "ok", "message": "", "median_s": m,
+                 "ci_low_s": m, "ci_high_s": m, "n_samples": 7, "seq_per_s": 1.0, "tokens_per_s": 1.0,
+                 "gflop_per_s": 1.0, "peak_fraction": 0.1, "peak_memory_bytes": 1, "first_iter_s": m,
+                 "flops_per_iter": 1, "params": 3 if arch == "gru" else 4, "backend": "aten", "busy": False,
+                 "run_id": "r", "case_id": arch})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_pair_verdict_from_two_rounds_states_no_direction_the_bootstrap_would() -> None:
+    """GRU rounds 0.90, 0.95 s against LSTM 1.00, 1.05 s: every bootstrap resample puts the GRU ahead, so the
+    old 2-round bootstrap printed "gru ran 1.1× faster" — from an interval that covers 67% of the time. The
+    t-interval over 2+2 rounds (t(1) = 12.7) holds 1: no direction, and the line says what would decide."""
+    from rnnbench.analyse.speed import aggregate_cases, pair_ratios
+    from rnnbench.present.pairing import verdict_text
+
+    old = stats.bootstrap_ratio_ci([0.90, 0.95], [1.00, 1.05])
+    assert old.high < 1  # the old interval's (wrong) "GRU faster"
+    cases, ok = aggregate_cases(_summary_rows([0.90, 0.95], [1.00, 1.05]))
+    row = pair_ratios(cases, ok).iloc[0]
+    assert row["method"] == "t-rounds" and row["verdict"] == "inconclusive"
+    assert row["ratio_low"] < 1 < row["ratio_high"]
+    line = verdict_text(row.to_dict())
+    assert line.startswith("no clear difference") and "faster than" not in line
+    assert "2+2 rounds" in line and "--rounds 5" in line
+    # B, I, threads are in the line, so two shapes that differ only there read differently
+    assert "T=100 B=64 I=256 H=256 threads=1" in line
+    # a large steady difference is decided even from 2 rounds
+    cases, ok = aggregate_cases(_summary_rows([0.50, 0.51], [1.00, 1.01]))
+    row = pair_ratios(cases, ok).iloc[0]
+    assert row["verdict"] == "GRU faster" and verdict_text(row.to_dict()).startswith("gru ran 1.99× faster")
+    # five rounds each: the bootstrap over round medians
+    cases, ok = aggregate_cases(_summary_rows([0.5, 0.51, 0.52, 0.5, 0.49], [1.0, 1.01, 1.02, 0.99, 1.0]))
+    assert pair_ratios(cases, ok).iloc[0]["method"] == "rounds"
 
 
 def test_batch_bootstrap_equals_the_scalar_one() -> None:

@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 import torch
 
-from rnnbench.core import flops
 from rnnbench.core.progress import ProgressEvent
 from rnnbench.core.spec import Settings, SweepSpec
 from rnnbench.measure import runner
@@ -42,9 +41,12 @@ def test_rows_schema_units_and_formulas(tmp_path: Path) -> None:
     assert (df["status"] == "ok").all(), df[["arch", "impl", "message"]]
     assert ((df["median_s"] > 0) & (df["median_s"] < 1)).all()  # seconds, not ms
     assert (df["ci_low_s"] <= df["median_s"]).all() and (df["median_s"] <= df["ci_high_s"]).all()
+    # Worked by hand for I = H = 8, one layer, B·T = 3·5 = 15 tokens, inference: parameters G·H·(I+H+2) =
+    # 8·18·G = 144·G; forward GEMM FLOPs 2·G·H·(I+H)·15 = 2·8·16·15·G = 3840·G (G = 4, 3, 1)
+    by_hand = {"lstm": (576, 15_360), "gru": (432, 11_520), "rnn": (144, 3_840)}
     for _, row in df.iterrows():
-        assert row["params"] == flops.param_count(row["arch"], 8, 8)
-        assert row["flops_per_iter"] == flops.forward_flops(row["arch"], 8, 8, 1, False, 15)
+        assert (row["params"], row["flops_per_iter"]) == by_hand[row["arch"]], (row["arch"], row["impl"])
+        assert row["tokens_per_iter"] == 15
         assert row["tokens_per_s"] == pytest.approx(15 / row["median_s"])
         assert row["peak_memory_bytes"] > 0
         assert row["gflop_per_s"] == pytest.approx(row["flops_per_iter"] / row["median_s"] / 1e9)
@@ -76,6 +78,21 @@ def test_all_modes_variable_lengths_and_classifier(tmp_path: Path) -> None:
     train = df[(df["mode"] == "train") & (df["workload"] == "layer")].iloc[0]
     fwd = df[(df["mode"] == "forward") & (df["workload"] == "layer")].iloc[0]
     assert train["flops_per_iter"] > 2 * fwd["flops_per_iter"]
+
+
+def test_masked_loops_count_executed_steps_and_real_tokens(tmp_path: Path) -> None:
+    """Variable lengths: ``native`` packs (computes only real steps), ``scratch`` masks (computes all B·T
+    steps). GFLOP/s counts the work executed, tokens/s the real tokens — for both."""
+    _, df = _run(tmp_path, _tiny(arch=("gru",), impl=("native", "scratch"), length_spread=(0.5,)))
+    assert (df["status"] == "ok").all(), df[["impl", "message"]]
+    native = df[df["impl"] == "native"].iloc[0]
+    scratch = df[df["impl"] == "scratch"].iloc[0]
+    real = int(native["tokens_per_iter"])
+    assert real < 15 and scratch["tokens_per_iter"] == real
+    per_step = 2 * 3 * 8 * (8 + 8)  # GRU, I = H = 8: 2·G·H·(I+H) = 768 FLOPs per computed step
+    assert native["flops_per_iter"] == per_step * real
+    assert scratch["flops_per_iter"] == per_step * 15  # B·T = 3·5, masked steps are computed too
+    assert scratch["tokens_per_s"] == pytest.approx(real / scratch["median_s"])
 
 
 def test_unsupported_and_skipped_rows(tmp_path: Path) -> None:

@@ -41,13 +41,53 @@ def test_reference_parameter_counts() -> None:
     assert solve_hidden("lstm", 2, 1, 17_473) == 64
 
 
-@pytest.mark.parametrize("task", ["adding", "copy", "temporal-order", "parity", "anbn"])
-@pytest.mark.parametrize("budget", [17_473, 50_000, 250_000])
-@pytest.mark.parametrize("arch", ["lstm", "gru", "rnn"])
-def test_parameter_match_within_one_percent(task: str, budget: int, arch: str) -> None:
+MATCH_TASKS = ("adding", "copy", "selective-copy", "temporal-order", "parity", "anbn", "charlm", "digits")
+"""Every task but ``series`` (which needs a CSV; its sizes, I = O = 1, are the ``digits``-like small case)."""
+
+
+def _match(task: str, budget: int, arch: str) -> tuple[int, dict[int, int]]:
+    """The solved hidden size and every hidden size's total count up to well past it (brute force)."""
     t = make_task(task)
     h = solve_hidden(arch, t.input_size, t.output_size, budget)
-    assert abs(total_params(arch, t.input_size, h, t.output_size) / budget - 1) <= 0.01
+    return h, {x: total_params(arch, t.input_size, x, t.output_size) for x in range(1, 2 * h + 10)}
+
+
+def _off(task: str, budget: int, arch: str) -> float:
+    h, counts = _match(task, budget, arch)
+    return counts[h] / budget - 1
+
+
+@pytest.mark.parametrize("task", MATCH_TASKS)
+@pytest.mark.parametrize("budget", [17_473, 50_000, 250_000])
+@pytest.mark.parametrize("arch", ["lstm", "gru", "rnn"])
+def test_parameter_match_is_the_closest_and_within_one_percent_where_any_h_is(
+    task: str, budget: int, arch: str
+) -> None:
+    """The documented tolerance: the hidden size whose count is closest to the budget; within 1 % whenever
+    any integer H is, and otherwise (one more hidden unit moves the count by more than 2 % of a small budget)
+    the row's message says by how much it misses."""
+    h, counts = _match(task, budget, arch)
+    assert abs(counts[h] - budget) == min(abs(c - budget) for c in counts.values())
+    unit = Unit(task, arch, 0, 10, "params", budget, h, counts[h], 0.01)
+    if abs(counts[h] / budget - 1) <= 0.01:
+        assert match_note(unit) == ""
+    else:
+        assert not any(abs(c / budget - 1) <= 0.01 for c in counts.values())
+        assert counts[h + 1] - counts[h - 1] > 0.02 * budget  # neighbours straddle the budget, > 2 % apart
+        assert f"{counts[h] / budget - 1:+.1%} off the budget {budget}" in match_note(unit)
+
+
+def test_parameter_match_misses_only_where_no_h_lands_within_one_percent() -> None:
+    """The cases the 1 % test used to leave out: char-LM (I = O = 103) and digits' LSTM at the smallest
+    budget, where one hidden unit is worth 3–4 % of the parameters."""
+    misses = {
+        (task, arch, budget)
+        for task in MATCH_TASKS
+        for arch in ("lstm", "gru", "rnn")
+        for budget in (17_473, 50_000, 250_000)
+        if abs(_off(task, budget, arch)) > 0.01
+    }
+    assert misses == {("charlm", "lstm", 17_473), ("charlm", "gru", 17_473), ("digits", "lstm", 17_473)}
 
 
 def test_sizes_from_hidden_use_lstm_budget() -> None:
@@ -270,9 +310,15 @@ def test_summary_intervals_pairs_and_horizon() -> None:
 
 
 def test_lr_choice_treats_divergence_as_worst() -> None:
-    rows = [_row("gru", s, 0.2, False, lr=0.1, val_metric="") for s in range(3)]
+    diverged = {"val_metric": "", "diverged": True, "status": "diverged"}
+    rows = [_row("gru", s, math.nan, False, lr=0.1, **diverged) for s in range(2)]
+    rows += [_row("gru", 2, 0.01, False, lr=0.1)]  # one good seed: the median still is the worst value
     rows += [_row("gru", s, 0.5, False, lr=0.001) for s in range(3)]
     assert summarize(pd.DataFrame(rows)).selected_lr[("adding", 10, "params", 100, "gru")] == 0.001
+    # an ok run without a validation metric is not "worst": the rate cannot be chosen at all
+    rows[2] = _row("gru", 2, 0.01, False, lr=0.1, val_metric="")
+    summary = summarize(pd.DataFrame(rows))
+    assert summary.selected_lr == {} and {a.selection for a in summary.arms} == {"none"}
 
 
 def test_failed_runs_are_counted_not_seeds() -> None:

@@ -7,7 +7,12 @@ warms up, throttles or gains a noisy neighbour drifts, which the order A B B A A
 process, the replication unit the gate's statistics assume.
 
 A regression found on the first rounds is re-measured on ``confirm_rounds`` fresh ABBA rounds and counts only
-if it holds there too: two independent tests at α make a false alarm on unchanged code about α² likely.
+if it holds there too. Both stages control false alarms per run: the first comparison Holm-corrects over every
+case it decides, so unchanged code gives any regression with probability ≤ α; the confirmation re-tests only
+the cases that regressed, Holm-corrected over them, on rounds independent of the first, so given any first-stage
+alarm it confirms one with probability ≤ α again. Unchanged code therefore fails ``ab`` (exit 1) with
+probability ≤ α² per run (10⁻⁴ at α = 0.01), whatever the grid's size. The confirmation needs enough rounds for
+α over its family (:meth:`GateSettings.min_rounds_for`); fewer are raised to that, with a note.
 
 Launching is injectable (:data:`Launcher`) so the orchestration is testable without torch or a real ``run``.
 Subprocesses start in the output folder, never in a checkout, because ``python -m rnnbench`` puts the current
@@ -32,8 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from rnnbench.analyse.gate import CaseComparison, Comparison, compare_paths, most_severe
-from rnnbench.analyse.gate_settings import GateSettings
+from rnnbench.analyse.gate import CaseComparison, Comparison, case_key, compare_paths, most_severe
+from rnnbench.analyse.gate_settings import DEFAULT_CONFIRM_ROUNDS, DEFAULT_ROUNDS, GateSettings
 from rnnbench.analyse.stats import smallest_exact_p
 from rnnbench.core.progress import OnProgress, ProgressEvent, ignore
 from rnnbench.errors import (
@@ -135,14 +140,17 @@ def check_grid_args(grid_args: Sequence[str]) -> None:
 
 
 def check_rounds(option: str, rounds: int, settings: GateSettings, allow_zero: bool = False) -> None:
-    """Refuse round counts with which the exact test can never reach α (the gate could never fire)."""
+    """Refuse round counts with which no verdict is possible even for a single case (the exact one-sided test
+    can never reach α, or the bootstrap interval has too few rounds). More cases need more rounds; the
+    comparison says so once it knows how many cases there are."""
     if allow_zero and rounds == 0:
         return
     if rounds < settings.min_rounds:
         raise ConfigError(
-            f"{option} {rounds} can never give a decision at α={settings.alpha:g}: the smallest exact p with "
-            f"{rounds}+{rounds} rounds is {smallest_exact_p(rounds, rounds):.2g}. Use ≥ {settings.min_rounds}"
-            + (" or 0 to skip confirmation." if allow_zero else ".")
+            f"{option} {rounds} can never give a decision at α={settings.alpha:g}: the smallest one-sided "
+            f"exact p with {rounds}+{rounds} rounds is {smallest_exact_p(rounds, rounds):.2g}, and a verdict "
+            f"needs ≥ {settings.min_rounds} rounds per side (more for many cases: α is shared among them). "
+            f"Use ≥ {settings.min_rounds}" + (" or 0 to skip confirmation." if allow_zero else ".")
         )
 
 
@@ -263,8 +271,8 @@ def run_ab(
     grid_args: Sequence[str],
     output: Path,
     settings: GateSettings | None = None,
-    rounds: int = 6,
-    confirm_rounds: int = 6,
+    rounds: int = DEFAULT_ROUNDS,
+    confirm_rounds: int = DEFAULT_CONFIRM_ROUNDS,
     launcher: Launcher = subprocess_launcher,
     progress: OnProgress | None = None,
     check: bool = True,
@@ -272,7 +280,8 @@ def run_ab(
     """Measure base and head in ABBA order, compare, and re-measure every regression on fresh rounds.
 
     ``confirm_rounds=0`` trusts the first comparison. The whole grid is re-run for confirmation (``run``
-    cannot yet select single cases); only the cases that regressed are judged on it.
+    cannot yet select single cases); only the cases that regressed are judged on it, as their own Holm family
+    — and with at least the rounds an exact test needs to reach α over that family (raised with a note).
     """
     settings = settings or GateSettings()
     emit = progress or ignore
@@ -291,6 +300,14 @@ def run_ab(
     regressed = [c for c in first.cases if c.verdict == "regression"]
     confirmation = None
     final_cases = list(first.cases)
+    raised = ""
+    if regressed and 0 < confirm_rounds < settings.min_rounds_for(len(regressed)):
+        needed = settings.min_rounds_for(len(regressed))
+        raised = (
+            f"--confirm-rounds {confirm_rounds} raised to {needed}: confirming {len(regressed)} regressions at "
+            f"α={settings.alpha:g} over them needs that many rounds per side."
+        )
+        confirm_rounds = needed
     if regressed and confirm_rounds > 0:
         message = f"{len(regressed)} regression(s); confirming on {confirm_rounds} fresh rounds per side"
         emit(
@@ -303,9 +320,16 @@ def run_ab(
         confirm_dir = output / "confirm"
         jobs = build_jobs((base, head), grid_args, confirm_rounds, confirm_dir, "c")
         seconds["confirm"] = run_jobs(jobs, launcher, output, progress)
-        confirmation = compare_paths([confirm_dir / base.label], [confirm_dir / head.label], settings)
+        confirmation = compare_paths(
+            [confirm_dir / base.label],
+            [confirm_dir / head.label],
+            settings,
+            only={case_key(c) for c in regressed},
+        )
         final_cases = _apply_confirmation(first.cases, confirmation)
     comparison = replace(first, cases=final_cases, notes=list(first.notes))
+    if raised:
+        comparison.notes.append(raised)
     if rounds % 2:
         comparison.notes.append(
             f"{rounds} rounds per side is odd: ABBA cancels a linear drift exactly only with an even number."
@@ -403,7 +427,10 @@ class Calibration:
 
     @property
     def false_alarms(self) -> int:
-        """Cases an A/A comparison calls a regression or improvement (each is a false alarm)."""
+        """Cases an A/A comparison calls a regression or improvement (each is a false alarm). α is per run
+        and per direction (Holm over the cases), so an A/A run shows any false regression with probability
+        ≤ α and any false alarm at all with probability ≤ 2α: an occasional one is chance, false alarms in
+        calibration after calibration say the rounds are not exchangeable (drift, a noisy neighbour)."""
         return sum(1 for c in self.cases if c.verdict in ("regression", "improvement"))
 
     @property
@@ -475,7 +502,7 @@ def run_calibrate(
     grid_args: Sequence[str],
     output: Path,
     settings: GateSettings | None = None,
-    rounds: int = 6,
+    rounds: int = DEFAULT_ROUNDS,
     launcher: Launcher = subprocess_launcher,
     progress: OnProgress | None = None,
     check: bool = True,

@@ -4,19 +4,31 @@ Statistics (README, "Regression gating" → "The statistics"): the replication u
 worker process, identified by ``(run_id, round)`` — because samples inside one process are correlated and
 tests that pool them flag identical code far too often. For each case and side the throughput
 (``tokens_per_s``, bigger is better) of every round is one observation. The effect is ``median(head rounds) /
-median(base rounds)`` with a percentile bootstrap interval that resamples rounds (fixed seed), plus an exact
-two-sided Mann–Whitney U test on the same round values. Verdicts, with m = min effect:
+median(base rounds)`` with a percentile bootstrap interval that resamples rounds (fixed seed), plus exact
+*one-sided* Mann–Whitney U tests on the same round values ("head slower", "head faster"; exact conditional on
+ties).
+
+α is the false-alarm probability of a whole run: ``compare`` exits 1 if *any* case regresses, so the "head
+slower" p values of the K cases that reach a decision (the family) are Holm-adjusted, and a regression needs
+an adjusted p ≤ α — then the probability that unchanged code gives any regression is ≤ α, however many cases
+and however they depend on each other. Improvements are tested the same way in the other direction (their own
+Holm family at α); they never change the exit code. Verdicts, with m = min effect and p the Holm-adjusted
+one-sided p in the direction of the estimate:
 
 * ``regression``   p ≤ α, the ratio's interval lies below 1 and the estimate is below 1 − m
 * ``improvement``  p ≤ α, the interval lies above 1 and the estimate is above 1 + m
 * ``no_change``    the whole interval lies inside [1 − m, 1 + m] (closed)
-* ``inconclusive`` anything else, with an estimate of the rounds per side that would decide
+* ``inconclusive`` anything else, with the rounds per side that would decide with 80% power
 * ``not_comparable`` a hard fingerprint key differs (``--allow-diff`` relaxes it), the case exists on one side
   only, or it is unsupported/skipped on both sides
 * ``error``        a round failed (``error``/``oom``) or one side has no usable round
 
-Decisive verdicts also need the rounds an exact test needs to reach α (5 per side at α = 0.01): with fewer, a
-bootstrap interval over 2–4 values is too narrow to trust and the rank test cannot fire at all.
+Decisive verdicts need ≥ 5 rounds per side (a bootstrap interval over 2–4 values undercovers, and one case's
+exact test cannot reach α = 0.01 below 5). An effect needs more as the family grows: the most significant case
+must reach α/K, which an exact test with n + n rounds can only do when 1/C(2n, n) ≤ α/K — 7 rounds for 16
+cases at α = 0.01, 8 for up to 128. The tests assume exchangeable rounds (all measured side by side in one
+job, as ``ab`` does); folders from different jobs or machines differ by more than their rounds show, which
+no test over rounds covers.
 
 Exit code precedence (most severe first), see :data:`EXIT_PRECEDENCE`: internal error 3 > a benchmark failed 6 >
 confirmed regression 1 > nothing comparable 4 > inconclusive under ``--strict`` 5 > 0. A crash or failed case
@@ -31,20 +43,23 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rnnbench.analyse.gate_settings import METRIC, GateSettings
+from rnnbench.analyse.gate_settings import CORRECTION, METRIC, TEST, GateSettings
 from rnnbench.analyse.stats import (
     Interval,
+    RankTest,
     bootstrap_ratio_ci,
+    holm_adjust,
     mann_whitney_exact,
     median_ci,
     rounds_needed,
+    smallest_exact_p,
 )
 from rnnbench.core.labels import shape_tokens
 from rnnbench.core.values import int_or_none, plain, truthy
@@ -93,22 +108,47 @@ _ABSENT_STATUSES = frozenset({"unsupported", "skipped"})
 
 @dataclass(frozen=True)
 class Decision:
-    """The statistics of one comparable case and what they mean."""
+    """The statistics of one comparable case and what they mean.
+
+    ``p_value`` is the Holm-adjusted one-sided p in the direction ``p_side`` of the estimate (``slower`` or
+    ``faster``) — the number compared with α —, ``p_raw`` the same test's p before the correction, ``family``
+    the number of cases the correction spans."""
 
     verdict: str
     ratio: Interval
     p_value: float
     rounds_needed: int | None
     reason: str
+    p_raw: float = math.nan
+    p_side: str = ""
+    family: int = 1
+
+
+def _p_text(p_value: float, family: int) -> str:
+    return f"p={p_value:.2g}" + (f" (Holm, {family} cases)" if family > 1 else "")
+
+
+def _effect_text(ratio: float) -> str:
+    """A throughput ratio in both units a reader may think in: ``throughput −50.0% (time ×2.00)``. "Slower by
+    50%" would be ambiguous — half the throughput is twice the time."""
+    return f"throughput {ratio - 1:+.1%} (time ×{1 / ratio:.2f})"
 
 
 def classify(
-    ratio: Interval, p_value: float, n_base: int, n_head: int, settings: GateSettings
+    ratio: Interval,
+    p_value: float,
+    n_base: int,
+    n_head: int,
+    settings: GateSettings,
+    family: int = 1,
 ) -> tuple[str, str]:
-    """Verdict and reason from a ratio interval (head/base throughput) and a two-sided p value.
+    """Verdict and reason from a ratio interval (head/base throughput) and the one-sided p value in the
+    direction of the estimate, already Holm-adjusted over the ``family`` cases of the comparison.
 
     The boundaries are closed for ``no_change`` (an interval touching 1 ± m still counts as inside) and strict
-    for the effects (an estimate exactly at 1 − m is not "slower by more than m").
+    for the effects (an estimate exactly at 1 − m is not "slower by more than m"). An estimated effect that
+    the exact test could not show at α/``family`` with these rounds, however clear, says how many rounds it
+    would need.
     """
     m = settings.min_effect
     lo_bound, hi_bound = 1 - m, 1 + m
@@ -118,37 +158,106 @@ def classify(
     n = min(n_base, n_head)
     if n < settings.min_rounds:
         return "inconclusive", (
-            f"{n_base}+{n_head} rounds: an exact test needs ≥ {settings.min_rounds} per side to reach "
-            f"α={settings.alpha:g}"
+            f"{n_base}+{n_head} rounds: a verdict needs ≥ {settings.min_rounds} per side (bootstrap interval; "
+            f"an exact one-sided test reaching α={settings.alpha:g})"
         )
     significant = math.isfinite(p_value) and p_value <= settings.alpha
     if significant and hi < 1 and est < lo_bound:
-        return "regression", f"slower by {1 - est:.1%} (> {m:.1%}), p={p_value:.2g}"
+        return "regression", f"{_effect_text(est)} (> {m:.1%}), {_p_text(p_value, family)}"
     if significant and lo > 1 and est > hi_bound:
-        return "improvement", f"faster by {est - 1:.1%} (> {m:.1%}), p={p_value:.2g}"
+        return "improvement", f"{_effect_text(est)} (> {m:.1%}), {_p_text(p_value, family)}"
     if lo >= lo_bound and hi <= hi_bound:
         return "no_change", f"interval within ±{m:.1%}"
+    corrected = settings.alpha / family
+    if (est < lo_bound or est > hi_bound) and smallest_exact_p(n_base, n_head) > corrected:
+        return "inconclusive", (
+            f"{n_base}+{n_head} rounds: over {family} cases an exact one-sided test needs ≥ "
+            f"{settings.min_rounds_for(family)} rounds per side to reach α/{family} = {corrected:.2g}"
+        )
     if significant:
-        return "inconclusive", f"significant (p={p_value:.2g}) but the interval straddles ±{m:.1%}"
-    return "inconclusive", f"interval [{lo:.3f}, {hi:.3f}] neither excludes 1 nor lies within ±{m:.1%}"
+        return "inconclusive", f"significant ({_p_text(p_value, family)}) but the interval straddles ±{m:.1%}"
+    interval = f"interval [{lo:.3f}, {hi:.3f}]"
+    if lo <= 1 <= hi:
+        what = f"{interval} holds 1 and reaches beyond ±{m:.1%}"
+    elif lo_bound <= est <= hi_bound:
+        what = f"{interval} excludes 1 but reaches beyond ±{m:.1%}"
+    else:
+        what = f"{'slower' if est < 1 else 'faster'} by {abs(est - 1):.1%} but not significant"
+    return "inconclusive", f"{what}, {_p_text(p_value, family)}"
 
 
-def decide(base: Sequence[float], head: Sequence[float], settings: GateSettings) -> Decision:
-    """Compare round throughputs (bigger is better) of one case: ratio head/base, interval, p, verdict."""
+@dataclass(frozen=True)
+class Evidence:
+    """One case's statistics before the family's correction: ratio interval, rank test, usable rounds."""
+
+    ratio: Interval
+    test: RankTest
+    n_base: int
+    n_head: int
+
+    @property
+    def slower(self) -> bool:
+        """Whether the estimate points to a slowdown (then the "head slower" test is the one that counts)."""
+        if math.isfinite(self.ratio.estimate):
+            return self.ratio.estimate < 1
+        return self.test.p_less < self.test.p_greater
+
+
+def evidence(base: Sequence[float], head: Sequence[float], settings: GateSettings) -> Evidence:
+    """Ratio head/base with its bootstrap interval and the exact rank test of head against base: its
+    ``p_less`` is the one-sided p for "head slower", ``p_greater`` for "head faster"."""
     base_arr = np.asarray(base, dtype=float)
     head_arr = np.asarray(head, dtype=float)
     ratio = bootstrap_ratio_ci(head_arr, base_arr, settings.level, settings.n_boot, settings.seed)
     test = mann_whitney_exact(head_arr, base_arr)
-    n_base = int(np.isfinite(base_arr).sum())
-    n_head = int(np.isfinite(head_arr).sum())
-    verdict, reason = classify(ratio, test.p_value, n_base, n_head, settings)
-    needed = None
-    if verdict == "inconclusive":
-        needed = rounds_needed(
-            ratio.estimate, ratio.low, ratio.high, min(n_base, n_head), settings.min_effect, settings.alpha
-        )
-        reason += f"; ~{needed} rounds per side would decide" if needed else "; effect ≈ min effect"
-    return Decision(verdict, ratio, test.p_value, needed, reason)
+    return Evidence(ratio, test, int(np.isfinite(base_arr).sum()), int(np.isfinite(head_arr).sum()))
+
+
+def decide_family(
+    pairs: Sequence[tuple[Sequence[float], Sequence[float]]], settings: GateSettings
+) -> list[Decision]:
+    """Verdicts for all comparable cases of one comparison at once: ``(base, head)`` round throughputs per
+    case (bigger is better).
+
+    The one-sided p values are Holm-adjusted across the cases — "head slower" over all of them, and separately
+    "head faster" —, so α bounds the chance of any false regression in the run (and, separately, of any false
+    improvement), which is what an exit code over many cases needs.
+    """
+    found = [evidence(base, head, settings) for base, head in pairs]
+    family = len(found)
+    slower = holm_adjust([e.test.p_less for e in found])
+    faster = holm_adjust([e.test.p_greater for e in found])
+    decisions = []
+    for i, e in enumerate(found):
+        side = "slower" if e.slower else "faster"
+        p_adj = slower[i] if e.slower else faster[i]
+        p_raw = e.test.p_less if e.slower else e.test.p_greater
+        verdict, reason = classify(e.ratio, p_adj, e.n_base, e.n_head, settings, family)
+        needed = None
+        if verdict == "inconclusive":
+            needed = rounds_needed(
+                e.ratio.estimate,
+                e.ratio.low,
+                e.ratio.high,
+                min(e.n_base, e.n_head),
+                settings.min_effect,
+                settings.alpha,
+                family=family,
+                level=settings.level,
+                power=settings.power,
+            )
+            reason += (
+                f"; ~{needed} rounds per side for {settings.power:.0%} power to decide"
+                if needed
+                else "; effect ≈ min effect: no affordable number of rounds decides"
+            )
+        decisions.append(Decision(verdict, e.ratio, p_adj, needed, reason, p_raw, side, family))
+    return decisions
+
+
+def decide(base: Sequence[float], head: Sequence[float], settings: GateSettings) -> Decision:
+    """One case on its own (a family of one): ratio head/base, interval, one-sided p, verdict."""
+    return decide_family([(base, head)], settings)[0]
 
 
 # ---- one case, both sides ------------------------------------------------------------------------------
@@ -169,9 +278,14 @@ class CaseComparison:
     ratio_low: float = math.nan
     ratio_high: float = math.nan
     p_value: float = math.nan
+    """Holm-adjusted one-sided p in the direction ``p_side`` of the estimate: what is compared with α."""
     rounds_needed: int | None = None
     confirmed: bool | None = None
     """``ab`` only: whether a regression held on fresh rounds (``None``: not re-measured)."""
+    p_raw: float = math.nan
+    """The same one-sided p before the correction over the cases compared."""
+    p_side: str = ""
+    """``slower`` or ``faster``: the alternative ``p_value`` tests (empty when no test ran)."""
 
     @property
     def device(self) -> str:
@@ -208,6 +322,8 @@ class CaseComparison:
             "ratio_low": _finite_or_none(self.ratio_low),
             "ratio_high": _finite_or_none(self.ratio_high),
             "p_value": _finite_or_none(self.p_value),
+            "p_raw": _finite_or_none(self.p_raw),
+            "p_side": self.p_side,
             "verdict": self.verdict,
             "rounds_needed": self.rounds_needed,
             "confirmed": self.confirmed,
@@ -228,6 +344,9 @@ class Comparison:
     base_rounds: int = 0
     head_rounds: int = 0
     notes: list[str] = field(default_factory=list)
+    family: int = 0
+    """Cases the Holm correction spans: those that reached a statistical decision (not errors, not
+    not-comparable ones)."""
 
     def counts(self) -> dict[str, int]:
         out = dict.fromkeys(VERDICTS, 0)
@@ -245,9 +364,25 @@ class Comparison:
         parts = [f"{n} {v.replace('_', ' ')}" for v, n in counts.items() if n]
         return f"{', '.join(parts) or 'no cases'} → exit {self.exit_code}"
 
+    def false_alarm_control(self) -> dict[str, Any]:
+        """How α was spent in this comparison: the test, the correction and the family it spans."""
+        s = self.settings
+        family = max(self.family, 1)
+        return {
+            "scope": "per run: P(any regression | unchanged code) ≤ alpha",
+            "test": TEST,
+            "correction": CORRECTION,
+            "family_size": self.family,
+            "alpha": s.alpha,
+            "first_step_level": s.alpha / family,
+            "min_rounds": s.min_rounds_for(family),
+            "assumes": "exchangeable rounds (side by side in one job); between-job drift is not covered",
+        }
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "settings": self.settings.as_dict(),
+            "false_alarm_control": self.false_alarm_control(),
             "base": {"sources": self.base_sources, "rounds": self.base_rounds},
             "head": {"sources": self.head_sources, "rounds": self.head_rounds},
             "counts": self.counts(),
@@ -319,15 +454,36 @@ def load_side(paths: Sequence[Path | str]) -> Side:
 
 
 # ---- comparing --------------------------------------------------------------------------------------------
+CaseKey = tuple[str, int | None, int | None]
+"""``(case_id, base_threads, head_threads)``: one compared case."""
+
+_PENDING = "pending"
+"""Placeholder verdict of a comparable case until the whole family has been decided."""
+
+
+def case_key(case: CaseComparison) -> CaseKey:
+    return case.case_id, case.base_threads, case.head_threads
+
+
 def compare_paths(
-    base: Sequence[Path | str], head: Sequence[Path | str], settings: GateSettings | None = None
+    base: Sequence[Path | str],
+    head: Sequence[Path | str],
+    settings: GateSettings | None = None,
+    only: Collection[CaseKey] | None = None,
 ) -> Comparison:
     """Load both sides and compare them (see :func:`compare_sides`)."""
-    return compare_sides(load_side(base), load_side(head), settings or GateSettings())
+    return compare_sides(load_side(base), load_side(head), settings or GateSettings(), only)
 
 
-def compare_sides(base: Side, head: Side, settings: GateSettings) -> Comparison:
-    """Per case: match base and head rows, check fingerprints and statuses, then :func:`decide`."""
+def compare_sides(
+    base: Side, head: Side, settings: GateSettings, only: Collection[CaseKey] | None = None
+) -> Comparison:
+    """Per case: match base and head rows, check fingerprints and statuses; then decide every comparable case
+    together (:func:`decide_family`), so that α holds for the run.
+
+    ``only`` restricts the comparison (and so the family) to those cases: ``ab`` re-tests just the
+    regressions it confirms, at α over them.
+    """
     base_groups = _group(base.rows)
     head_groups = _group(head.rows)
     cases: list[CaseComparison] = []
@@ -336,9 +492,27 @@ def compare_sides(base: Side, head: Side, settings: GateSettings) -> Comparison:
         b_threads = base_groups.get(case_id, {})
         h_threads = head_groups.get(case_id, {})
         for b_t, h_t in _pair_threads(_sorted_threads(b_threads), _sorted_threads(h_threads)):
+            if only is not None and (case_id, b_t, h_t) not in only:
+                continue
             b_rows = b_threads.get(b_t) if b_t is not None else None
             h_rows = h_threads.get(h_t) if h_t is not None else None
             cases.append(_compare_case(case_id, b_t, h_t, b_rows, h_rows, base, head, settings))
+    pending = [i for i, c in enumerate(cases) if c.verdict == _PENDING]
+    decisions = decide_family([(cases[i].base_values, cases[i].head_values) for i in pending], settings)
+    for i, decision in zip(pending, decisions, strict=True):
+        cases[i] = replace(
+            cases[i],
+            verdict=decision.verdict,
+            reason=decision.reason,
+            ratio=decision.ratio.estimate,
+            ratio_low=decision.ratio.low,
+            ratio_high=decision.ratio.high,
+            p_value=decision.p_value,
+            p_raw=decision.p_raw,
+            p_side=decision.p_side,
+            rounds_needed=decision.rounds_needed,
+        )
+    family = len(pending)
     cases = _unique_names(cases)
     if any(c.verdict == "not_comparable" and c.reason.startswith("fingerprint") for c in cases):
         notes.append(
@@ -349,8 +523,15 @@ def compare_sides(base: Side, head: Side, settings: GateSettings) -> Comparison:
         head.rounds and head.rounds < settings.min_rounds
     ):
         notes.append(
-            f"{base.rounds}+{head.rounds} rounds: at α={settings.alpha:g} an exact test needs "
-            f"≥ {settings.min_rounds} rounds per side; every case will be inconclusive."
+            f"{base.rounds}+{head.rounds} rounds: a verdict needs ≥ {settings.min_rounds} rounds per side; "
+            "every case will be inconclusive."
+        )
+    elif family > 1 and min(base.rounds, head.rounds) < settings.min_rounds_for(family):
+        notes.append(
+            f"α={settings.alpha:g} is the false-alarm probability of the whole run, shared among {family} "
+            f"cases (Holm): an exact one-sided test needs ≥ {settings.min_rounds_for(family)} rounds per side "
+            f"to reach α/{family}; with {base.rounds}+{head.rounds} rounds no regression or improvement can be "
+            "called — only no change or inconclusive."
         )
     busy = {label: _busy_rounds(side.rows) for label, side in (("base", base), ("head", head))}
     if any(busy.values()):
@@ -367,6 +548,7 @@ def compare_sides(base: Side, head: Side, settings: GateSettings) -> Comparison:
         base_rounds=base.rounds,
         head_rounds=head.rounds,
         notes=notes,
+        family=family,
     )
 
 
@@ -461,16 +643,7 @@ def _compare_case(
     diffs = fingerprint_differences(base, b_rows, head, h_rows, settings.allow_diff)
     if diffs:
         return result("not_comparable", "fingerprint differs: " + "; ".join(diffs))
-    decision = decide(b_vals, h_vals, settings)
-    return result(
-        decision.verdict,
-        decision.reason,
-        ratio=decision.ratio.estimate,
-        ratio_low=decision.ratio.low,
-        ratio_high=decision.ratio.high,
-        p_value=decision.p_value,
-        rounds_needed=decision.rounds_needed,
-    )
+    return result(_PENDING, "")  # decided with the whole family in compare_sides
 
 
 def _round_values(rows: pd.DataFrame | None) -> tuple[float, ...]:

@@ -15,10 +15,34 @@ from rnnbench.results.schema import HARD_KEYS
 METRIC = "tokens_per_s"
 METRIC_UNIT = "tokens/s"
 
+TEST = "exact one-sided Mann–Whitney U on round throughputs (conditional on ties)"
+"""The rank test each case's regression (improvement) needs: one-sided, because exit 1 is about slowdowns."""
+
+DEFAULT_ROUNDS = 8
+"""Rounds per side of ``ab`` and ``calibrate`` by default. α is shared among the cases of a run (Holm), and an
+exact one-sided test with n + n rounds reaches α/K only when 1/C(2n, n) ≤ α/K: at α = 0.01, 6 rounds serve
+up to 9 cases, 7 up to 34, 8 up to 128 — so 8 (even, for ABBA) gates the quick preset's 16 cases, with room
+for power."""
+
+DEFAULT_CONFIRM_ROUNDS = 6
+"""Confirmation rounds per side of ``ab``: its family is only the cases that regressed (6 rounds reach α over up
+to 9 of them; ``run_ab`` raises the rounds for more)."""
+
+CORRECTION = "holm"
+"""How α is shared among the cases of one comparison: Holm's step-down procedure, so that α bounds the
+probability that a run of ``compare`` on unchanged code reports *any* regression (family-wise, per run)."""
+
 
 @dataclass(frozen=True)
 class GateSettings:
-    """How strict the gate is. Defaults: 5% minimum effect, α = 0.01, 95% bootstrap interval."""
+    """How strict the gate is. Defaults: 5% minimum effect, α = 0.01, 95% bootstrap interval, rounds needed
+    sized for 80% power.
+
+    ``alpha`` is the false-alarm probability of a whole run, not of one case: the probability that comparing
+    unchanged code reports any regression, over all the cases compared (Holm-corrected, one-sided tests). It
+    assumes exchangeable rounds — rounds measured side by side in one job (``ab``); folders from different
+    jobs or machines add a between-job drift that no within-run test covers.
+    """
 
     min_effect: float = 0.05
     alpha: float = 0.01
@@ -27,6 +51,8 @@ class GateSettings:
     seed: int = 0
     allow_diff: tuple[str, ...] = ()
     strict: bool = False
+    power: float = 0.8
+    """Probability with which the "~N rounds per side" an inconclusive case reports would decide it."""
 
     def __post_init__(self) -> None:
         if not 0 < self.min_effect < 1:
@@ -35,6 +61,8 @@ class GateSettings:
             raise ConfigError(f"--alpha must lie in (0, 0.5), got {self.alpha}.")
         if not 0.5 <= self.level < 1:
             raise ConfigError(f"--level must lie in [0.5, 1), got {self.level}.")
+        if not 0.5 <= self.power < 1:
+            raise ConfigError(f"power must lie in [0.5, 1), got {self.power}.")
         if self.n_boot < 100:
             raise ConfigError(f"--n-boot must be ≥ 100, got {self.n_boot}.")
         unknown = [k for k in self.allow_diff if k not in HARD_KEYS]
@@ -46,20 +74,34 @@ class GateSettings:
 
     @property
     def min_rounds(self) -> int:
-        """Rounds per side below which no verdict is decisive (the exact test cannot reach α)."""
-        from rnnbench.analyse.stats import min_rounds_for_alpha  # NumPy: only when a gate really runs
+        """Rounds per side below which no verdict is decisive, whatever the number of cases: the bootstrap
+        interval needs 5, and one case's exact one-sided test must be able to reach α."""
+        return self.min_rounds_for(1)
 
-        return min_rounds_for_alpha(self.alpha)
+    def min_rounds_for(self, family: int) -> int:
+        """Rounds per side an exact one-sided test needs to reach α / ``family``, Holm's level for the most
+        significant of ``family`` cases (never below :attr:`min_rounds`' interval floor): 7 for 16 cases at
+        α = 0.01."""
+        from rnnbench.analyse.stats import (  # NumPy: only when a gate really runs
+            MIN_BOOTSTRAP_ROUNDS,
+            min_rounds_for_alpha,
+        )
+
+        return max(MIN_BOOTSTRAP_ROUNDS, min_rounds_for_alpha(self.alpha, max(1, family)))
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "metric": METRIC,
             "min_effect": self.min_effect,
             "alpha": self.alpha,
+            "alpha_scope": "family-wise per run (any false regression among the cases compared)",
+            "test": TEST,
+            "correction": CORRECTION,
             "level": self.level,
             "n_boot": self.n_boot,
             "seed": self.seed,
             "allow_diff": list(self.allow_diff),
             "strict": self.strict,
+            "power": self.power,
             "min_rounds": self.min_rounds,
         }

@@ -1,4 +1,8 @@
-"""Speed aggregation: rounds into cases, GRU/LSTM pairing with intervals, speed tables."""
+"""Speed aggregation: rounds into cases, GRU/LSTM pairing with intervals and verdicts, speed tables.
+
+One rule decides every GRU vs LSTM speed verdict the tool prints (``run``'s verdict lines, the report's tables,
+figures and claims): :func:`ratio_verdict` on the interval :func:`pair_ratios` computes, whose method depends
+on how much replication there is (see ``pair_ratios``)."""
 
 from __future__ import annotations
 
@@ -9,10 +13,11 @@ from typing import Any, cast
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from rnnbench.analyse import stats
 from rnnbench.core.labels import shape_label
-from rnnbench.core.vocab import ARCHS, CASE_KEYS, IMPLS, MODES, PAIR_KEYS, SHAPE_COLUMNS
+from rnnbench.core.vocab import ARCHS, CASE_KEYS, IMPLS, MIN_EFFECT, MODES, PAIR_KEYS, SHAPE_COLUMNS
 from rnnbench.results.loader import load_tables
 
 
@@ -29,7 +34,9 @@ def aggregate_cases(summary: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     Time is the median of round medians; its interval is the row's own (within-round, order-statistic)
     interval with one round, and ``stats.median_ci`` over the round medians with several (the full range
-    below six rounds). Rates, efficiency and memory are medians over rounds.
+    below six rounds). ``ci_level`` is that interval's exact coverage (``stats.median_ci_level`` of the
+    samples or rounds it rests on): 93.75% for a range of five, 75% for three — displays print it when it is
+    below 95%. Rates, efficiency and memory are medians over rounds.
     """
     if summary.empty:
         return pd.DataFrame(columns=[*CASE_KEYS, "status"]), pd.DataFrame()
@@ -42,6 +49,7 @@ def aggregate_cases(summary: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         median_s=("median_s", "median"),
         first_ci_low_s=("ci_low_s", "first"),
         first_ci_high_s=("ci_high_s", "first"),
+        first_n_samples=("n_samples", "first"),
         seq_per_s=("seq_per_s", "median"),
         tokens_per_s=("tokens_per_s", "median"),
         gflop_per_s=("gflop_per_s", "median"),
@@ -65,6 +73,8 @@ def aggregate_cases(summary: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     highs = ok.loc[(ok["rank"] == high_at) & (sizes >= 2)].set_index("gid")["median_s"]
     agg["ci_low_s"] = agg["gid"].map(lows).fillna(agg["first_ci_low_s"])
     agg["ci_high_s"] = agg["gid"].map(highs).fillna(agg["first_ci_high_s"])
+    basis = agg["rounds"].where(agg["rounds"] >= 2, agg["first_n_samples"]).fillna(0).astype(int)
+    agg["ci_level"] = basis.map(lambda n: stats.median_ci_level(int(n)))
     agg["status"] = "ok"
     agg["message"] = ""
     failed = summary.loc[~is_ok]
@@ -80,7 +90,7 @@ def aggregate_cases(summary: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     agg["failed_rounds"] = agg["failed_rounds"].fillna(0).astype(int)
     agg["rounds"] = agg["rounds"].fillna(0).astype(int)
     agg["busy"] = agg["busy"].astype("boolean").fillna(False).astype(bool)
-    cases = agg.drop(columns=["first_ci_low_s", "first_ci_high_s"]).reset_index()
+    cases = agg.drop(columns=["first_ci_low_s", "first_ci_high_s", "first_n_samples"]).reset_index()
     cases["status"] = cases["status"].replace("", "error")
     return cases, ok
 
@@ -96,11 +106,90 @@ def _load_samples(files: Sequence[Path], ok: pd.DataFrame, gids: set[int]) -> di
     return {int(cast(int, g)): part["seconds"].to_numpy() for g, part in samples.groupby("gid")}
 
 
+# ---- the GRU/LSTM verdict -------------------------------------------------------------------------------
+GRU_FASTER = "GRU faster"
+LSTM_FASTER = "LSTM faster"
+NO_DIFFERENCE = "no difference"
+INCONCLUSIVE = "inconclusive"
+NO_INTERVAL = "no interval"
+ONE_PROCESS = " in one process"
+"""Suffix of a verdict from one round's samples: true of that process, silent about the next one."""
+
+REPLICATED_METHODS: tuple[str, ...] = ("rounds", "t-rounds")
+"""Interval methods over fresh processes (the replication unit): only these may decide a claim."""
+
+METHOD_TEXT: dict[str, str] = {
+    "rounds": "95% bootstrap over round medians",
+    "t-rounds": "95% t-interval over log round medians (fewer than 5 rounds per side)",
+    "samples": "one round's samples: ignores between-process noise",
+    "point": "no interval",
+}
+"""How each ``method`` of :func:`pair_ratios` is named wherever it is printed."""
+
+
+def ratio_verdict(estimate: float, low: float, high: float, method: str = "rounds") -> str:
+    """The one GRU/LSTM speed verdict rule (``ratio`` = time(GRU)/time(LSTM); ``m`` = ``MIN_EFFECT``, 5%):
+
+    1. no finite interval → ``no interval``;
+    2. the practical band first: an interval wholly inside ``[1 − m, 1 + m]`` → ``no difference`` (a 2% gap
+       measured to ±0.5% is real but not worth a choice);
+    3. ``GRU faster`` when the whole interval is below 1 *and* the estimate is beyond the band (< 1 − m);
+       ``LSTM faster`` mirrored — the regression gate's rule;
+    4. anything else → ``inconclusive`` (the interval holds 1, or excludes 1 but reaches into the band).
+
+    Verdicts from ``samples`` (one round) carry :data:`ONE_PROCESS`: that interval ignores between-process
+    noise, so it says what one process saw, never what the next run will see.
+    """
+    return str(ratio_verdicts([estimate], [low], [high], [method])[0])
+
+
+def ratio_verdicts(estimate: ArrayLike, low: ArrayLike, high: ArrayLike, method: ArrayLike) -> np.ndarray:
+    """:func:`ratio_verdict` over arrays (one element per pair): the rule itself, vectorised so a report
+    over 100,000 rows words every pair without a Python loop."""
+    est, lo, hi = (np.asarray(v, dtype=float) for v in (estimate, low, high))
+    with np.errstate(invalid="ignore"):
+        finite = np.isfinite(est) & np.isfinite(lo) & np.isfinite(hi)
+        same = (lo >= 1 - MIN_EFFECT) & (hi <= 1 + MIN_EFFECT)
+        gru = (hi < 1) & (est < 1 - MIN_EFFECT)
+        lstm = (lo > 1) & (est > 1 + MIN_EFFECT)
+    verdict = np.select(
+        [~finite, same, gru, lstm], [NO_INTERVAL, NO_DIFFERENCE, GRU_FASTER, LSTM_FASTER], INCONCLUSIVE
+    ).astype(object)
+    decided = finite & (same | gru | lstm) & (np.asarray(method, dtype=object) == "samples")
+    verdict[decided] = verdict[decided] + ONE_PROCESS
+    return verdict
+
+
+def ratio_over_rounds(
+    numerators: np.ndarray, denominators: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """The ratio interval over round medians for many pairs with the same round counts (one row per pair,
+    ≥ 2 rounds per side): ``(estimate, low, high, method)``.
+
+    From ``stats.MIN_BOOTSTRAP_ROUNDS`` rounds per side the percentile bootstrap (``rounds``: ratio of
+    medians); below, the conservative log-ratio t-interval (``t-rounds``: ratio of geometric means), because
+    the bootstrap's "95%" covers 67% at 2 rounds. The choice ``pair_ratios`` makes, and the one
+    ``benchmarks/coverage.py`` and ``tests/test_coverage.py`` simulate."""
+    num, den = np.asarray(numerators, dtype=float), np.asarray(denominators, dtype=float)
+    if min(num.shape[1], den.shape[1]) >= stats.MIN_BOOTSTRAP_ROUNDS:
+        return (*stats.bootstrap_ratio_ci_batch(num, den), "rounds")
+    return (*stats.log_ratio_t_interval_batch(num, den), "t-rounds")
+
+
 def pair_ratios(cases: pd.DataFrame, ok: pd.DataFrame, sample_files: Sequence[Path] = ()) -> pd.DataFrame:
-    """GRU/LSTM time ratio per shape (and impl), with a 95% bootstrap interval and the method used:
-    ``rounds`` (both cases have ≥ 2 rounds: round medians, the replication unit), ``samples`` (one round:
-    that round's samples, which understates between-process noise) or ``point`` (no interval possible)."""
-    columns = [*PAIR_KEYS, "ratio", "ratio_low", "ratio_high", "method", "n_gru", "n_lstm", "params_ratio"]
+    """GRU/LSTM time ratio per shape (and impl) with a 95% interval, the method it came from and the verdict
+    (:func:`ratio_verdict`). Methods, by the replication each side has:
+
+    - ``rounds`` — both sides ≥ ``stats.MIN_BOOTSTRAP_ROUNDS`` (5) rounds: ratio of the medians of round
+      medians, percentile bootstrap over round medians (fresh processes, the replication unit);
+    - ``t-rounds`` — both sides ≥ 2 rounds but fewer than 5 on one: ratio of geometric means of round medians
+      with ``stats.log_ratio_t_interval`` (the bootstrap covers only 67–92% there; this keeps 95%);
+    - ``samples`` — one round: the bootstrap over that round's samples, which ignores between-process noise
+      (its verdicts say "in one process");
+    - ``point`` — no interval possible.
+    """
+    columns = [*PAIR_KEYS, "ratio", "ratio_low", "ratio_high", "method", "verdict", "n_gru", "n_lstm",
+               "params_ratio"]  # fmt: skip
     if cases.empty:
         return pd.DataFrame(columns=columns)
     good = cases[cases["status"] == "ok"]
@@ -125,9 +214,9 @@ def pair_ratios(cases: pd.DataFrame, ok: pd.DataFrame, sample_files: Sequence[Pa
         sub = pairs.loc[idx]
         num = np.asarray(matrix.loc[sub["gid_gru"]].to_numpy())[:, : int(ng)]
         den = np.asarray(matrix.loc[sub["gid_lstm"]].to_numpy())[:, : int(nl)]
-        est, low, high = stats.bootstrap_ratio_ci_batch(num, den)
+        est, low, high, method = ratio_over_rounds(num, den)
         pairs.loc[idx, ["ratio", "ratio_low", "ratio_high"]] = np.column_stack([est, low, high])
-        pairs.loc[idx, "method"] = "rounds"
+        pairs.loc[idx, "method"] = method
 
     rest = pairs.loc[~by_rounds]
     if len(rest) and sample_files:
@@ -153,18 +242,8 @@ def pair_ratios(cases: pd.DataFrame, ok: pd.DataFrame, sample_files: Sequence[Pa
                 pairs.loc[idx, "method"] = "samples"
                 pairs.loc[idx, "n_gru"] = na
                 pairs.loc[idx, "n_lstm"] = nb
+    pairs["verdict"] = ratio_verdicts(pairs["ratio"], pairs["ratio_low"], pairs["ratio_high"], pairs["method"])
     return pairs[columns].reset_index(drop=True)
-
-
-def ratio_verdict(low: float, high: float) -> str:
-    """Who is faster, honestly: a side wins only when the whole interval is on its side of 1."""
-    if not (np.isfinite(low) and np.isfinite(high)):
-        return "no interval"
-    if high < 1:
-        return "GRU faster"
-    if low > 1:
-        return "LSTM faster"
-    return "inconclusive"
 
 
 @dataclass
@@ -201,15 +280,16 @@ def order_rank(values: pd.Series, order: Sequence[str]) -> pd.Series:
 
 
 def speed_tables(cases: pd.DataFrame, ratios: pd.DataFrame) -> list[SpeedTable]:
-    """Cases with the GRU row's ratio attached, split per (mode, platform, device, dtype), sorted by shape."""
+    """Cases with the GRU row's ratio, interval, method and verdict attached, split per (mode, platform,
+    device, dtype), sorted by shape."""
     if cases.empty:
         return []
     frame = cases.copy()
     if len(ratios):
-        r = ratios[[*PAIR_KEYS, "ratio", "ratio_low", "ratio_high", "method"]].assign(arch="gru")
+        r = ratios[[*PAIR_KEYS, "ratio", "ratio_low", "ratio_high", "method", "verdict"]].assign(arch="gru")
         frame = frame.merge(r, on=[*PAIR_KEYS, "arch"], how="left")
     else:
-        frame = frame.assign(ratio=np.nan, ratio_low=np.nan, ratio_high=np.nan, method="")
+        frame = frame.assign(ratio=np.nan, ratio_low=np.nan, ratio_high=np.nan, method="", verdict="")
     frame["_arch"] = order_rank(frame["arch"], ARCHS)
     frame["_impl"] = order_rank(frame["impl"], IMPLS)
     frame["_mode"] = order_rank(frame["mode"], MODES)

@@ -1,13 +1,28 @@
 """The one training summariser: runs aggregated over seeds, each arm's learning rate, memory horizons, paired
-differences. ``rnnbench train`` prints its end-of-run tables through ``summarize`` and ``rnnbench report``
-builds its training table and claims from ``train_arms``/``chosen_rows``: one rule for each question.
+comparisons. ``rnnbench train`` prints its end-of-run tables through ``summarize`` and ``rnnbench report``
+builds its training table and claims from ``train_arms``/``chosen_rows``/``compare_seeds``: one rule for each
+question.
 
-- **Seeds.** A run that finished (``ok`` or ``diverged``) is a seed: a diverged seed counts as unsolved and has
-  no metric. A run that failed (an error, an unsupported setting) says nothing about the cell; it is counted
-  in ``failed`` and left out of every statistic.
-- **Learning rate.** Per setting and arm, the rate with the lowest median validation metric over its runs;
-  a diverged or failed run counts as the worst value, ties go to the smaller rate (metadata.json's
-  ``protocol.lr_selection`` says the same).
+- **Seeds.** A run that finished (``ok`` or ``diverged``) is a seed. A run that failed (an error, an
+  unsupported setting) says nothing about the cell; it is counted in ``failed`` and left out of every statistic.
+- **Diverged and unsolved seeds.** A diverged seed is unsolved, never reached the target and has the worst
+  metric (``+inf`` in the ``*_w`` columns and every median and paired comparison; a mean and its t-interval
+  cannot hold an infinite value, so they are over the other seeds and say how many diverged). A seed that did
+  not reach the target — unsolved or diverged — took ``+inf`` steps and seconds: later than every seed that
+  did. It is *not* censored at the steps it ran (a run that diverges at step 40 is not fast), and not at the
+  configured budget either: ``train_summary.csv`` does not record the step budget, and any finite stand-in
+  would invent a time the seed never reached.
+- **Learning rate.** Per setting and arm with several rates, the rate with the lowest median validation
+  metric over its runs; a diverged or failed run counts as the worst value, ties go to the smaller rate
+  (metadata.json's ``protocol.lr_selection`` says the same). Without a validation metric for every run that
+  trained, no rate is chosen — choosing on the evaluation metric would let the evaluation set pick the winner —
+  so every rate is shown, none is compared, and the claims say why. A single rate needs no choice.
+- **Paired comparisons** (``compare_values``): seeds paired (common random numbers: one data stream per
+  seed), ``a − b`` (or ``log a − log b`` for times), lower is better. When every paired difference is finite
+  and they are not all equal: the mean with a 95% t-interval over seeds, a direction when the interval excludes
+  0. Otherwise — some seed diverged or never reached the target — an exact two-sided sign test over the seeds
+  whose order is known (both infinite = undecided), a direction when p ≤ 0.05; five seeds can never get there
+  (p ≥ 0.0625), six all one way can.
 - **Memory horizon.** The longest length solved by at least ``core.vocab.SOLVED_MAJORITY`` of the seeds.
 
 Values only (frames and dataclasses): the words and tables are ``present.training``'s and
@@ -68,10 +83,29 @@ def setting_label(keys: Sequence[str], values: Sequence[Any]) -> str:
 
 
 # ---- runs over seeds -----------------------------------------------------------------------------------
+NEVER = math.inf
+"""Steps or seconds to target of a seed that never reached it (unsolved or diverged), and the metric of a
+diverged seed: worse than every value a seed reached."""
+
+WORST_COLUMNS: tuple[str, ...] = ("final_metric", "normalized_metric")
+"""Metrics that get a ``<name>_w`` column: the metric, ``+inf`` for a seed that diverged (or finished without
+one)."""
+
+SELECTIONS: tuple[str, ...] = ("validation", "only rate", "none")
+"""How ``train_arms`` chose a (setting, arm)'s learning rate: by the validation metric, the only rate run, or
+none (several rates and no validation metric)."""
+
+UNCHOSEN_ATTR = "rnnbench_unchosen"
+"""``chosen_rows(...).attrs`` key: the settings whose learning rate could not be chosen (read it with
+``unchosen_settings``)."""
+
+
 def _prepare(train: pd.DataFrame) -> pd.DataFrame:
     """Every run with the derived columns the summary needs: ``finished``, ``solved`` (and not diverged),
-    censored steps/seconds, the learning-rate selector. A failed run keeps its row (it is counted and takes
-    part in the learning-rate choice as the worst value) but has no metric, steps or seconds."""
+    ``steps_c``/``seconds_c`` (to target; ``NEVER`` when not reached), the ``*_w`` metrics (``+inf`` when
+    diverged), ``_select`` (the validation metric, worst when missing). A failed run keeps its row (it is
+    counted and takes part in the learning-rate choice as the worst value) but has no metric, steps or
+    seconds."""
     frame = train.copy()
     for col in _NUMERIC:
         frame[col] = pd.to_numeric(frame[col], errors="coerce") if col in frame.columns else np.nan
@@ -89,13 +123,16 @@ def _prepare(train: pd.DataFrame) -> pd.DataFrame:
     frame["solved"] = frame["solved"].astype(bool) & ~frame["diverged"].astype(bool) & frame["finished"]
     frame["diverged"] = frame["diverged"].astype(bool) & frame["finished"]
     frame["finished_seed"] = frame["seed"].where(frame["finished"])
-    # Unsolved seeds are censored at the budget: "took at least all the steps/seconds it had".
-    frame["steps_c"] = frame["steps_to_target"].where(frame["solved"], frame["steps"])
-    frame["seconds_c"] = frame["seconds_to_target"].where(frame["solved"], frame["train_seconds"])
-    selector = frame["val_metric"]
-    if selector.isna().all():
-        selector = frame["normalized_metric"]
-    frame["_select"] = selector.where(frame["finished"]).fillna(np.inf)
+    # Not reached = NEVER, whatever the run's own step count: a run that diverged at step 40 stopped early
+    # because it failed, not because it got there.
+    for col, source in (("steps_c", "steps_to_target"), ("seconds_c", "seconds_to_target")):
+        frame[col] = frame[source].where(frame["solved"], NEVER).where(frame["finished"])
+    for col in WORST_COLUMNS:
+        worst = frame["diverged"] | frame[col].isna()
+        frame[f"{col}_w"] = frame[col].mask(worst, np.inf).where(frame["finished"])
+    ran = frame["finished"] & ~frame["diverged"]
+    frame["_no_val"] = ran & frame["val_metric"].isna()
+    frame["_select"] = frame["val_metric"].where(ran).fillna(np.inf)
     return frame
 
 
@@ -111,9 +148,12 @@ def _t_columns(agg: pd.DataFrame, prefix: str) -> None:
 
 
 def train_arms(train: pd.DataFrame) -> pd.DataFrame:
-    """One row per (setting, arm, hidden size, learning rate) over seeds — the one aggregation over seeds;
-    ``chosen`` marks the learning rate used in comparisons (the rule in the module docstring), so each arm gets
-    its own tuned rate. ``seeds`` counts the runs that finished, ``failed`` the others."""
+    """One row per (setting, arm, hidden size, learning rate) over seeds — the one aggregation over seeds.
+    ``chosen`` marks the learning rate used in comparisons and ``selection`` says how it was chosen (the rule
+    in the module docstring), so each arm gets its own tuned rate, or none. ``seeds`` counts the runs that
+    finished, ``failed`` the others. Medians (metric, steps and seconds to target) count a diverged or
+    unsolved seed as the worst value (``inf`` when half or more are); means and t-intervals are over the
+    seeds with a metric (``final_n``/``normalized_n``)."""
     if train.empty:
         return pd.DataFrame()
     frame = _prepare(train)
@@ -126,18 +166,19 @@ def train_arms(train: pd.DataFrame) -> pd.DataFrame:
         params=("params", "median"),
         solved=("solved", "sum"),
         diverged=("diverged", "sum"),
-        final_metric=("final_metric", "median"),
+        final_metric=("final_metric_w", "median"),
         final_mean=("final_metric", "mean"),
         final_sd=("final_metric", "std"),
         final_n=("final_metric", "count"),
         baseline_metric=("baseline_metric", "median"),
-        normalized=("normalized_metric", "median"),
+        normalized=("normalized_metric_w", "median"),
         normalized_mean=("normalized_metric", "mean"),
         normalized_sd=("normalized_metric", "std"),
         normalized_n=("normalized_metric", "count"),
         select=("_select", "median"),
-        steps_to_target=("steps_to_target", "median"),
-        seconds_to_target=("seconds_to_target", "median"),
+        no_val=("_no_val", "any"),
+        steps_to_target=("steps_c", "median"),
+        seconds_to_target=("seconds_c", "median"),
         steps=("steps", "median"),
         train_seconds=("train_seconds", "median"),
         seconds_per_step=("seconds_per_step", "median"),
@@ -149,35 +190,195 @@ def train_arms(train: pd.DataFrame) -> pd.DataFrame:
         agg["metric"] = agg["task"]
     for prefix in ("normalized", "final"):
         _t_columns(agg, prefix)
+    by_arm = agg.groupby([*keys, "arm"], dropna=False)
+    rates = by_arm["lr"].transform("nunique")
+    missing_val = by_arm["no_val"].transform("any").astype(bool)
+    agg["selection"] = np.where(rates <= 1, "only rate", np.where(missing_val, "none", "validation"))
     best = agg.sort_values([*keys, "arm", "select", "lr"]).groupby([*keys, "arm"], dropna=False).head(1)
-    agg["chosen"] = agg.index.isin(best.index)
+    agg["chosen"] = agg.index.isin(best.index) & (agg["selection"] != "none")
     agg["_arm"] = order_rank(agg["arm"], ARMS)
-    agg = agg.sort_values([*keys, "_arm", "hidden_size", "lr"]).drop(columns="_arm").reset_index(drop=True)
-    return agg
+    agg = agg.sort_values([*keys, "_arm", "hidden_size", "lr"]).drop(columns=["_arm", "no_val"])
+    return agg.reset_index(drop=True)
 
 
 def chosen_rows(train: pd.DataFrame, arms: pd.DataFrame) -> pd.DataFrame:
-    """Per-seed rows (finished runs) of the chosen learning rate of every (setting, arm)."""
+    """Per-seed rows (finished runs) of the chosen learning rate of every (setting, arm). The settings whose
+    rate could not be chosen have no rows here; ``unchosen_settings`` names them so a claim can say why."""
     if arms.empty:
         return pd.DataFrame()
     frame = _prepare(train)
     frame = frame[frame["finished"]]
     keys = setting_keys(frame)
     chosen = arms.loc[arms["chosen"], [*keys, "arm", "hidden_size", "lr"]]
-    return frame.merge(chosen, on=[*keys, "arm", "hidden_size", "lr"])
+    out = frame.merge(chosen, on=[*keys, "arm", "hidden_size", "lr"])
+    unchosen = arms[arms["selection"] == "none"]
+    labels: dict[str, list[str]] = {}
+    for r in cast(list[dict[str, Any]], unchosen.to_dict("records")):
+        arm_list = labels.setdefault(setting_label(keys, [r[k] for k in keys]), [])
+        if r["arm"] not in arm_list:
+            arm_list.append(str(r["arm"]))
+    out.attrs[UNCHOSEN_ATTR] = [f"{label} ({', '.join(sorted(a))})" for label, a in labels.items()]
+    return out
+
+
+def unchosen_settings(chosen: pd.DataFrame) -> list[str]:
+    """``adding T=100 P=17473 (gru, lstm)``: each setting of ``chosen_rows``'s input with arms that ran
+    several learning rates without a validation metric — no rate chosen, so not compared."""
+    return list(chosen.attrs.get(UNCHOSEN_ATTR, []))
+
+
+NO_VALIDATION = (
+    "several learning rates and no validation metric: no rate is chosen (choosing on the evaluation metric "
+    "would let the evaluation set pick the winner), so these arms are not compared; rerun the sweep with "
+    "'rnnbench train' (it records val_metric) or use one --lr"
+)
+"""Why a setting in ``unchosen_settings`` has no comparison, in words."""
 
 
 # ---- seeds paired, success against length --------------------------------------------------------------
-def seed_differences(a: pd.DataFrame, b: pd.DataFrame, column: str) -> np.ndarray:
-    """``a − b`` of ``column``, seed by seed, over the seeds both have: common random numbers give every arm
-    the same data stream for a seed, so the difference removes the stream's luck."""
+ALPHA = 0.05
+"""Two-sided level of every paired verdict (95%)."""
+
+
+def sign_test_p(lower: int, higher: int) -> float:
+    """Exact two-sided sign test: the probability, with no difference between the arms, of a split at least
+    as uneven as ``lower`` against ``higher`` seeds (each seed one way or the other with probability ½)."""
+    n = lower + higher
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(lower, higher) + 1))
+    return min(1.0, 2 * tail / 2**n)
+
+
+MIN_SIGN_SEEDS = next(n for n in range(1, 64) if sign_test_p(0, n) <= ALPHA)
+"""Fewest seeds that differ for which the sign test can reach ``ALPHA`` at all (6: 5/5 one way gives 0.0625)."""
+
+
+@dataclass(frozen=True)
+class SeedComparison:
+    """``a`` against ``b`` seed by seed under the one paired rule (module docstring); lower is better.
+
+    ``ratio``: the values are times and the comparison is of ``log a − log b``; estimate and interval are then
+    ratios ``a / b``. ``method`` is ``t`` (every difference finite: mean, 95% t-interval), ``sign`` (some seed
+    infinite — diverged or never reached — or no spread: exact sign test, estimate the median difference, no
+    interval) or ``none`` (fewer than two paired seeds and nothing infinite)."""
+
+    estimate: float
+    low: float
+    high: float
+    ratio: bool
+    seeds: int
+    """Seeds both sides have."""
+    a_lower: int
+    b_lower: int
+    undecided: int
+    """Seeds with equal values, or infinite on both sides (their order is unknown)."""
+    a_worst: int
+    b_worst: int
+    """Seeds at the worst value (diverged, or never reached the target) on each side."""
+    method: str
+    p_value: float
+    """The sign test's exact two-sided p (NaN for the t-interval)."""
+
+    @property
+    def interval(self) -> Interval:
+        return Interval(self.estimate, self.low, self.high)
+
+    @property
+    def direction(self) -> int:
+        """−1: ``a`` lower than ``b`` at 95%; +1: higher; 0: the data do not decide."""
+        if self.method == "t":
+            null = 1.0 if self.ratio else 0.0
+            return -1 if self.high < null else 1 if self.low > null else 0
+        if self.method == "sign" and self.p_value <= ALPHA:
+            return -1 if self.a_lower > self.b_lower else 1
+        return 0
+
+    def describe(self, a: str, b: str, worst: str = "diverged", digits: int = 3) -> str:
+        """The comparison in words: estimate and interval, or the seed counts, the test and why it cannot
+        decide, with the seeds at the worst value named."""
+        extremes = []
+        if self.a_worst:
+            extremes.append(f"{a} {worst} in {self.a_worst}")
+        if self.b_worst:
+            extremes.append(f"{b} {worst} in {self.b_worst}")
+        worst_text = f" ({', '.join(extremes)})" if extremes else ""
+        if self.method == "t":
+            if self.ratio:
+                return (
+                    f"{a}/{b} {self.estimate:.{digits}g} [{self.low:.{digits}g}–{self.high:.{digits}g}] "
+                    f"(geometric mean over {self.seeds} seeds, t-interval)"
+                )
+            return (
+                f"{a} − {b} {self.estimate:+.{digits}g} [{self.low:+.{digits}g}, {self.high:+.{digits}g}] "
+                f"(mean over {self.seeds} seeds, t-interval)"
+            )
+        if self.method == "none":
+            return f"{self.seeds} paired seed(s): too few for an interval"
+        text = (
+            f"{a} lower in {self.a_lower}, {b} lower in {self.b_lower}, undecided in {self.undecided} of "
+            f"{self.seeds} seeds{worst_text}; exact sign test p = {self.p_value:.3g}"
+        )
+        if self.a_lower + self.b_lower < MIN_SIGN_SEEDS:
+            text += f" (needs ≥ {MIN_SIGN_SEEDS} seeds that differ to reach 95%)"
+        return text
+
+
+def paired_values(a: pd.DataFrame, b: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """``column`` of ``a`` and of ``b`` over the seeds both have, aligned by seed: common random numbers give
+    every arm the same data stream for a seed, so comparing within a seed removes the stream's luck."""
     merged = a[["seed", column]].merge(b[["seed", column]], on="seed", suffixes=("_a", "_b"))
-    return (merged[f"{column}_a"].astype(float) - merged[f"{column}_b"].astype(float)).to_numpy(float)
+    return merged[f"{column}_a"].to_numpy(float), merged[f"{column}_b"].to_numpy(float)
 
 
-def paired_difference(a: pd.DataFrame, b: pd.DataFrame, column: str) -> Interval:
-    """Mean of the per-seed differences ``a − b`` with a t-interval (non-finite differences left out)."""
-    return t_interval(seed_differences(a, b, column))
+def seed_differences(a: pd.DataFrame, b: pd.DataFrame, column: str) -> np.ndarray:
+    """``a − b`` of ``column``, seed by seed, over the seeds both have (``inf − inf`` is NaN: undecided)."""
+    va, vb = paired_values(a, b, column)
+    with np.errstate(invalid="ignore"):
+        return va - vb
+
+
+def compare_differences(
+    diffs: np.ndarray, ratio: bool = False, a_worst: int = 0, b_worst: int = 0
+) -> SeedComparison:
+    """The one paired rule on per-seed differences (``log`` ratios when ``ratio``): ``±inf`` where one side
+    is at the worst value, NaN where both are (undecided)."""
+    d = np.asarray(diffs, dtype=float)
+    n = len(d)
+    a_lower, b_lower = int((d < 0).sum()), int((d > 0).sum())
+    undecided = n - a_lower - b_lower
+
+    def scale(x: float) -> float:
+        return math.exp(x) if ratio and not math.isnan(x) else x
+
+    finite = bool(n) and bool(np.isfinite(d).all())
+    if finite and n >= 2 and float(np.ptp(d)) > 0:
+        t = t_interval(d)
+        est, low, high = scale(t.estimate), scale(t.low), scale(t.high)
+        return SeedComparison(
+            est, low, high, ratio, n, a_lower, b_lower, undecided, a_worst, b_worst, "t", math.nan
+        )
+    known = d[~np.isnan(d)]
+    with np.errstate(invalid="ignore"):
+        middle = float(np.median(known)) if len(known) else math.nan
+    method = "none" if n == 0 or (finite and n < 2) else "sign"
+    p = sign_test_p(a_lower, b_lower) if method == "sign" else math.nan
+    return SeedComparison(
+        scale(middle), math.nan, math.nan, ratio, n, a_lower, b_lower, undecided, a_worst, b_worst, method, p
+    )
+
+
+def compare_values(a: np.ndarray, b: np.ndarray, ratio: bool = False) -> SeedComparison:
+    """``a`` against ``b`` (aligned per seed; ``+inf`` = the worst value) under the one paired rule."""
+    va, vb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        diffs = np.log(va) - np.log(vb) if ratio else va - vb
+    return compare_differences(diffs, ratio, int(np.isposinf(va).sum()), int(np.isposinf(vb).sum()))
+
+
+def compare_seeds(a: pd.DataFrame, b: pd.DataFrame, column: str, ratio: bool = False) -> SeedComparison:
+    """``a`` against ``b`` on ``column`` (``normalized_metric_w``, ``steps_c``, ...) paired by seed."""
+    return compare_values(*paired_values(a, b, column), ratio=ratio)
 
 
 def success_rates(chosen: pd.DataFrame) -> pd.DataFrame:
@@ -210,7 +411,8 @@ LrKey = tuple[str, int, str, int, str]
 
 @dataclass(frozen=True)
 class ArmSummary:
-    """One arm at one (task, length, size) with its chosen learning rate, over seeds."""
+    """One arm at one (task, length, size) with its chosen learning rate, over seeds (or, when no rate could
+    be chosen, one of its rates: ``selection == "none"``)."""
 
     task: str
     seq_len: int
@@ -225,20 +427,28 @@ class ArmSummary:
     n: int
     """Seeds: the runs that finished (``failed`` ones are not counted)."""
     mean: Interval
+    """Mean final metric with a t-interval over the ``mean_n`` seeds that have one (not the diverged)."""
+    mean_n: int
     median: float
+    """Median final metric, a diverged seed the worst (``inf`` when half or more diverged)."""
     successes: int
     success: Interval
     diverged: int
     failed: int
     median_steps_to_target: float
+    """Median over seeds, a seed that never reached the target counted as ``inf``."""
     seconds_per_step: float
     score_name: str
     mean_score: float
+    selection: str = "only rate"
+    """How the rate was chosen: one of ``SELECTIONS``."""
 
 
 @dataclass(frozen=True)
 class PairedDifference:
-    """``b − a`` of the final metric, seed by seed (same data stream), with a t-interval over seeds."""
+    """``b`` against ``a`` on the final metric, seed by seed (same data stream), a diverged seed the worst:
+    ``comparison`` is ``b − a`` under the one paired rule (its ``a_*`` fields count ``b``'s seeds, its ``b_*``
+    fields ``a``'s), ``diff`` its estimate with the t-interval (no interval when a seed diverged)."""
 
     task: str
     seq_len: int
@@ -251,6 +461,7 @@ class PairedDifference:
     diff: Interval
     success_diff: int
     """Seeds solved by b minus seeds solved by a."""
+    comparison: SeedComparison
 
 
 @dataclass(frozen=True)
@@ -271,6 +482,7 @@ class TrainSummary:
     """What ``rnnbench train`` shows at the end of a run, from the same aggregation as the report."""
 
     arms: list[ArmSummary]
+    """The chosen rate of each (setting, arm), or every rate where none could be chosen."""
     pairs: list[PairedDifference]
     horizons: list[Horizon]
     selected_lr: dict[LrKey, float]
@@ -297,6 +509,15 @@ def _float(value: Any) -> float:
     return float(value) if is_finite(value) else math.nan
 
 
+def _float_or_inf(value: Any) -> float:
+    """A number where ``inf`` means something (a median that is the worst value, "never reached")."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return number if math.isfinite(number) or math.isinf(number) else math.nan
+
+
 def _text(value: Any, default: str) -> str:
     """A text cell; an empty one reads back as NaN."""
     return value if isinstance(value, str) and value else default
@@ -317,15 +538,17 @@ def _arm_summary(r: dict[str, Any]) -> ArmSummary:
         baseline=_float(r["baseline_metric"]),
         n=n,
         mean=Interval(_float(r["final_mean"]), _float(r["final_low"]), _float(r["final_high"])),
-        median=_float(r["final_metric"]),
+        mean_n=int(r["final_n"]),
+        median=_float_or_inf(r["final_metric"]),
         successes=int(r["solved"]),
         success=wilson_interval(int(r["solved"]), n),
         diverged=int(r["diverged"]),
         failed=int(r["failed"]),
-        median_steps_to_target=_float(r["steps_to_target"]),
+        median_steps_to_target=_float_or_inf(r["steps_to_target"]),
         seconds_per_step=_float(r["seconds_per_step"]),
         score_name=_text(r.get("score_name"), ""),
         mean_score=_float(r["score"]),
+        selection=str(r["selection"]),
     )
 
 
@@ -340,7 +563,7 @@ def _pairs(chosen: pd.DataFrame) -> list[PairedDifference]:
             rows_a, rows_b = part[part["arm"] == a], part[part["arm"] == b]
             if rows_a.empty or rows_b.empty:
                 continue
-            diffs = seed_differences(rows_b, rows_a, "final_metric")
+            comparison = compare_seeds(rows_b, rows_a, "final_metric_w")
             out.append(
                 PairedDifference(
                     str(named["task"]),
@@ -350,9 +573,10 @@ def _pairs(chosen: pd.DataFrame) -> list[PairedDifference]:
                     a,
                     b,
                     _text(rows_a["metric"].iloc[0] if "metric" in rows_a else None, "metric"),
-                    int(np.isfinite(diffs).sum()),
-                    t_interval(diffs),
+                    comparison.seeds,
+                    comparison.interval,
                     int(seed_differences(rows_b, rows_a, "solved").sum()),
+                    comparison,
                 )
             )
     return out
@@ -394,11 +618,12 @@ def _horizons(chosen: pd.DataFrame) -> list[Horizon]:
 
 def summarize(train: pd.DataFrame) -> TrainSummary:
     """The summary of one training run (``train_summary.csv`` as the loader types it): per arm its chosen
-    learning rate's intervals over seeds, the paired differences and — across lengths — memory horizons."""
+    learning rate's intervals over seeds (every rate where none could be chosen), the paired comparisons and
+    — across lengths — memory horizons."""
     arms = train_arms(train)
     chosen = chosen_rows(train, arms)
-    picked = arms[arms["chosen"]] if not arms.empty else arms
+    picked = arms[arms["chosen"] | (arms["selection"] == "none")] if not arms.empty else arms
     summaries = [_arm_summary(r) for r in cast(list[dict[str, Any]], picked.to_dict("records"))]
-    selected = {(s.task, s.seq_len, s.match, s.budget, s.arm): s.lr for s in summaries}
+    selected = {(s.task, s.seq_len, s.match, s.budget, s.arm): s.lr for s in summaries if s.selection != "none"}
     swept = bool(len(train)) and pd.to_numeric(train["lr"], errors="coerce").nunique() > 1
     return TrainSummary(summaries, _pairs(chosen), _horizons(chosen), selected, swept)

@@ -1,7 +1,8 @@
 """The Typer application and the one place where library errors become exit codes.
 
 Exit codes (also in ``rnnbench --help`` and the README): 0 success; 1 confirmed regression (compare/ab);
-2 usage error (bad option, bad value, unknown name, device not present); 3 internal error (a bug: any
+2 usage error (bad option, bad value, unknown name, device not present, a run folder in use by another
+process, a file system error on the user's path such as read-only or full); 3 internal error (a bug: any
 unexpected exception); 4 nothing comparable; 5 inconclusive under ``--strict``; 6 a benchmark failed to run;
 130 interrupted (Ctrl-C).
 """
@@ -12,6 +13,7 @@ import contextlib
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,7 +22,14 @@ from rich.console import Console
 from typer.core import TyperCommand, TyperGroup
 
 from rnnbench import __version__
-from rnnbench.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, RnnbenchError
+from rnnbench.errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    DataWarning,
+    RnnbenchError,
+    describe_os_error,
+)
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 1 confirmed regression; 2 usage error; 3 internal error; "
@@ -44,10 +53,32 @@ def fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
+def _show_warning(
+    message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None
+) -> None:
+    """``DataWarning``s (a torn line skipped while reading) become one ``Warning: …`` line on stderr; other
+    warnings print as Python prints them."""
+    if isinstance(category, type) and issubclass(category, DataWarning):
+        err_console().print(f"Warning: {message}", markup=False)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+_python_showwarning = warnings.showwarning
+
+
 class RnnbenchGroup(TyperGroup):
-    """Turns ``RnnbenchError`` into one stderr line + its exit code; anything unexpected into exit 3."""
+    """Turns ``RnnbenchError`` into one stderr line + its exit code, an operating-system error on the user's
+    files (read-only, full disk, no permission) into one line naming the path and a fix (exit 2), and anything
+    unexpected into exit 3. Library warnings about the data (``DataWarning``) are printed as they happen."""
 
     def invoke(self, ctx: Any) -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("default", DataWarning)
+            warnings.showwarning = _show_warning
+            return self._invoke(ctx)
+
+    def _invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, typer.TyperException):
@@ -62,6 +93,11 @@ class RnnbenchGroup(TyperGroup):
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, sys.stdout.fileno())
             raise typer.Exit(0) from None
+        except OSError as exc:  # the user's path: read-only, full, missing, not permitted — not a bug
+            if os.environ.get("RNNBENCH_DEBUG"):
+                traceback.print_exc()
+            path = exc.filename if exc.filename is not None else "a file"
+            fail(describe_os_error(str(path), exc, "access"), EXIT_USAGE)
         except Exception as exc:
             if os.environ.get("RNNBENCH_DEBUG"):
                 traceback.print_exc()

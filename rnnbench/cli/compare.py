@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from rnnbench.analyse.gate_settings import (
-    GateSettings,  # eager, NumPy-free: its defaults are the options' defaults
+from rnnbench.analyse.gate_settings import (  # eager, NumPy-free: its defaults are the options' defaults
+    DEFAULT_CONFIRM_ROUNDS,
+    DEFAULT_ROUNDS,
+    GateSettings,
 )
 from rnnbench.cli.app import MultiValueCommand, app, err_console, out_console
 from rnnbench.core.parsing import split_values
@@ -50,7 +52,11 @@ MinEffectOption = Annotated[
 ]
 AlphaOption = Annotated[
     float,
-    typer.Option("--alpha", help="Significance level of the exact Mann–Whitney test on round throughputs."),
+    typer.Option(
+        "--alpha",
+        help="False-alarm probability of the whole run: the chance that unchanged code gives any regression, "
+        "over all cases compared (exact one-sided Mann–Whitney tests on round throughputs, Holm-corrected).",
+    ),
 ]
 LevelOption = Annotated[
     float, typer.Option("--level", help="Confidence level of the bootstrap ratio interval.")
@@ -217,11 +223,21 @@ def compare_command(
     export: GateExportOption = None,
 ) -> None:
     """Gate HEAD against BASE, per case: ratio of medians of per-round throughputs, bootstrap interval
-    over rounds, exact Mann–Whitney test, verdict.
+    over rounds, exact one-sided Mann–Whitney test, verdict.
 
     Verdicts: regression, improvement, no_change (interval within ±min effect), inconclusive (with the rounds
-    that would decide), not_comparable (fingerprint differs; see --allow-diff), error.
+    per side for 80% power to decide), not_comparable (fingerprint differs; see --allow-diff), error.
     A side's replication unit is a round (`run_id`, `round`); a side may span several folders.
+
+    **False alarms are controlled per run**: --alpha bounds the probability that unchanged code gives any
+    regression among all the cases compared (one-sided "head slower" p values, Holm-corrected over the
+    cases; improvements the same way in the other direction, never failing the job). So more cases need more
+    rounds: an exact test with n+n rounds reaches α/K only if 1/C(2n, n) ≤ α/K — at α = 0.01, 5 rounds per
+    side for 1–2 cases, 6 up to 9, 7 up to 34, 8 up to 128.
+
+    **The test assumes exchangeable rounds**: base and head measured side by side in one job (`rnnbench ab`).
+    Folders from different CI jobs or machines also differ by the drift between jobs, which no test over
+    rounds covers; a "regression" between them may be the machine.
 
     **Exit codes** (the most severe wins, in this order):
 
@@ -294,15 +310,21 @@ def ab_command(
         str | None, typer.Option("--head-args", help="Extra 'run' arguments for head only, e.g. '--threads 1'.")
     ] = None,
     rounds: Annotated[
-        int, typer.Option("--rounds", help="Fresh-process rounds per side (≥ 5 at α = 0.01; even is best).")
-    ] = 6,
+        int,
+        typer.Option(
+            "--rounds",
+            help="Fresh-process rounds per side; even is best. α is shared among the grid's cases, so at "
+            "α = 0.01 a regression needs ≥ 5 for 1–2 cases, 6 up to 9, 7 up to 34, 8 up to 128.",
+        ),
+    ] = DEFAULT_ROUNDS,
     confirm_rounds: Annotated[
         int,
         typer.Option(
             "--confirm-rounds",
-            help="Fresh rounds per side that must confirm a regression (0: trust the first).",
+            help="Fresh rounds per side that must confirm a regression (0: trust the first); raised when the "
+            "regressions are too many for α over them.",
         ),
-    ] = 6,
+    ] = DEFAULT_CONFIRM_ROUNDS,
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="Folder for all rounds (default `results/ab-<id>`)."),
@@ -319,6 +341,10 @@ def ab_command(
 ) -> None:
     """Measure base and head in this job, in fresh processes, in ABBA order, then gate; a regression counts
     only if fresh rounds confirm it.
+
+    False alarms are controlled per run (--alpha over all cases, Holm-corrected one-sided tests), and the
+    confirmation re-tests the regressions at α over them on independent rounds: unchanged code exits 1 with
+    probability ≤ α² per run.
 
     Arguments after the options (best after `--`) go to `rnnbench run` on both sides, e.g.
     `rnnbench ab --base-python base/.venv/bin/python --head-python head/.venv/bin/python -- --preset quick`.
@@ -371,8 +397,8 @@ def calibrate_command(
         str | None, typer.Option("--cmd", help="Command that starts rnnbench (instead of --python).")
     ] = None,
     rounds: Annotated[
-        int, typer.Option("--rounds", help="Fresh-process rounds per side (≥ 5 at α = 0.01).")
-    ] = 6,
+        int, typer.Option("--rounds", help="Fresh-process rounds per side (use the same as for ab).")
+    ] = DEFAULT_ROUNDS,
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="Folder for all rounds (default `results/calibrate-<id>`)."),
@@ -389,7 +415,8 @@ def calibrate_command(
     variation and the smallest --min-effect this machine can gate honestly.
 
     Grid arguments after the options (best after `--`) go to `rnnbench run`. A regression or improvement
-    reported here is a false alarm.
+    reported here is a false alarm; with --alpha per run and per direction, an A/A run has any with
+    probability ≤ 2α.
 
     Exit codes: 0 done (false alarms do not fail it); 2 usage error; 3 internal error; 4 nothing comparable;
     6 a benchmark failed to run.

@@ -21,13 +21,17 @@ from rich.progress import (
 
 from rnnbench.cli.app import MultiValueCommand, app, err_console, out_console
 from rnnbench.core.progress import ProgressEvent
-from rnnbench.errors import EXIT_INTERRUPTED
+from rnnbench.errors import EXIT_INTERRUPTED, ConfigError
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from rnnbench.core.spec import Settings, SweepSpec
+    from rnnbench.core.spec import Case, Settings, SweepSpec
     from rnnbench.measure.sweep import SweepRun
+
+
+DRY_RUN_ROWS = 20
+"""Cases a ``--dry-run`` lists unless ``--show`` asks for more: a 100k-case grid is summarised, not printed."""
 
 
 def _opt(flag: str, help_text: str) -> Any:
@@ -65,9 +69,16 @@ def run_command(
     output: Path = typer.Option(None, "--output", "-o", help="Folder for run folders (results)."),
     run_id: str = typer.Option(None, "--run-id", help="Name of the run folder (a timestamp)."),
     resume: Path = typer.Option(
-        None, "--resume", help="Finish an interrupted run folder: nothing lost or twice."
+        None,
+        "--resume",
+        help="Finish an interrupted run folder with its stored settings: nothing lost or twice. Other settings "
+        "are refused with it.",
     ),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the grid and its size; measure nothing."),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Print the grid's size, axes, estimated duration and first cases; measure nothing.",
+    ),
     budget: float = typer.Option(
         None, "--budget", help="Seconds of timed blocks per case before giving up precision."
     ),
@@ -87,6 +98,12 @@ def run_command(
         "--shard",
         help="K/N: run only shard K (1-based) of N — a deterministic, cost-balanced partition of the grid, "
         "the same on every machine (Slurm arrays, CI matrices). Merge the folders with 'rnnbench merge'.",
+    ),
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="Start a long run without asking (only a terminal is ever asked; CI never)."
+    ),
+    show: str = typer.Option(
+        None, "--show", help=f"--dry-run: how many cases to list (first {DRY_RUN_ROWS}; 'all' lists every one)."
     ),
 ) -> None:
     """Time LSTM, GRU and RNN on identical shapes; write tidy CSVs to `results/<run-id>/`.
@@ -111,8 +128,29 @@ def run_command(
     if resume is not None:
         from rnnbench.measure.sweep import open_run
 
+        plan_options = {
+            "arch": arch, "impl": impl, "mode": mode, "device": device, "dtype": dtype, "seq-len": seq_len,
+            "batch": batch, "hidden": hidden, "input-size": input_size, "layers": layers,
+            "directions": directions, "bidirectional": bidirectional or None, "lengths": lengths,
+            "threads": threads, "workload": workload, "preset": preset, "config": config, "rounds": rounds,
+            "output": output, "run-id": run_id, "dry-run": dry_run or None, "budget": budget,
+            "target-precision": target_precision, "warmup": warmup, "busy-threshold": busy_threshold,
+            "seed": seed, "shard": shard, "show": show,
+        }  # fmt: skip
+        extra = [f"--{name}" for name, value in plan_options.items() if value not in (None, [], ())]
+        if extra:
+            raise ConfigError(
+                f"--resume continues the stored plan of {resume}; drop the other settings ({', '.join(extra)}) "
+                "or start a new run without --resume."
+            )
         run = open_run(resume)
-        console.print(f"Resuming {run.folder.path}", markup=False)
+        try:
+            for note in run.repairs:
+                err_console().print(f"Warning: {note}", markup=False)
+            console.print(f"Resuming {run.folder.path}", markup=False)
+        except BaseException:
+            run.folder.release()
+            raise
         _execute(run, console, fresh_processes)
         return
 
@@ -136,24 +174,145 @@ def run_command(
         _run_ddp(spec, settings, out_root, run_id, command, console)
         return
     from rnnbench.measure.shard import parse_shard
-    from rnnbench.measure.sweep import expand_grid, prepare_run
+    from rnnbench.measure.sweep import expand_grid, plan_run, start_planned
 
     shard_kn = parse_shard(shard) if shard else None
-    if dry_run:
-        from rnnbench.present.run_summary import grid_renderables
+    if run_id is not None:
+        from rnnbench.results.folder import check_run_id
 
-        _show(console, grid_renderables(expand_grid(spec, shard_kn).cases, n_rounds))
+        check_run_id(run_id)
+    if show is not None and not dry_run:
+        raise ConfigError("--show lists the cases of a --dry-run; add --dry-run or drop --show.")
+    if dry_run:
+        _dry_run(console, spec, settings, n_rounds, shard_kn, expand_grid(spec, shard_kn).cases, show)
         return
 
-    run = prepare_run(spec, settings, n_rounds, out_root, run_id, command, shard_kn)
-    for note in run.notes:
+    plan = plan_run(spec, settings, n_rounds, shard_kn)
+    for note in plan.notes:
         err_console().print(f"Warning: {note} Its cases are recorded as skipped.", markup=False)
-    where = f" on {len(run.pool)} GPUs concurrently ({', '.join(run.pool)})" if run.pool else ""
+    estimate = plan.estimated_seconds(fresh_processes)
     console.print(
-        f"Run folder: {run.folder.path}  ({len(run.grid.cases)} cases × {n_rounds} round(s){where})",
+        f"{len(plan.grid.cases)} cases × {n_rounds} round(s) = {plan.total} measurements; estimated duration: "
+        f"up to about {fmt_duration(estimate)}",
         markup=False,
     )
+    _confirm_long_run(estimate, len(plan.grid.cases), yes)
+    run = start_planned(plan, out_root, run_id, command)
+    try:
+        where = f" on {len(run.pool)} GPUs concurrently ({', '.join(run.pool)})" if run.pool else ""
+        console.print(
+            f"Run folder: {run.folder.path}  ({len(run.grid.cases)} cases × {n_rounds} round(s){where})",
+            markup=False,
+        )
+    except BaseException:
+        run.folder.release()
+        raise
     _execute(run, console, fresh_processes)
+
+
+def _dry_run(
+    console: Console,
+    spec: SweepSpec,
+    settings: Settings,
+    rounds: int,
+    shard: tuple[int, int] | None,
+    cases: list[Case],
+    show: str | None,
+) -> None:
+    """The grid's size, its axes, an estimated duration and its first rows (all with ``--show all``)."""
+    from rnnbench.measure.plan import estimate_seconds, grid_axes
+    from rnnbench.present.run_summary import grid_renderables
+
+    limit = _show_limit(show)
+    listed = cases if limit is None else cases[:limit]
+    table, line = grid_renderables(listed, rounds)
+    if len(listed) < len(cases):
+        table.title = f"Grid: the first {len(listed)} of {len(cases)} cases (--show all lists every one)"
+        line = f"{len(cases)} cases × {rounds} round(s) = {len(cases) * rounds} measurements"
+    if shard:
+        line += f" (shard {shard[0]}/{shard[1]})"
+    _show(console, [table, line])
+    for name, values in grid_axes(spec):
+        console.print(f"  {name}: {_values_text(values)}", markup=False)
+    estimate = estimate_seconds(len(cases), settings, rounds, workers=rounds > 1)
+    console.print(
+        f"Estimated duration: up to about {fmt_duration(estimate)} (per case at most "
+        f"{settings.warmup_max_s:g} s warm-up + {settings.budget_s:g} s timing; precise cases stop sooner)",
+        markup=False,
+    )
+
+
+def _show_limit(show: str | None) -> int | None:
+    if show is None:
+        return DRY_RUN_ROWS
+    if show.strip().lower() == "all":
+        return None
+    try:
+        value = int(show)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ConfigError(f"--show takes a number of cases or 'all', got '{show}'.")
+    return value
+
+
+def _values_text(values: list[Any], shown: int = 8) -> str:
+    if len(values) <= shown:
+        return ", ".join(str(v) for v in values)
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    span = f"{min(values)} … {max(values)}" if numbers else f"{values[0]} … {values[-1]}"
+    return f"{len(values)} values, {span}"
+
+
+def fmt_duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``3 h 20 min``, ``2 d 3 h``: an estimate's precision, no more."""
+    seconds = max(0.0, float(seconds))
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    if minutes < 90:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def _interactive() -> bool:
+    """Someone at a terminal can answer: stdin and stderr are terminals and this is not CI."""
+    import os
+
+    if os.environ.get("CI"):
+        return False
+    try:
+        return sys.stdin is not None and sys.stdin.isatty() and sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _confirm_long_run(estimate: float, cases: int, yes: bool) -> None:
+    """Above ``plan.CONFIRM_ABOVE_S``, ask on a terminal before creating anything (``--yes`` skips); without
+    one (CI, a pipe, no stdin) never ask, only say so."""
+    from rnnbench.measure.plan import CONFIRM_ABOVE_S
+
+    if yes or estimate <= CONFIRM_ABOVE_S:
+        return
+    if not _interactive():
+        err_console().print(
+            f"Warning: a long run ({cases} cases, up to about {fmt_duration(estimate)}); starting without "
+            "asking (no terminal). Check the grid with --dry-run, or split it with --shard K/N.",
+            markup=False,
+        )
+        return
+    if not typer.confirm(
+        f"{cases} cases may take up to about {fmt_duration(estimate)}. Start now?", default=False, err=True
+    ):
+        err_console().print(
+            "Nothing was run. Check the grid with --dry-run, split it with --shard K/N, or pass --yes.",
+            markup=False,
+        )
+        raise typer.Exit(0)
 
 
 def _show(console: Console, renderables: list[RenderableType]) -> None:

@@ -15,7 +15,7 @@ import typer
 from rnnbench.cli.app import MultiValueCommand, app, err_console, out_console
 from rnnbench.core.parsing import parse_floats, parse_ints, split_values
 from rnnbench.core.values import now_iso
-from rnnbench.errors import BenchmarkFailedError, ConfigError
+from rnnbench.errors import BenchmarkFailedError, ConfigError, StorageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -143,11 +143,17 @@ def train_command(
                 f"--resume continues the stored plan of {resume}; drop the other settings ({names}) or start "
                 "a new run with --output."
             )
-        folder = RunFolder.open_existing(resume)
-        spec = validate(load_spec(folder))
-        tasks = build_tasks(spec)
-        history = list(folder.read_metadata().get("resumed", []))
-        folder.update_metadata(resumed=[*history, {"command": sys.argv, "at": now_iso()}])
+        folder = RunFolder.open_existing(resume, own=True)  # a second process gets "in use by PID …"
+        try:
+            for note in folder.repair():
+                err_console().print(f"Warning: {note}", markup=False)
+            spec = validate(load_spec(folder))
+            tasks = build_tasks(spec)
+            history = list(folder.read_metadata().get("resumed", []))
+            folder.update_metadata(resumed=[*history, {"command": sys.argv, "at": now_iso()}])
+        except BaseException:
+            folder.release()
+            raise
     else:
         spec = validate(preset_spec(preset, **given))
         tasks = build_tasks(spec)
@@ -155,12 +161,18 @@ def train_command(
 
         resolve_device(spec.device)  # fail before creating a folder
         folder = RunFolder.create(output, new_metadata(spec, sys.argv, tasks))
+    try:
+        rows, summary = _train_owned(spec, folder, tasks)
+    except StorageError as exc:
+        raise exc.with_hint(
+            f"finished runs are kept; once fixed, continue with: rnnbench train --resume {folder.path}"
+        ) from exc
+    finally:
+        folder.release()
     console = out_console()
-    rows = _run_with_progress(spec, folder, tasks, err_console())
     from rnnbench.learn.tasks import TASK_CLASSES
     from rnnbench.present.training import summary_renderables
 
-    summary = _summarise(folder)
     targets = {name: cls.target_text for name, cls in TASK_CLASSES.items()}
     for item in summary_renderables(summary, targets, spec.stop_at_target):
         # lines verbatim; tables as they always printed (their cells go through Rich markup)
@@ -177,6 +189,12 @@ def train_command(
         )
         if len(failed) == len(rows):
             raise BenchmarkFailedError(f"every training run failed, e.g. {failed[0]['message']}")
+
+
+def _train_owned(spec: TrainSpec, folder: RunFolder, tasks: Any) -> tuple[list[dict[str, Any]], TrainSummary]:
+    """Everything that writes the folder, while this process owns it: the runs, then ``selected_lr``."""
+    rows = _run_with_progress(spec, folder, tasks, err_console())
+    return rows, _summarise(folder)
 
 
 def _run_with_progress(

@@ -48,6 +48,17 @@ def param_count(
     )
 
 
+def executed_tokens(batch: int, seq_len: int, real_tokens: int, packed: bool) -> int:
+    """Time steps the kernels actually compute for one batch: the real tokens when the implementation packs
+    the batch (``native``, ``aten``: ``pack_padded_sequence`` skips the padding), ``B·T`` when it runs every
+    step and masks the padding out (``cell``, ``scratch``, ``compiled``, ``numpy``).
+
+    GFLOP/s must count executed work, or a masked loop's rate would look lower than what its GEMMs reach;
+    tokens/s keeps counting real tokens, the work a user wants done.
+    """
+    return real_tokens if packed else batch * seq_len
+
+
 def forward_flops(
     arch: str,
     input_size: int,
@@ -58,8 +69,8 @@ def forward_flops(
 ) -> int:
     """Forward GEMM FLOPs: ``Σ_layers D · 2·G·H·(I_l+H)·tokens``.
 
-    ``tokens`` is ``B·T`` for a padded batch; for a packed batch it is the sum of the lengths, because only
-    real time steps are computed.
+    ``tokens`` is the number of time steps computed (:func:`executed_tokens`): ``B·T`` for a padded or masked
+    batch; for a packed batch the sum of the lengths, because only real time steps are computed.
     """
     g = gates(arch)
     directions = 2 if bidirectional else 1

@@ -90,6 +90,7 @@ def run_training(
         raise UnsupportedError(reason)
     tasks = dict(tasks) if tasks is not None else build_tasks(spec)
     units = expand_units(spec, tasks)
+    folder.acquire()  # one writer per folder (re-entrant: the CLI already owns it)
     done = finished_keys(folder)
     summary = folder.table("train_summary")
     curves = folder.table("curves")
@@ -119,7 +120,10 @@ def run_training(
             summary.append([result.row])  # which finished_keys drops on resume
             done.add(unit.key)
     except KeyboardInterrupt:
-        folder.update_metadata(status="interrupted", finished_at=now_iso())
+        folder.mark("interrupted", finished_at=now_iso())
+        raise
+    except BaseException:  # a full disk, a bug: never left 'running'
+        folder.mark("failed", finished_at=now_iso())
         raise
     finally:
         torch.set_num_threads(threads_before)
@@ -154,7 +158,11 @@ def new_metadata(spec: TrainSpec, command: Sequence[str], tasks: Mapping[str, Ta
             "optimizer": "Adam",
             "grad_clip_norm": GRAD_CLIP,
             "lr_grid": list(spec.sweep_lrs),
-            "lr_selection": "per (task, length, size, arm): lowest median val_metric over seeds; ties: smaller",
+            "lr_selection": (
+                "per (task, length, size, arm): lowest median val_metric over seeds (a diverged or failed run "
+                "counts as the worst); ties: smaller; none chosen when a run that trained lacks val_metric "
+                "(never on the evaluation metric)"
+            ),
             "match_tolerance": MATCH_TOLERANCE,
             "reference_arm": REFERENCE_ARM,
             "data_seed": "crc32('task|seq_len|seed'): identical stream for every arm, size and lr",

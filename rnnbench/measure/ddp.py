@@ -30,7 +30,7 @@ from rnnbench.core.progress import OnProgress, ProgressEvent
 from rnnbench.core.spec import Case, Settings, SweepSpec
 from rnnbench.core.values import now_iso
 from rnnbench.errors import EXIT_BENCHMARK_FAILED, ConfigError
-from rnnbench.results.folder import RunFolder
+from rnnbench.results.folder import RunFolder, check_run_id
 
 FAIL_RANK_ENV = "RNNBENCH_DDP_FAIL_RANK"
 """Test hook: the rank named here raises inside its first DDP step, to exercise the failure path."""
@@ -42,6 +42,29 @@ SHAPE_FIELDS = ("arch", "impl", "device", "dtype", "seq_len", "batch_size", "inp
 
 def in_torchrun() -> bool:
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+def process_group_kwargs(device: str) -> dict[str, Any]:
+    """``init_process_group`` arguments binding this rank to its GPU (``device_id``, torch ≥ 2.3): without
+    it, recent torch warns that NCCL must guess the device, and barriers may use the wrong one (a hang on
+    some drivers). Empty on the CPU (gloo) and on a torch that does not take the argument."""
+    import inspect
+
+    import torch.distributed as dist
+
+    accepted = inspect.signature(dist.init_process_group).parameters
+    if not device.startswith("cuda") or "device_id" not in accepted:
+        return {}
+    import torch
+
+    return {"device_id": torch.device(device)}
+
+
+def barrier_kwargs(device: str) -> dict[str, Any]:
+    """``dist.barrier`` arguments naming this rank's GPU for NCCL (``device_ids``); empty for gloo."""
+    if not device.startswith("cuda"):
+        return {}
+    return {"device_ids": [int(device.split(":")[1]) if ":" in device else 0]}
 
 
 def _steps_for(single_s: float, settings: Settings) -> int:
@@ -83,6 +106,8 @@ def run_ddp(
         )
     if set(spec.mode) != {"ddp-train"}:
         raise ConfigError("--mode ddp-train cannot be mixed with other modes in one run; run them separately.")
+    if run_id is not None:
+        check_run_id(run_id)
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     local_rank = int(os.environ.get("LOCAL_RANK", rank))
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
@@ -91,7 +116,7 @@ def run_ddp(
     backend = "nccl" if kind == "cuda" else "gloo"
     if kind == "cuda":
         torch.cuda.set_device(local_rank)
-    dist.init_process_group(backend, timeout=_dt.timedelta(seconds=300))
+    dist.init_process_group(backend, timeout=_dt.timedelta(seconds=300), **process_group_kwargs(device))
     folder: RunFolder | None = None
 
     def _terminated(signum: int, frame: Any) -> None:  # torchrun ends the survivors with SIGTERM
@@ -130,7 +155,7 @@ def run_ddp(
                 },
                 run_id=run_id,
             )  # fmt: skip
-        dist.barrier()
+        dist.barrier(**barrier_kwargs(device))
         for case in cases:
             on_progress(ProgressEvent("start", label=case.label(), subject=case))
             torch.set_num_threads(case.threads)
@@ -147,13 +172,15 @@ def run_ddp(
             on_progress(ProgressEvent("done", label=case.label(), status="ok", subject=case))
         if folder is not None:
             folder.update_metadata(status="complete", finished_at=now_iso())
-        dist.barrier()
+        dist.barrier(**barrier_kwargs(device))
         return folder.path if folder is not None else None
     except BaseException:
         if folder is not None:
-            folder.update_metadata(status="failed")
+            folder.mark("failed")
         raise
     finally:
+        if folder is not None:
+            folder.release()  # rank 0 owned the folder from its creation
         if dist.is_initialized():
             dist.destroy_process_group()
 
@@ -170,7 +197,8 @@ def _abort(folder: RunFolder | None, run_id: str, case: Case, message: str) -> N
                 [{**row, "run_id": run_id, "case_id": case.case_id, "round": 0, "status": "error",
                   "message": message, "n_samples": 0, "started_at": now_iso()}]
             )  # fmt: skip
-            folder.update_metadata(status="failed")
+            folder.mark("failed")
+            folder.release()
     print(f"Error: ddp-train stopped: {message}", file=sys.stderr, flush=True)
     os._exit(EXIT_BENCHMARK_FAILED)
 
@@ -195,7 +223,7 @@ def _measure(case: Case, device: str, settings: Settings, rank: int, world: int,
     shared = [single_s]
     dist.broadcast_object_list(shared, src=0)
     steps = _steps_for(float(shared[0]), settings)
-    dist.barrier()
+    dist.barrier(**barrier_kwargs(device))
 
     prepared = prepare(plain, device)
     work = prepared.workload

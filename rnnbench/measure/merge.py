@@ -1,18 +1,26 @@
 """Combine shard folders (from ``run --shard K/N`` on many machines, or a CI matrix) into one run folder.
 
 Rows are copied unchanged except ``run_id``, which becomes the merged folder's. Refused, with the folder and
-the fix named: a folder that is not a run, a schema version or header this rnnbench does not write, and the
-same case measured twice (same ``case_id``, ``threads`` and ``round`` in two folders).
+the fix named: a folder that is not a run, a schema version or header this rnnbench does not write, a line
+that is not a row, and the same case measured twice (same ``case_id``, ``threads`` and ``round`` in two
+folders). A torn last line in a source (a killed shard) is left out with a warning naming the file, and so
+are sample rows of a case without a summary row (a shard killed between the two writes), as ``--resume``
+would drop them.
+
+The sources are only read — never repaired, truncated or locked, so read-only shard folders merge. The merged
+folder is owned by this process while it is written (a second ``merge`` to the same ``--run-id`` is refused)
+and removed again if writing it fails (a full or read-only disk): it is either complete or absent.
 """
 
 from __future__ import annotations
 
+import warnings as _warnings
 from pathlib import Path
 from typing import Any
 
 from rnnbench.core.values import now_iso
-from rnnbench.errors import ConfigError, SchemaError
-from rnnbench.results.folder import RunFolder, new_run_id
+from rnnbench.errors import DataWarning, SchemaError
+from rnnbench.results.folder import RunFolder, check_run_id, new_run_id, refuse_existing, remove_tree
 from rnnbench.results.schema import SCHEMA_VERSION
 
 
@@ -47,11 +55,17 @@ def merge_runs(sources: list[Path], output: Path, run_id: str | None = None) -> 
                 f"rnnbench writes {SCHEMA_VERSION}; merge with the rnnbench release that wrote it."
             )
         metas.append(meta)
+    if run_id is not None:
+        check_run_id(run_id)
     owner: dict[tuple[str, str, str], Path] = {}
     tables: dict[str, list[dict[str, str]]] = {"summary": [], "samples": []}
     for folder in folders:
-        summary = folder.table("summary")  # a header mismatch raises SchemaError naming the file
-        rows = summary.read_rows()
+        with _warnings.catch_warnings(record=True) as caught:  # torn last lines: left out, said once
+            _warnings.simplefilter("always", DataWarning)
+            summary = folder.table("summary")  # a header mismatch raises SchemaError naming the file
+            rows = summary.read_rows()
+            samples = folder.table("samples").read_rows()
+        warnings += [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
         for row in rows:
             key = (row["case_id"], row["threads"], row["round"])
             if key in owner:
@@ -62,7 +76,8 @@ def merge_runs(sources: list[Path], output: Path, run_id: str | None = None) -> 
                 )
             owner[key] = folder.path
         tables["summary"] += rows
-        tables["samples"] += folder.table("samples").read_rows()
+        done = {(r["case_id"], r["threads"], r["round"]) for r in rows}
+        tables["samples"] += [r for r in samples if (r["case_id"], r["threads"], r["round"]) in done]
     specs = {repr(m.get("spec")) for m in metas}
     if len(specs) > 1:
         warnings.append("the folders were planned from different grids; check that they belong together")
@@ -73,17 +88,16 @@ def merge_runs(sources: list[Path], output: Path, run_id: str | None = None) -> 
         if missing:
             warnings.append(f"shards {', '.join(map(str, missing))} of {n} are missing: the grid is incomplete")
     run_id = run_id or f"merged-{new_run_id()}"
-    if (Path(output) / run_id).exists():
-        raise ConfigError(f"{Path(output) / run_id} already exists; choose another --run-id.")
+    refuse_existing(Path(output) / run_id)
     first = metas[0]
+    status = "complete" if all(m.get("status") == "complete" for m in metas) else "partial"
     merged = RunFolder.create(
         Path(output),
         {
             "kind": "run",
             "command": first.get("command"),
             "started_at": min(str(m.get("started_at", "")) for m in metas),
-            "finished_at": now_iso(),
-            "status": "complete" if all(m.get("status") == "complete" for m in metas) else "partial",
+            "status": "running",
             "env": first.get("env"),
             "fingerprint_keys": {k: v for m in metas for k, v in (m.get("fingerprint_keys") or {}).items()},
             "fingerprint": {k: v for m in metas for k, v in (m.get("fingerprint") or {}).items()},
@@ -98,6 +112,13 @@ def merge_runs(sources: list[Path], output: Path, run_id: str | None = None) -> 
         },
         run_id=run_id,
     )
-    for name, rows in tables.items():
-        merged.table(name).append([{**r, "run_id": run_id} for r in rows])
+    try:
+        for name, rows in tables.items():
+            merged.table(name).append([{**r, "run_id": run_id} for r in rows])
+        merged.update_metadata(status=status, finished_at=now_iso())
+    except BaseException:
+        merged.release()
+        remove_tree(merged.path)  # half a merged folder is worse than none
+        raise
+    merged.release()
     return merged, warnings

@@ -17,7 +17,10 @@ uses them and both kinds of reader — ours, the user's — keep working.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
+from typing import Any
 
 
 def set_tf32(enabled: bool) -> None:
@@ -31,6 +34,23 @@ def set_tf32(enabled: bool) -> None:
         warnings.simplefilter("ignore")
         torch.backends.cuda.matmul.allow_tf32 = enabled
         torch.backends.cudnn.allow_tf32 = enabled
+
+
+@contextlib.contextmanager
+def tf32_policy(enabled: bool) -> Iterator[None]:
+    """:func:`set_tf32` for the duration, the previous flags restored after: for library calls (``verify``)
+    that must not change a caller's process-wide settings."""
+    before = tf32_flags()
+    set_tf32(enabled)
+    try:
+        yield
+    finally:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import torch
+
+            torch.backends.cuda.matmul.allow_tf32 = before["cuda_matmul_tf32"]
+            torch.backends.cudnn.allow_tf32 = before["cudnn_tf32"]
 
 
 def tf32_flags() -> dict[str, bool]:
@@ -49,7 +69,7 @@ def tf32_flags() -> dict[str, bool]:
                 "cudnn_tf32": bool(torch.backends.cudnn.allow_tf32),
             }
     except RuntimeError:  # torch ≥ 2.9, legacy and new API mixed by someone else
-        b = torch.backends
+        b: Any = torch.backends  # the new API's attributes are not in every torch's stubs
         matmul = _resolve(b.cuda.matmul.fp32_precision, b.fp32_precision)
         rnn = _resolve(b.cudnn.rnn.fp32_precision, b.cudnn.fp32_precision, b.fp32_precision)
         return {"cuda_matmul_tf32": matmul == "tf32", "cudnn_tf32": rnn == "tf32"}

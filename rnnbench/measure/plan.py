@@ -160,3 +160,46 @@ def build_plan(
                 setting_changes[SETTINGS[name]] = type(getattr(sett, SETTINGS[name]))(value)
     sett = dataclasses.replace(sett, **setting_changes)
     return spec, sett
+
+
+# ---- size and duration, before anything runs ---------------------------------------------------------------
+CASE_OVERHEAD_S = 0.5
+"""Per case, besides warm-up and timing: building the model and inputs, the profiled iteration (backend and
+memory), the cold first iteration."""
+ROUND_OVERHEAD_S = 8.0
+"""Per round: a worker process importing torch, and the calibration GEMMs of each device and dtype."""
+CONFIRM_ABOVE_S = 1800.0
+"""``run`` asks before starting a run estimated to take longer than this (on a terminal only; ``--yes``
+skips the question, and it is never asked without one — CI, a pipe, no stdin)."""
+
+
+def estimate_seconds(
+    n_cases: int, settings: Settings, rounds: int = 1, parallel: int = 1, workers: bool = False
+) -> float:
+    """An upper estimate of a run's wall time: each case at most its warm-up limit and its timing budget
+    (adaptive stopping often ends sooner), plus fixed overheads per case and per round; ``parallel`` devices
+    of a pool share the cases. Deliberately simple: it is shown before a run so a huge grid is noticed."""
+    per_case = settings.warmup_max_s + settings.budget_s + CASE_OVERHEAD_S
+    per_round = ROUND_OVERHEAD_S + (2.0 if workers else 0.0)
+    return rounds * (n_cases * per_case / max(1, parallel) + per_round)
+
+
+def grid_axes(spec: SweepSpec) -> list[tuple[str, list[Any]]]:
+    """The values of each axis the grid spans (from the spec, not its cases, so a 100k-case grid costs
+    nothing here), in the option order; explicit shape lists appear as one ``shapes`` entry."""
+    axes: list[tuple[str, list[Any]]] = [
+        ("arch", list(spec.arch)), ("impl", list(spec.impl)), ("mode", list(spec.mode)),
+        ("device", list(spec.device)), ("dtype", list(spec.dtype)),
+    ]  # fmt: skip
+    if spec.shapes:
+        axes.append(("shapes (H, B, T)", [tuple(s) for s in dict.fromkeys(spec.shapes)]))
+    else:
+        axes += [("seq_len", list(spec.seq_len)), ("batch", list(spec.batch_size)),
+                 ("hidden", list(spec.hidden_size))]  # fmt: skip
+    axes += [
+        ("input_size", list(spec.input_size) or ["= hidden"]), ("layers", list(spec.num_layers)),
+        ("directions", [2 if b else 1 for b in spec.bidirectional]),
+        ("lengths", [s or "fixed" for s in spec.length_spread]), ("workload", list(spec.workload)),
+        ("threads", [t or "default" for t in spec.threads]),
+    ]  # fmt: skip
+    return axes

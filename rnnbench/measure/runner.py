@@ -101,17 +101,14 @@ def prepare(case: Case, device: str) -> Prepared:
             case.arch, case.input_size, case.hidden_size, case.num_layers, case.bidirectional
         )
     )
-    fwd = (
-        flops.forward_flops(
-            case.arch, case.input_size, case.hidden_size, case.num_layers, case.bidirectional, work.tokens
-        )
-        + work.extra_flops_fwd
-    )
+    # FLOPs count the steps the kernels execute (all B·T under masking); tokens/s counts the real tokens
+    shape = (case.arch, case.input_size, case.hidden_size, case.num_layers, case.bidirectional)
+    fwd = flops.forward_flops(*shape, work.executed_tokens) + work.extra_flops_fwd
     input_grad = case.workload == "classifier"  # the embedding's output needs a gradient
-    bwd = flops.backward_flops(
-        case.arch, case.input_size, case.hidden_size, case.num_layers, case.bidirectional, work.tokens,
-        case.batch_size, input_requires_grad=input_grad,
-    ) + 2 * work.extra_flops_fwd  # fmt: skip
+    bwd = (
+        flops.backward_flops(*shape, work.executed_tokens, case.batch_size, input_requires_grad=input_grad)
+        + 2 * work.extra_flops_fwd
+    )
     sync, events = sync_fn(device), _events_fn(device)
 
     if case.mode == "inference":

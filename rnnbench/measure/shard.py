@@ -10,6 +10,7 @@ that expands the same grid computes the same partition, with no coordination.
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from rnnbench.core import flops
 from rnnbench.core.spec import Case
@@ -59,7 +60,12 @@ def partition(cases: list[Case], n: int) -> list[list[Case]]:
     groups = _groups(cases)
     order = {case: i for i, case in enumerate(cases)}
     costs = [sum(estimated_cost(c) for c in g) for g in groups]
-    ranked = sorted(range(len(groups)), key=lambda i: (-costs[i], groups[i][0].case_id))
+    shared = Counter(costs)  # case_id (a hash: slow for 100k cases) only breaks ties, so only ties compute it
+
+    def tie_break(i: int) -> str:
+        return groups[i][0].case_id if shared[costs[i]] > 1 else ""
+
+    ranked = sorted(range(len(groups)), key=lambda i: (-costs[i], tie_break(i)))
     loads = [0.0] * n
     assigned: list[list[Case]] = [[] for _ in range(n)]
     for gi in ranked:

@@ -3,13 +3,17 @@ fresh worker process), resume an interrupted run. Rounds are the replication uni
 re-imports torch, rebuilds every model and re-runs every kernel selection, so its median is independent of the
 others'.
 
-``prepare_run`` is everything between the parsed options and the first case (devices, device pool, default
-threads, grid, shard, folder) in one call; ``open_run`` is the same for ``--resume``; ``execute`` runs the
-rounds. Progress goes to an ``OnProgress`` callback; worker processes send it as ``ProgressEvent`` JSON lines.
+``plan_run`` resolves everything between the parsed options and the first case (devices, device pool, default
+threads, grid, shard) without touching the disk, so the CLI can show the size and estimated duration first;
+``start_run`` creates the folder; ``prepare_run`` is both in one call; ``open_run`` is the same for
+``--resume``; ``execute`` runs the rounds. The folder is owned (``RunFolder.acquire``: one writer at a time)
+from its creation or reopening until ``execute`` returns or fails. Progress goes to an ``OnProgress`` callback;
+worker processes send it as ``ProgressEvent`` JSON lines.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import subprocess
@@ -22,10 +26,20 @@ from typing import Any
 from rnnbench.core.progress import OnProgress, ProgressEvent
 from rnnbench.core.spec import Case, Settings, SweepSpec
 from rnnbench.core.values import now_iso
-from rnnbench.errors import BenchmarkFailedError, ConfigError, DeviceUnavailableError
+from rnnbench.errors import (
+    EXIT_USAGE,
+    BenchmarkFailedError,
+    ConfigError,
+    DeviceUnavailableError,
+    RnnbenchError,
+    StorageError,
+)
 from rnnbench.measure.runner import RoundContext, drop_orphan_samples, run_round
 from rnnbench.measure.shard import partition, shard_of
-from rnnbench.results.folder import RunFolder, new_run_id
+from rnnbench.results.folder import RunFolder, check_run_id, new_run_id, refuse_existing
+
+PARENT_ENV = "RNNBENCH_PARENT_PID"
+"""Tells a worker which process started it (``worker._die_with_parent``: it ends with its parent)."""
 
 RoundRunner = Callable[[RunFolder, int, OnProgress], None]
 """Runs one round of a folder (in this process, in a worker, across a pool); ``execute`` takes one for tests."""
@@ -145,11 +159,55 @@ class SweepRun:
     """The GPUs the grid is split across, one concurrent worker each; ``None`` when devices are an axis."""
     notes: tuple[str, ...] = ()
     """Devices asked for but absent here: their cases are recorded as ``skipped`` rows."""
+    repairs: tuple[str, ...] = ()
+    """``--resume``: what reopening repaired (a torn last line cut), one warning each naming the file."""
 
     @property
     def total(self) -> int:
         """Measurements in the whole run: every case of the folder in every round."""
         return len(self.grid.cases) * self.rounds
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A run resolved but not started: what ``start_run`` will create, and what the CLI shows before it
+    does (size, estimated duration)."""
+
+    spec: SweepSpec
+    settings: Settings
+    rounds: int
+    grid: RunGrid
+    shard: tuple[int, int] | None = None
+    pool: list[str] | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def total(self) -> int:
+        return len(self.grid.cases) * self.rounds
+
+    def estimated_seconds(self, fresh_processes: bool = False) -> float:
+        from rnnbench.measure.plan import estimate_seconds
+
+        workers = self.rounds > 1 or fresh_processes or bool(self.pool)
+        return estimate_seconds(
+            len(self.grid.cases), self.settings, self.rounds, parallel=len(self.pool or [None]), workers=workers
+        )
+
+
+def plan_run(spec: SweepSpec, settings: Settings, rounds: int, shard: tuple[int, int] | None = None) -> RunPlan:
+    """Concrete devices (absent ones noted, not fatal, unless all are absent), a device pool when several GPUs
+    are named, torch's default thread count made explicit (so it is recorded), and the grid expanded once and
+    cut to ``shard`` — nothing written yet. Imports torch (device resolution, thread count); ``--dry-run``
+    uses ``expand_grid`` alone."""
+    if rounds < 1:
+        raise ConfigError(f"--rounds must be ≥ 1, got {rounds}.")
+    spec, notes = resolve_devices(spec)
+    pool = device_pool(spec)
+    if spec.threads == (0,):
+        import torch
+
+        spec = spec.with_axes(threads=(torch.get_num_threads(),))
+    return RunPlan(spec, settings, rounds, expand_grid(spec, shard, pool), shard, pool, tuple(notes))
 
 
 def prepare_run(
@@ -161,18 +219,20 @@ def prepare_run(
     command: list[str] | None = None,
     shard: tuple[int, int] | None = None,
 ) -> SweepRun:
-    """Everything between the parsed options and the first case, in one call: concrete devices (absent ones
-    noted, not fatal, unless all are absent), a device pool when several GPUs are named, torch's default thread
-    count made explicit (so it is recorded), the grid expanded once and cut to ``shard``, and the run folder.
-    Imports torch (device resolution, thread count); ``--dry-run`` uses ``expand_grid`` alone."""
-    spec, notes = resolve_devices(spec)
-    pool = device_pool(spec)
-    if spec.threads == (0,):
-        import torch
+    """Everything between the parsed options and the first case, in one call: ``plan_run`` then
+    ``start_run``. The returned folder is owned by this process until ``execute`` ends (or ``release``)."""
+    plan = plan_run(spec, settings, rounds, shard)
+    return start_planned(plan, output, run_id, command)
 
-        spec = spec.with_axes(threads=(torch.get_num_threads(),))
-    run = start_run(spec, settings, rounds, output, run_id, command, shard, pool)
-    return dataclasses.replace(run, notes=tuple(notes))
+
+def start_planned(
+    plan: RunPlan, output: Path, run_id: str | None = None, command: list[str] | None = None
+) -> SweepRun:
+    """Create the run folder of ``plan`` (owned by this process) with its metadata."""
+    run = start_run(
+        plan.spec, plan.settings, plan.rounds, output, run_id, command, plan.shard, plan.pool, grid=plan.grid
+    )
+    return dataclasses.replace(run, notes=plan.notes)
 
 
 def start_run(
@@ -184,22 +244,24 @@ def start_run(
     command: list[str] | None = None,
     shard: tuple[int, int] | None = None,
     pool: list[str] | None = None,
+    grid: RunGrid | None = None,
 ) -> SweepRun:
-    """Expand the grid of ``spec`` (once) and create ``output/<run-id>/`` with its metadata (environment,
-    fingerprint, spec, settings). Devices are taken as given; ``prepare_run`` resolves them first.
+    """Expand the grid of ``spec`` (once, unless ``grid`` is given) and create ``output/<run-id>/`` with its
+    metadata (environment, fingerprint, spec, settings), owned by this process. Devices are taken as given;
+    ``prepare_run`` resolves them first.
 
     ``shard=(k, n)`` keeps only shard k of n of the grid (see ``rnnbench.measure.shard``). ``pool`` (several
-    GPUs) splits the grid across those devices, one concurrent worker per device, all writing to this folder."""
+    GPUs) splits the grid across those devices, one concurrent worker per device, all writing to this folder.
+    ``run_id`` must be one safe folder name (letters, digits, ``.``, ``_``, ``-``)."""
     from rnnbench.measure.env import capture
 
     if rounds < 1:
         raise ConfigError(f"--rounds must be ≥ 1, got {rounds}.")
+    if run_id is not None:
+        check_run_id(run_id)
     run_id = run_id or (new_run_id() + (f"-shard{shard[0]}of{shard[1]}" if shard else ""))
-    if (Path(output) / run_id).exists():
-        raise ConfigError(
-            f"{Path(output) / run_id} already exists; pick another --run-id, or continue it with --resume."
-        )
-    grid = expand_grid(spec, shard, pool)
+    refuse_existing(Path(output) / run_id)  # before the slow environment capture
+    grid = grid or expand_grid(spec, shard, pool)
     env = capture()
     keys, prints = _fingerprints(env, spec)
     folder = RunFolder.create(
@@ -243,11 +305,21 @@ def _stored_grid(spec: SweepSpec, meta: dict[str, Any]) -> RunGrid:
 
 
 def open_run(path: Path | str) -> SweepRun:
-    """An existing run folder, for ``--resume``: nothing lost (finished rows are kept), nothing twice (each
-    round skips the cases already in ``summary.csv``)."""
-    folder = RunFolder.open_existing(path)
-    spec, _, rounds, meta = read_run_config(folder)
-    return SweepRun(folder, _stored_grid(spec, meta), rounds, meta.get("pool"))
+    """An existing run folder, for ``--resume``, owned by this process from here on (a second process gets
+    ``FolderInUseError``; a killed owner's lock does not count): nothing lost (finished rows are kept), nothing
+    twice (each round skips the cases already in ``summary.csv``). A torn last line (the kill cut a write off)
+    is cut and reported in ``repairs``; any other line that is not a row is a ``SchemaError`` naming it."""
+    folder = RunFolder.open_existing(path, own=True)
+    try:
+        repairs = folder.repair()
+        spec, _, rounds, meta = read_run_config(folder)
+        from rnnbench.measure.runner import done_keys
+
+        done_keys(folder)  # every row readable, before anything runs
+        return SweepRun(folder, _stored_grid(spec, meta), rounds, meta.get("pool"), repairs=tuple(repairs))
+    except BaseException:
+        folder.release()
+        raise
 
 
 # ---- rounds ------------------------------------------------------------------------------------------------
@@ -273,10 +345,17 @@ def run_round_here(
     )
     if cases is None:
         cases = _stored_grid(spec, meta).part(part)
+
+    def save_calibration() -> None:
+        folder.update_metadata(calibration={k: v for k, v in ctx.calibration.items() if v == v})
+
     try:
         run_round(cases, ctx, on_progress)
-    finally:
-        folder.update_metadata(calibration={k: v for k, v in ctx.calibration.items() if v == v})
+    except BaseException:
+        with contextlib.suppress(Exception):  # the round's own error is the one to report
+            save_calibration()
+        raise
+    save_calibration()
 
 
 def _worker_command(folder: RunFolder, round_index: int, part: int | None, python: str | None) -> list[str]:
@@ -325,10 +404,13 @@ def run_round_in_workers(
         for part in parts:
             suffix = f"-part{part}" if part is not None else ""
             log_path = folder.path / f"worker-round{round_index}{suffix}.log"
-            log = log_path.open("w")
+            try:
+                log = log_path.open("w")
+            except OSError as exc:
+                raise StorageError(log_path, exc, "create") from exc
             proc = subprocess.Popen(
                 _worker_command(folder, round_index, part, python),
-                stdout=subprocess.PIPE, stderr=log, text=True, env=os.environ.copy(),
+                stdout=subprocess.PIPE, stderr=log, text=True, env={**os.environ, PARENT_ENV: str(os.getpid())},
             )  # fmt: skip
             log.close()
             procs.append((proc, log_path))
@@ -352,7 +434,13 @@ def run_round_in_workers(
     failed = [(code, log) for code, (_, log) in zip(codes, procs, strict=True) if code != 0]
     if failed:
         code, log_path = failed[0]
-        tail = log_path.read_text()[-2000:]
+        try:
+            tail = log_path.read_text()[-2000:]
+        except OSError:
+            tail = ""
+        stated = [line for line in tail.splitlines() if line.startswith("Error: ")]
+        if code == EXIT_USAGE and stated:  # the worker's own one-line error (a full disk, a bad row)
+            raise RnnbenchError(stated[-1].removeprefix("Error: "))
         raise BenchmarkFailedError(
             f"round {round_index} worker exited with {code}; its log ({log_path}):\n{tail}"
         )
@@ -366,9 +454,28 @@ def execute(
 ) -> None:
     """Run (or finish) every round of ``run``. One round runs in this process unless ``fresh_processes``;
     several rounds always run in fresh worker processes; a device pool runs one worker per device. Marks the
-    folder complete, interrupted or failed."""
+    folder complete, interrupted or failed, and releases it (removing its lock files) however it ends. An
+    operating-system error on the folder (a full disk) is a ``StorageError`` that says how to continue."""
+    try:
+        _execute_owned(run, on_progress, fresh_processes, runner)
+    except StorageError as exc:
+        raise exc.with_hint(
+            f"finished cases are kept; once fixed, continue with: rnnbench run --resume {run.folder.path}"
+        ) from exc
+    finally:
+        run.folder.release()
+
+
+def _execute_owned(
+    run: SweepRun, on_progress: OnProgress, fresh_processes: bool | None, runner: RoundRunner | None
+) -> None:
     folder, pool = run.folder, run.pool
-    removed = drop_orphan_samples(folder)
+    folder.acquire()  # already held since start_run/open_run; re-entrant
+    try:
+        removed = drop_orphan_samples(folder)
+    except BaseException:
+        folder.mark("failed")
+        raise
     if removed:
         on_progress(ProgressEvent("warning", message=f"dropped {removed} sample rows of an unfinished case"))
     use_workers = run.rounds > 1 if fresh_processes is None else fresh_processes
@@ -386,14 +493,14 @@ def execute(
         def run_one(f: RunFolder, r: int, progress: OnProgress) -> None:
             run_round_here(f, r, progress, cases=run.grid.cases)
 
-    folder.update_metadata(status="running")
     try:
+        folder.update_metadata(status="running")
         for r in range(run.rounds):
             run_one(folder, r, on_progress)
+        folder.update_metadata(status="complete", finished_at=now_iso())
     except KeyboardInterrupt:
-        folder.update_metadata(status="interrupted")
+        folder.mark("interrupted")
         raise
     except BaseException:
-        folder.update_metadata(status="failed")
+        folder.mark("failed")
         raise
-    folder.update_metadata(status="complete", finished_at=now_iso())

@@ -57,13 +57,34 @@ def verify(
     The numeric policy (``tf32``) is set for every implementation alike before anything runs, and the
     tolerance follows it: a correct CUDA setup must not read as a mismatch because cuDNN alone used TF32.
     """
+    from rnnbench.measure.numerics import tf32_policy
+
+    with tf32_policy(tf32):
+        return _verify(
+            config, impls, device=device, dtype=dtype, seq_len=seq_len, batch=batch,
+            length_spread=length_spread, seed=seed, tf32=tf32,
+        )  # fmt: skip
+
+
+def _verify(
+    config: ModelConfig,
+    impls: list[str],
+    *,
+    device: str = "cpu",
+    dtype: str = "float32",
+    seq_len: int = 8,
+    batch: int = 4,
+    length_spread: float = 0.0,
+    seed: int = 0,
+    tf32: bool = False,
+) -> list[Check]:
+    """``verify`` under the policy already set."""
     import torch
 
     from rnnbench.measure.devices import device_type
     from rnnbench.measure.models.build import build_model, unsupported_reason
     from rnnbench.measure.models.probe import dtype_unsupported_reason
     from rnnbench.measure.models.weights import canonical_weights
-    from rnnbench.measure.numerics import set_tf32
     from rnnbench.measure.workloads import make_lengths
 
     torch_dtype = getattr(torch, dtype)
@@ -72,7 +93,6 @@ def verify(
     shape = (batch, seq_len, config.input_size) if config.batch_first else (seq_len, batch, config.input_size)
     x_cpu = torch.randn(shape, generator=gen)
     lengths = make_lengths(seq_len, batch, length_spread, seed) if length_spread > 0 else None
-    set_tf32(tf32)
     tol = default_tolerance(dtype, tf32, device_type(device))
 
     def run(impl: str) -> tuple[torch.Tensor, list[torch.Tensor], dict[str, torch.Tensor | None]]:

@@ -11,6 +11,9 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from rnnbench.core.flops import executed_tokens
+from rnnbench.measure.models.catalog import IMPLEMENTATIONS
+
 if TYPE_CHECKING:
     import torch
     from torch import nn
@@ -69,7 +72,11 @@ class Workload:
     inputs: tuple[Any, ...]
     targets: torch.Tensor | None
     tokens: int
+    """Real tokens per batch (the sum of the lengths): what tokens/s counts."""
     extra_flops_fwd: int
+    executed_tokens: int
+    """Time steps the recurrent kernels compute (``core.flops.executed_tokens``): ``tokens`` when packed,
+    ``B·T`` when the implementation masks; what the FLOP count uses."""
 
     def forward(self) -> Any:
         return self.model(*self.inputs)
@@ -101,6 +108,8 @@ def build_workload(
     gen = torch.Generator().manual_seed(seed)
     lengths = make_lengths(seq_len, batch, length_spread, seed) if length_spread > 0 else None
     tokens = int(lengths.sum()) if lengths is not None else batch * seq_len
+    packed = IMPLEMENTATIONS.get(rnn.impl).variable_length == "packed sequence"
+    executed = executed_tokens(batch, seq_len, tokens, packed)
     shape = (batch, seq_len) if cfg.batch_first else (seq_len, batch)
     on_device = "cpu" if rnn.impl == "numpy" else device
     if workload == "classifier":
@@ -109,7 +118,7 @@ def build_workload(
         targets = torch.randint(0, NUM_CLASSES, (batch,), generator=gen).to(on_device)
         model = model.to(device=on_device, dtype=dtype)
         head_flops = 2 * cfg.directions * cfg.hidden_size * NUM_CLASSES * batch
-        return Workload(model, (ids, lengths), targets, tokens, head_flops)
+        return Workload(model, (ids, lengths), targets, tokens, head_flops, executed)
     x = torch.randn((*shape, cfg.input_size), generator=gen).to(device=on_device, dtype=dtype)
     model = rnn.to(device=on_device, dtype=dtype)
-    return Workload(model, (x, None, lengths), None, tokens, 0)
+    return Workload(model, (x, None, lengths), None, tokens, 0, executed)

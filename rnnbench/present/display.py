@@ -21,9 +21,13 @@ from rnnbench.present.formatting import (
     fmt_seconds,
 )
 
+PEAK_COLUMN = "% of torch.matmul"
+"""GFLOP/s as a share of what ``torch.matmul`` reached in the same run, dtype and threads: above 100% means
+the RNN's kernels beat torch's own dense GEMM, not that a hardware peak was exceeded."""
+
 SPEED_DISPLAY_COLUMNS: tuple[str, ...] = (
-    "shape", "arch/impl", "status", "time / iter", "tokens/s", "GFLOP/s", "% peak", "memory", "rounds",
-    "backend", f"GRU/LSTM [95% CI] (theory {THEORETICAL_GRU_LSTM})",
+    "shape", "arch/impl", "status", "time / iter", "tokens/s", "GFLOP/s", PEAK_COLUMN, "memory", "rounds",
+    "backend", f"GRU/LSTM [95% CI] (theory {THEORETICAL_GRU_LSTM})", "verdict",
 )  # fmt: skip
 
 
@@ -37,16 +41,24 @@ def speed_table_title(table: SpeedTable) -> str:
     return f"{mode} · {where} · {dtype}" + (f" · {fixed}" if fixed else "")
 
 
+TERMINAL_PEAK_COLUMN = "% matmul"
+""":data:`PEAK_COLUMN` where 80 columns must hold the table; the report's method notes spell it out."""
+
 TERMINAL_SPEED_COLUMNS: tuple[str, ...] = (
-    "shape", "arch/impl", "status", "time", "tok/s", "GFLOP/s", "%peak", "memory", "backend",
+    "shape", "arch/impl", "status", "time", "tok/s", "GFLOP/s", TERMINAL_PEAK_COLUMN, "memory", "backend",
     "GRU/LSTM [95% CI]",
 )  # fmt: skip
-"""The terminal's narrower selection: no time interval, rounds or ratio method (the files have them)."""
+"""The terminal's narrower selection: no time interval, rounds or ratio method (the files have them); the
+verdict sits on the ratio cell's second line."""
 
 
 def display_speed(table: SpeedTable, max_rows: int | None = None, terminal: bool = False) -> pd.DataFrame:
     """The displayed strings of a speed table (only the first ``max_rows`` rows are formatted: a table over
-    thousands of shapes is truncated for display, never for the data files)."""
+    thousands of shapes is truncated for display, never for the data files).
+
+    A time interval that covers less than 95% (a median of ≤ 5 rounds or samples) carries its exact level,
+    e.g. ``7.2 ms [7.0–7.4] (75%)``; the verdict is ``analyse.speed.ratio_verdict``'s, so a one-round ratio
+    reads "GRU faster in one process", never a bare "GRU faster"."""
     data = table.data if max_rows is None else table.data.head(max_rows)
     rows = []
     records = cast(list[dict[str, Any]], data.to_dict("records"))
@@ -61,8 +73,9 @@ def display_speed(table: SpeedTable, max_rows: int | None = None, terminal: bool
         time = (
             fmt_seconds(r["median_s"])
             if terminal
-            else fmt_interval_seconds(r["median_s"], r["ci_low_s"], r["ci_high_s"])
+            else fmt_interval_seconds(r["median_s"], r["ci_low_s"], r["ci_high_s"], r.get("ci_level"))
         )
+        verdict = r.get("verdict")
         fraction = r["peak_fraction"]
         cells = [
             r["shape"],
@@ -76,8 +89,12 @@ def display_speed(table: SpeedTable, max_rows: int | None = None, terminal: bool
             str(r["rounds"]),
             str(r["backend"]) if isinstance(r["backend"], str) and r["backend"] else "—",
             fmt_ratio(r["ratio"], r["ratio_low"], r["ratio_high"], method),
+            verdict if isinstance(verdict, str) else "",
         ]
         if terminal:
+            if cells[11]:
+                cells[10] += "\n" + cells[11]
+            del cells[11]  # verdict: under the ratio
             del cells[8]  # rounds
         rows.append(tuple(cells))
     return pd.DataFrame(rows, columns=list(TERMINAL_SPEED_COLUMNS if terminal else SPEED_DISPLAY_COLUMNS))
@@ -89,8 +106,21 @@ TRAIN_DISPLAY_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 
 
+def _worst_or_number(value: Any, worst: str, digits: int = 3) -> str:
+    """A median that may be the worst value: ``inf`` reads as ``worst`` ("diverged", "not reached")."""
+    return worst if value == float("inf") else fmt_number(value, digits)
+
+
+NO_RATE_CHOSEN = "none: no val"
+"""The ``used`` cell of every rate of an arm whose rate could not be chosen (several rates and no validation
+metric — ``analyse.training``'s rule)."""
+
+
 def display_train(arms: pd.DataFrame, max_rows: int | None = None) -> pd.DataFrame:
-    """Displayed strings for the training table (one row per configuration; ``used`` marks the chosen rate)."""
+    """Displayed strings for the training table (one row per configuration; ``used`` marks the chosen rate,
+    or says that none could be chosen). Medians count a diverged or unsolved seed as the worst value, so a
+    median that is one reads "diverged" / "not reached"; the mean and its interval are over the seeds that did
+    not diverge, and say so."""
     if arms.empty:
         return pd.DataFrame(columns=list(TRAIN_DISPLAY_COLUMNS))
     data = arms if max_rows is None else arms.head(max_rows)
@@ -103,9 +133,13 @@ def display_train(arms: pd.DataFrame, max_rows: int | None = None) -> pd.DataFra
         norm = fmt_number(r["normalized_mean"])
         if is_finite(r["normalized_low"]):
             norm += f" [{r['normalized_low']:.3g}–{r['normalized_high']:.3g}]"
-        final = fmt_number(r["final_metric"])
-        if isinstance(r.get("metric"), str) and r["metric"] != r["task"] and final != "—":
+        if int(r["diverged"]) and norm != "—":
+            norm += f" (without the {int(r['diverged'])} diverged)"
+        final = _worst_or_number(r["final_metric"], "diverged")
+        if isinstance(r.get("metric"), str) and r["metric"] != r["task"] and final not in ("—", "diverged"):
             final += f" {r['metric']}"
+        seconds = r["seconds_to_target"]
+        used = "✓" if r["chosen"] else NO_RATE_CHOSEN if r.get("selection") == "none" else ""
         rows.append(
             (
                 setting_label(keys, [r[k] for k in keys]),
@@ -117,10 +151,10 @@ def display_train(arms: pd.DataFrame, max_rows: int | None = None) -> pd.DataFra
                 solved,
                 final,
                 norm,
-                fmt_number(r["steps_to_target"], 4),
-                fmt_seconds(r["seconds_to_target"]),
+                _worst_or_number(r["steps_to_target"], "not reached", 4),
+                "not reached" if seconds == float("inf") else fmt_seconds(seconds),
                 str(int(r["diverged"])),
-                "✓" if r["chosen"] else "",
+                used,
             )
         )
     return pd.DataFrame(rows, columns=list(TRAIN_DISPLAY_COLUMNS))

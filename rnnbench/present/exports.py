@@ -6,7 +6,9 @@ github-action-benchmark's rules (its README, "custom" tools): the file is a JSON
 the optional ``range`` (string such as ``"± 1.2"``) and ``extra`` (string, shown in the tooltip). A name that
 changes starts a new series and a duplicate name overwrites another case, so names here include the device
 and every field of the case, never a run id; ``value`` is the head's median throughput over rounds and
-``range`` the half-width of its distribution-free 95% interval. All strings are plain text: nothing here
+``range`` ``"± x"`` with x the larger side of that median's distribution-free interval (asymmetric; the action
+parses only ``±``/``+-`` forms, so the exact bounds and the interval's real coverage — below 95% with ≤ 5
+rounds — go in ``extra``). All strings are plain text: nothing here
 prints. The Markdown tables are specified in :mod:`rnnbench.present.gate`, which the terminal tables share.
 """
 
@@ -23,6 +25,7 @@ from rnnbench.analyse.ab import Calibration
 from rnnbench.analyse.gate import Comparison
 from rnnbench.analyse.gate_settings import METRIC_UNIT
 from rnnbench.analyse.history import History
+from rnnbench.analyse.stats import median_ci
 from rnnbench.errors import ConfigError
 from rnnbench.present.formatting import fmt_number, fmt_percent, fmt_ratio_interval
 from rnnbench.present.gate import (
@@ -98,9 +101,13 @@ def comparison_markdown(comp: Comparison, title: str = "rnnbench regression gate
         f"**{counts}** — exit code {comp.exit_code}",
         "",
         f"Throughput ratio head/base ({METRIC_UNIT}, bigger is better): median of per-round medians, "
-        f"{s.level:.0%} bootstrap interval over rounds, exact two-sided Mann–Whitney p; "
-        f"min effect {s.min_effect:.1%}, α = {s.alpha:g}; rounds {comp.base_rounds} base + {comp.head_rounds} "
-        "head" + (f"; allowed to differ: {', '.join(s.allow_diff)}" if s.allow_diff else "") + ".",
+        f"{s.level:.0%} bootstrap interval over rounds, exact one-sided Mann–Whitney p in the direction of the "
+        f"estimate, Holm-adjusted over the {comp.family} cases compared; min effect {s.min_effect:.1%}, "
+        f"α = {s.alpha:g} — the probability that unchanged code gives any regression in this run, assuming "
+        "exchangeable rounds (measured side by side in one job, as `ab` does; not folders of different jobs); "
+        f"rounds {comp.base_rounds} base + {comp.head_rounds} head"
+        + (f"; allowed to differ: {', '.join(s.allow_diff)}" if s.allow_diff else "")
+        + ".",
         "",
         *markdown_lines(comparison_table(comp, "markdown")),
     ]
@@ -116,9 +123,11 @@ def comparison_json(comp: Comparison) -> str:
 
 COMPARISON_CSV_COLUMNS: tuple[str, ...] = (
     "name", "case_id", "device", "base_threads", "head_threads", "base_rounds", "head_rounds",
-    "base_tokens_per_s", "head_tokens_per_s", "ratio", "ratio_low", "ratio_high", "p_value", "verdict",
-    "confirmed", "rounds_needed", "reason",
+    "base_tokens_per_s", "head_tokens_per_s", "ratio", "ratio_low", "ratio_high", "p_value", "p_raw", "p_side",
+    "verdict", "confirmed", "rounds_needed", "reason",
 )  # fmt: skip
+"""``p_value`` is one-sided (``p_side``: slower or faster) and Holm-adjusted over the cases compared; ``p_raw``
+the same p before the correction."""
 
 
 def comparison_csv(comp: Comparison) -> str:
@@ -128,6 +137,23 @@ def comparison_csv(comp: Comparison) -> str:
         d["device"] = c.device
         rows.append([d.get(col) for col in COMPARISON_CSV_COLUMNS])
     return _csv(COMPARISON_CSV_COLUMNS, rows)
+
+
+def _benchmark_range(values: Sequence[float], value: float) -> tuple[str | None, str]:
+    """``range`` and the text ``extra`` gets for the head's median over rounds.
+
+    The action parses only ``"± x"`` (and ``"+- x"``: it rescales x when units change) and shows any other
+    text verbatim. A median's order-statistic interval is asymmetric, so ``x`` is its larger side — value ± x
+    holds the whole interval, where half its width would cut the long side — and ``extra`` carries the exact
+    bounds with the interval's real coverage (below 95% with ≤ 5 rounds). ``(None, "")`` with one round."""
+    ci = median_ci(values)
+    if not (math.isfinite(ci.low) and math.isfinite(ci.high)):
+        return None, ""
+    text = (
+        f"; head median interval {ci.low:.4g}–{ci.high:.4g} {METRIC_UNIT} "
+        f"({fmt_percent(ci.level)} coverage, {len(values)} rounds)"
+    )
+    return f"± {max(value - ci.low, ci.high - value):.4g}", text
 
 
 def benchmark_action_entries(comp: Comparison) -> list[dict[str, Any]]:
@@ -144,14 +170,14 @@ def benchmark_action_entries(comp: Comparison) -> list[dict[str, Any]]:
             f"verdict: {c.verdict}"
             + (" (confirmed)" if c.confirmed else "")
             + f"; ratio vs base: {fmt_ratio_interval(c.ratio, c.ratio_low, c.ratio_high)}"
-            + f"; p: {fmt_number(c.p_value, 2)}"
+            + f"; p (one-sided, Holm): {fmt_number(c.p_value, 2)}"
             + f"; rounds: {len(c.base_values)} base + {len(c.head_values)} head; case_id: {c.case_id}"
         )
         entry: dict[str, Any] = {"name": name, "unit": METRIC_UNIT, "value": float(value)}
-        half = c.head_half_width
-        if math.isfinite(half):
-            entry["range"] = f"± {half:.4g}"
-        entry["extra"] = extra
+        range_text, interval = _benchmark_range(c.head_values, value)
+        if range_text:
+            entry["range"] = range_text
+        entry["extra"] = extra + interval
         entries.append(entry)
     return entries
 
@@ -168,7 +194,9 @@ def calibration_markdown(cal: Calibration) -> str:
         "",
         f"**Smallest honest --min-effect on this machine: {fmt_percent(cal.recommended_min_effect)}** "
         f"(with {cal.comparison.base_rounds} rounds per side); false alarms at min effect {s.min_effect:.1%}, "
-        f"α = {s.alpha:g}: {cal.false_alarms}.",
+        f"α = {s.alpha:g}: {cal.false_alarms} — expected none: α is per run and per direction (Holm over the "
+        f"{cal.comparison.family} cases), so an A/A run has any false alarm with probability "
+        f"≤ {2 * s.alpha:g}.",
         "",
         *markdown_lines(calibration_table(cal, "markdown")),
         "",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnbench.analyse.stats import NOMINAL_LEVEL
+
 
 # ---- display formatting (shared by every renderer) ------------------------------------------------------
 def fmt_seconds(value: float) -> str:
@@ -16,14 +18,23 @@ def fmt_seconds(value: float) -> str:
     return f"{value / 1e-9:.3g} ns"
 
 
-def fmt_interval_seconds(median: float, low: float, high: float) -> str:
+def fmt_level(level: float | None, nominal: float = NOMINAL_LEVEL) -> str:
+    """`` (94%)`` for an interval that covers less than ``nominal`` (a median of five values), empty for one
+    that reaches it (its header says 95%) or an unknown level."""
+    if level is None or not np.isfinite(level) or level >= nominal - 1e-12:
+        return ""
+    return f" ({100 * level:.3g}%)"
+
+
+def fmt_interval_seconds(median: float, low: float, high: float, level: float | None = None) -> str:
+    """``7.2 ms [7.0–7.4]``, with `` (75%)`` after it when the interval covers less than 95%."""
     if not np.isfinite(median):
         return "—"
     text = fmt_seconds(median)
     if np.isfinite(low) and np.isfinite(high):
         unit = text.split(" ")[1]
         scale = {"s": 1.0, "ms": 1e-3, "µs": 1e-6, "ns": 1e-9}[unit]
-        text += f" [{low / scale:.3g}–{high / scale:.3g}]"
+        text += f" [{low / scale:.3g}–{high / scale:.3g}]" + fmt_level(level)
     return text
 
 

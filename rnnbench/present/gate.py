@@ -106,14 +106,17 @@ def _comparison_verdict(case: CaseComparison, target: Target) -> Cell:
 
 
 def comparison_table(comp: Comparison, target: Target) -> TableSpec:
-    """One row per case, worst news first: throughputs, ratio with its interval, p, verdict, the reason."""
+    """One row per case, worst news first: throughputs, ratio with its interval, p, verdict, the reason.
+
+    ``p`` is one-sided in the direction of the estimate and Holm-adjusted over the cases compared — the number
+    the gate holds against α, which is the false-alarm probability of the whole run."""
     md = target == "markdown"
     columns = (
         Column("case", min_width=36),
         Column("base" if md else "base tok/s", "right", fold=False),
         Column("head" if md else "head tok/s", "right", fold=False),
         Column("ratio [interval]" if md else "ratio [95% interval]", fold=False),
-        Column("p", "right", fold=False),
+        Column("p (Holm)", "right", fold=False),
         Column("verdict"),
         Column("note"),
     )
@@ -146,7 +149,7 @@ def calibration_table(cal: Calibration, target: Target) -> TableSpec:
         Column("median" if md else "median tok/s", "right"),
         Column("spread", "right"),
         Column("A/A ratio [interval]", "left" if md else "right"),
-        Column("p", "right"),
+        Column("p (Holm)", "right"),
         Column("verdict"),
         Column("honest min effect" if md else "honest min", "right"),
     )
@@ -276,9 +279,10 @@ def ab_summary(result: ABResult) -> str:
 
 def calibration_summary(cal: Calibration) -> str:
     """The answer a calibration is run for: the smallest honest ``--min-effect``, and the false alarms at
-    the current one."""
-    min_effect = cal.comparison.settings.min_effect
+    the current one (α is per run and direction, so an A/A run has any with probability ≤ 2α)."""
+    s = cal.comparison.settings
     return (
         f"Smallest honest --min-effect here: {fmt_percent(cal.recommended_min_effect)}; false alarms at "
-        f"{min_effect:.1%}: {cal.false_alarms}; took {cal.seconds:.0f} s."
+        f"{s.min_effect:.1%}: {cal.false_alarms} (expected none: at α={s.alpha:g} per run, an A/A run has any "
+        f"with probability ≤ {2 * s.alpha:g}); took {cal.seconds:.0f} s."
     )

@@ -23,9 +23,11 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
 from rnnbench.analyse.report import Report
+from rnnbench.analyse.speed import GRU_FASTER, LSTM_FASTER, NO_DIFFERENCE
+from rnnbench.analyse.stats import NOMINAL_LEVEL
 from rnnbench.analyse.training import setting_keys, setting_label, success_rates
 from rnnbench.core.labels import shape_label
-from rnnbench.core.vocab import ARMS, IMPLS, MODES, SHAPE_COLUMNS, THEORETICAL_GRU_LSTM
+from rnnbench.core.vocab import ARMS, IMPLS, MIN_EFFECT, MODES, SHAPE_COLUMNS, THEORETICAL_GRU_LSTM
 from rnnbench.present.formatting import fmt_rate
 
 ARCH_COLORS: dict[str, str] = {
@@ -43,6 +45,8 @@ IMPL_STYLES: dict[str, tuple[Any, str]] = {
     "compiled": ((0, (5, 1)), "D"),
     "numpy": ((0, (1, 1)), "x"),
 }
+DECIDED = (GRU_FASTER, LSTM_FASTER, NO_DIFFERENCE)
+"""Pair verdicts decided over rounds (``analyse.speed.ratio_verdict``); heat-map cells without one show '?'."""
 MAX_PANELS = 6
 MAX_POINTS = 1500
 """Points per series in a scatter; beyond this the cloud is thinned (the files keep every case)."""
@@ -213,8 +217,11 @@ def throughput_figure(report: Report, x: str) -> Figure | None:
         return None
     fig, axes = _new_figure(len(groups))
     handles: dict[str, Line2D] = {}
+    levels: list[float] = []
     for ax, (key, part) in zip(axes, groups, strict=True):
         data, fixed = _sweep_slice(part, x)
+        if "ci_level" in data.columns:
+            levels += [float(v) for v in data["ci_level"] if np.isfinite(v)]
         for (arch, impl), series in _sorted_series(data):
             series = series.sort_values(x)
             y = series["tokens_per_s"].to_numpy(float)
@@ -234,8 +241,14 @@ def throughput_figure(report: Report, x: str) -> Figure | None:
         ax.set_ylabel("throughput (tokens/s)", fontsize=FONT)
         _title(ax, f"{_panel_title(key)}\n{fixed}")
     _legend(fig, handles)
+    lowest = min(levels) if levels else NOMINAL_LEVEL
+    bars = (
+        "95% interval bars"
+        if lowest >= NOMINAL_LEVEL - 1e-12
+        else f"interval bars: 95%, or the full range where ≤ 5 values allow less (down to {100 * lowest:.3g}%)"
+    )
     fig.suptitle(
-        f"Throughput vs {'sequence length' if x == 'seq_len' else 'hidden size'} (median, 95% interval bars)",
+        f"Throughput vs {'sequence length' if x == 'seq_len' else 'hidden size'} (median, {bars})",
         fontsize=FONT + 2,
     )
     return fig
@@ -253,12 +266,15 @@ def ratio_heatmap(report: Report) -> Figure | None:
         part = part[part["impl"] == impl]
         data, fixed = _sweep_slice(part, "seq_len", extra_fixed=("hidden_size",))
         grid = data.pivot_table(index="hidden_size", columns="seq_len", values="ratio", aggfunc="median")
+        decided = data.assign(_decided=data["verdict"].isin(DECIDED) if "verdict" in data.columns else False)
+        marks = decided.pivot_table(index="hidden_size", columns="seq_len", values="_decided", aggfunc="all")
+        marks = marks.reindex(index=grid.index, columns=grid.columns).fillna(False).astype(bool)
         if grid.size:
-            panels.append((key, impl, fixed, grid))
+            panels.append((key, impl, fixed, grid, marks))
     if not panels:
         return None
     fig, axes = _new_figure(len(panels))
-    values = np.concatenate([g.to_numpy(float).ravel() for *_, g in panels])
+    values = np.concatenate([g.to_numpy(float).ravel() for *_, g, _ in panels])
     values = values[np.isfinite(values)]
     # Ratios are multiplicative: 0.5 and 2 are equally far from 1. The colour scale is symmetric in that
     # sense and stays positive (a linear ±spread around 1 would show impossible negative ratios).
@@ -268,7 +284,7 @@ def ratio_heatmap(report: Report) -> Figure | None:
     norm = TwoSlopeNorm(vmin=1 / reach, vcenter=1.0, vmax=reach)
     spread = reach - 1
     image = None
-    for ax, (key, impl, fixed, grid) in zip(axes, panels, strict=True):
+    for ax, (key, impl, fixed, grid, marks) in zip(axes, panels, strict=True):
         values_grid = np.ma.masked_invalid(grid.to_numpy(float))
         image = ax.imshow(values_grid, cmap="RdBu_r", norm=norm, aspect="auto", origin="lower")
         ax.set_facecolor("#d9d9d9")  # no pair (a failed case or a shape not measured): grey, never "equal"
@@ -281,8 +297,9 @@ def ratio_heatmap(report: Report) -> Figure | None:
             for (row, col), value in np.ndenumerate(grid.to_numpy(float)):
                 if np.isfinite(value):
                     dark = max(value, 1 / value) > 1 + 0.6 * spread if value > 0 else False
+                    mark = "" if marks.iat[row, col] else "?"
                     ax.text(
-                        col, row, f"{value:.2f}", ha="center", va="center", fontsize=FONT - 1,
+                        col, row, f"{value:.2f}{mark}", ha="center", va="center", fontsize=FONT - 1,
                         color="white" if dark else "black",
                     )  # fmt: skip
                 else:
@@ -295,11 +312,13 @@ def ratio_heatmap(report: Report) -> Figure | None:
         _title(ax, f"{mode} · {dtype} · {impl} · {fixed_rest}\n{where}")
     if image is not None:
         bar = fig.colorbar(image, ax=axes, shrink=0.9)
-        bar.set_label("GRU/LSTM time per iteration (< 1: GRU faster)", fontsize=FONT)
+        bar.set_label("GRU/LSTM time per iteration (< 1: the GRU took less time)", fontsize=FONT)
         bar.ax.axhline(THEORETICAL_GRU_LSTM, color="black", linewidth=1.2)
         bar.ax.tick_params(labelsize=FONT)
     fig.suptitle(
-        f"GRU/LSTM time ratio (theory {THEORETICAL_GRU_LSTM}: the black line on the colour bar)",
+        f"GRU/LSTM time ratio (theory {THEORETICAL_GRU_LSTM}: the black line on the colour bar)\n"
+        f"'?': no verdict over rounds — the interval holds 1 or reaches the ±{MIN_EFFECT:.0%} band, or one "
+        "round only",
         fontsize=FONT + 2,
     )
     return fig
@@ -362,11 +381,14 @@ def efficiency_figure(report: Report) -> Figure | None:
             handles.setdefault(f"{arch}/{impl}", _handle(f"{arch}/{impl}", arch_color(arch), "none", marker))
         _log_axis(ax, "x")
         ax.set_xlabel("problem size (GEMM GFLOP per iteration)", fontsize=FONT)
-        ax.set_ylabel("efficiency (% of matmul peak)", fontsize=FONT)
+        ax.set_ylabel("% of torch.matmul's GFLOP/s (> 100%: beats it)", fontsize=FONT)
         ax.set_ylim(bottom=0)
         _title(ax, _panel_title(key))
     _legend(fig, handles)
-    fig.suptitle("Efficiency vs problem size (model GFLOP/s ÷ measured matmul peak)", fontsize=FONT + 2)
+    fig.suptitle(
+        "Efficiency vs problem size (GFLOP/s executed ÷ torch.matmul's GFLOP/s in the same run)",
+        fontsize=FONT + 2,
+    )
     return fig
 
 
@@ -549,7 +571,9 @@ FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec("ratio_heatmap", "GRU/LSTM time ratio over sequence length × hidden size.", ratio_heatmap),
     FigureSpec("memory_vs_seq_len", "Peak memory against sequence length.", memory_figure),
     FigureSpec(
-        "efficiency", "Efficiency (% of the measured matmul peak) against problem size.", efficiency_figure
+        "efficiency",
+        "Efficiency (% of torch.matmul's GFLOP/s in the same run) against problem size.",
+        efficiency_figure,
     ),
     FigureSpec(
         "training_curves_steps",

@@ -20,7 +20,7 @@ import pandas as pd
 from rnnbench import __version__
 from rnnbench.analyse.claims import Claim
 from rnnbench.analyse.report import Report
-from rnnbench.core.vocab import THEORETICAL_GRU_LSTM
+from rnnbench.core.vocab import MIN_EFFECT, THEORETICAL_GRU_LSTM
 from rnnbench.present.display import display_speed, display_train, speed_table_title
 
 if TYPE_CHECKING:
@@ -43,20 +43,26 @@ VERDICT_STYLE = {
 }
 
 METHOD_NOTES = (
-    "Times are seconds per iteration (median of round medians; interval: the within-round 95% order-statistic "
-    "interval for one round, the range or order-statistic interval of round medians for several).",
-    "GRU/LSTM is the time ratio at the same shape, implementation, device and dtype, with a 95% percentile "
-    "bootstrap interval over round medians ('rounds': fresh processes, the sound replication unit) or, with a "
-    "single round, over that round's samples ('samples': understates between-process noise); 'point' has no "
-    f"interval. At equal sizes the GRU does {THEORETICAL_GRU_LSTM} of the LSTM's GEMM work (3 gate blocks "
-    "against 4).",
-    "Throughput counts real tokens; GFLOP/s counts the recurrent and input GEMMs only (2·G·H·(I+H)·B·T per "
-    "layer and direction, pointwise gate math excluded); % peak divides by a matrix-multiply calibration "
-    "measured in the same run for the same device and dtype. Memory is the peak per iteration (display in "
-    "binary units; files keep bytes).",
-    "Verdicts are honest: a side wins only when the whole 95% interval is on its side; otherwise "
-    "'inconclusive'. Training comparisons use each arm's learning rate chosen on validation data, medians "
-    "over seeds, Wilson intervals for success rates and paired per-seed differences.",
+    "Times are seconds per iteration (median of round medians; interval: the within-round order-statistic "
+    "interval for one round, the order-statistic interval of round medians for several). Such an interval "
+    "reaches 95% only from 6 values; with fewer it is the full range and carries its exact coverage, e.g. "
+    "'(75%)' for 3 rounds, '(93.8%)' for 5 samples.",
+    "GRU/LSTM is the time ratio at the same shape, implementation, device, dtype and threads, with a 95% "
+    "interval: 'rounds' — percentile bootstrap over round medians (≥ 5 rounds per side); 't-rounds' — "
+    "Student-t on the difference of mean log round medians with min(n)−1 degrees of freedom (2–4 rounds, "
+    "where the bootstrap covers only 67–92%; the ratio is then of geometric means); 'samples' — one round's "
+    "samples, which ignores between-process noise (its verdicts say 'in one process'); 'point' — none. At "
+    f"equal sizes the GRU does {THEORETICAL_GRU_LSTM} of the LSTM's GEMM work (3 gate blocks against 4).",
+    "Throughput counts real tokens; GFLOP/s counts the recurrent and input GEMMs the kernels execute "
+    "(2·G·H·(I+H) per token, layer and direction, pointwise gate math excluded): for variable lengths that "
+    "is the real tokens under packing (native, aten) but all B·T steps under masking (cell, scratch, "
+    "compiled, numpy). '% of torch.matmul' divides by the GEMM rate torch.matmul reached in the same run, "
+    "device, dtype and threads, so above 100% means the RNN's kernels beat torch's own matmul. Memory is the "
+    "peak per iteration (display in binary units; files keep bytes).",
+    f"Verdicts: an interval within ±{MIN_EFFECT:.0%} is 'no difference'; a side wins only when the whole "
+    f"interval is on its side of 1 and the estimate is beyond ±{MIN_EFFECT:.0%}; otherwise 'inconclusive'. "
+    "Only intervals over rounds decide a claim. Training comparisons use each arm's learning rate chosen on "
+    "validation data, medians over seeds, Wilson intervals for success rates and paired per-seed differences.",
 )
 
 

@@ -18,10 +18,11 @@ import pandas as pd
 from rich.console import RenderableType
 from rich.table import Table
 
-from rnnbench.core.labels import SHAPE_TAGS
+from rnnbench.analyse.speed import METHOD_TEXT
+from rnnbench.core.labels import SHAPE_TAGS, shape_label
 from rnnbench.core.spec import Case
 from rnnbench.core.values import truthy
-from rnnbench.core.vocab import ARCHS, THEORETICAL_GRU_LSTM
+from rnnbench.core.vocab import ARCHS, MIN_EFFECT, THEORETICAL_GRU_LSTM
 from rnnbench.present.pairing import verdict_text
 
 NOISY_IQR_FRACTION = 0.10
@@ -46,7 +47,7 @@ def fmt_step(value: float | None) -> str:
 
 
 # ---- --dry-run --------------------------------------------------------------------------------------------
-def grid_renderables(cases: Sequence[Case], rounds: int) -> list[RenderableType]:
+def grid_renderables(cases: Sequence[Case], rounds: int) -> tuple[Table, str]:
     """The grid a run would measure, one row per case, and its size in measurements."""
     table = Table(title=f"Grid: {len(cases)} cases × {rounds} round(s)", title_justify="left")
     for col in _GRID_COLUMNS:
@@ -57,7 +58,7 @@ def grid_renderables(cases: Sequence[Case], rounds: int) -> list[RenderableType]
             str(c.input_size), str(c.hidden_size), str(c.num_layers), "yes" if c.bidirectional else "",
             "fixed" if not c.length_spread else f"spread {c.length_spread:g}", c.workload,
         )  # fmt: skip
-    return [table, f"{len(cases)} cases × {rounds} round(s) = {len(cases) * rounds} measurements"]
+    return table, f"{len(cases)} cases × {rounds} round(s) = {len(cases) * rounds} measurements"
 
 
 # ---- after a run ------------------------------------------------------------------------------------------
@@ -135,11 +136,13 @@ def _ratio_text(ratios: pd.DataFrame, mode: Any, device: Any, values: dict[str, 
 def _verdict_lines(ratios: pd.DataFrame) -> list[str]:
     if ratios.empty:
         return []
-    basis = set(ratios["method"])
+    methods = [m for m in METHOD_TEXT if m in set(ratios["method"])]
     header = (
-        "Verdicts (time ratio gru/lstm; interval: 95% bootstrap over "
-        + ("rounds" if basis == {"rounds"} else "samples of one round — use --rounds ≥ 5 for comparisons")
-        + "):"
+        "Verdicts (time ratio gru/lstm; interval: "
+        + "; ".join(METHOD_TEXT[m] for m in methods)
+        + (" — use --rounds ≥ 5 for comparisons" if "samples" in methods or "point" in methods else "")
+        + ". A side wins when its whole interval is on its side of 1 and the ratio is beyond "
+        f"±{MIN_EFFECT:.0%}; an interval within ±{MIN_EFFECT:.0%} is no difference):"
     )
     return [header, *(f"  {verdict_text(row)}" for row in ratios.to_dict("records"))]
 
@@ -148,7 +151,7 @@ def _warnings(summary: pd.DataFrame) -> list[str]:
     lines = []
     failed = summary[summary["status"] != "ok"]
     for _, row in failed.iterrows():
-        what = f"{row['arch']}/{row['impl']} {row['mode']} T={row['seq_len']} H={row['hidden_size']}"
+        what = f"{row['arch']}/{row['impl']} {row['mode']} {shape_label({str(k): v for k, v in row.items()})}"
         lines.append(f"Warning: {what}: {row['status']} — {row['message']}")
     ok = summary[summary["status"] == "ok"]
     noisy = ok[ok["iqr_s"] / ok["median_s"] > NOISY_IQR_FRACTION]

@@ -18,7 +18,14 @@ from rich.table import Table
 from rich.text import Text
 
 from rnnbench.analyse.stats import Interval
-from rnnbench.analyse.training import ArmSummary, Horizon, TrainSummary
+from rnnbench.analyse.training import (
+    MIN_SIGN_SEEDS,
+    NO_VALIDATION,
+    ArmSummary,
+    Horizon,
+    SeedComparison,
+    TrainSummary,
+)
 
 _ARM_COLUMNS: tuple[str, ...] = (
     "arm", "h", "params", "lr", "seeds", "mean [95% CI]", "median", "solved [95% CI]", "steps→target",
@@ -49,7 +56,10 @@ def _add_row(table: Table, *cells: str) -> None:
     table.add_row(*(Text(c) for c in cells))
 
 
-def _fmt(value: float, digits: int = 4) -> str:
+def _fmt(value: float, digits: int = 4, worst: str = "–") -> str:
+    """A number; ``worst`` for ``inf`` (a median that is the worst value: "diverged", "not reached")."""
+    if value is not None and value == math.inf:
+        return worst
     return "–" if value is None or not math.isfinite(value) else f"{value:.{digits}g}"
 
 
@@ -65,15 +75,29 @@ def _rate(iv: Interval) -> str:
     return f"{iv.estimate:.2f} [{iv.low:.2f}, {iv.high:.2f}]"
 
 
-def reading(diff: Interval, a: str, b: str) -> str:
-    """Words for a paired interval of ``b − a``: a direction only when the interval excludes zero."""
-    if not math.isfinite(diff.low):
+def reading(c: SeedComparison, a: str, b: str) -> str:
+    """Words for a paired comparison of ``b − a`` (``c``'s first side is ``b``): a direction only when the
+    t-interval excludes zero or, when a seed diverged, the exact sign test reaches 95%."""
+    if c.method == "none":
         return "too few seeds for an interval"
-    if diff.high < 0:
-        return f"{b} lower than {a} (interval excludes 0)"
-    if diff.low > 0:
-        return f"{b} higher than {a} (interval excludes 0)"
-    return "inconclusive (interval includes 0)"
+    if c.method == "t":
+        why = "interval excludes 0" if c.direction else "interval includes 0"
+    else:
+        why = f"a seed diverged: sign test p = {c.p_value:.2g}"
+        if not c.direction and c.a_lower + c.b_lower < MIN_SIGN_SEEDS:
+            why += f", needs ≥ {MIN_SIGN_SEEDS} seeds that differ"
+    if c.direction < 0:
+        return f"{b} lower than {a} ({why})"
+    if c.direction > 0:
+        return f"{b} higher than {a} ({why})"
+    return f"inconclusive ({why})"
+
+
+def _paired_cell(c: SeedComparison) -> str:
+    """The mean and its interval; none when a seed diverged (a mean cannot hold the worst value)."""
+    if c.method == "sign":
+        return "– (a seed diverged)" if c.a_worst or c.b_worst else "– (no spread)"
+    return _interval(c.interval)
 
 
 def _size(match: str, budget: int) -> str:
@@ -97,17 +121,20 @@ def _arm_table(arms: list[ArmSummary], target: str) -> Table:
             notes.append(f"{s.diverged} diverged")
         if s.failed:
             notes.append(f"{s.failed} failed")
+        mean = _interval(s.mean)
+        if s.diverged:
+            mean = f"{mean} over {s.mean_n}" if s.mean_n else "– (every seed diverged)"
         _add_row(
             table,
             s.arm + (f" ({', '.join(notes)})" if notes else ""),
             str(s.hidden_size),
             str(s.params),
-            f"{s.lr:g}",
+            f"{s.lr:g}" + (" (none chosen)" if s.selection == "none" else ""),
             str(s.n),
-            _interval(s.mean),
-            _fmt(s.median, 3),
+            mean,
+            _fmt(s.median, 3, "diverged"),
             f"{s.successes}/{s.n} {_rate(s.success)}",
-            _fmt(s.median_steps_to_target),
+            _fmt(s.median_steps_to_target, worst="not reached"),
             _fmt(s.seconds_per_step * 1000, 3),
             _fmt(s.mean_score, 3),
         )
@@ -154,16 +181,20 @@ def summary_renderables(
             table = Table(
                 title="Paired by seed (same data stream): difference of final metric", title_justify="left"
             )
-            for col in ("difference", "seeds", "mean [95% CI]", "solved (b − a)", "reading"):
+            for col in ("difference", "seeds", "mean [95% CI]", "lower in (seeds)", "solved (b − a)"):
                 table.add_column(col)
+            table.add_column("reading")
             for p in pairs:
+                c = p.comparison
                 _add_row(
                     table,
                     f"{p.b} − {p.a}",
                     str(p.n),
-                    _interval(p.diff),
+                    _paired_cell(c),
+                    f"{p.b} {c.a_lower}, {p.a} {c.b_lower}"
+                    + (f", neither {c.undecided}" if c.undecided else ""),
                     f"{p.success_diff:+d}",
-                    reading(p.diff, p.a, p.b),
+                    reading(c, p.a, p.b),
                 )
             out.append(table)
     horizons: dict[tuple[str, str, int], list[Horizon]] = {}
@@ -176,6 +207,21 @@ def summary_renderables(
         out.append(
             "Learning rate chosen per arm by median validation metric; every sweep run is kept in "
             "train_summary.csv."
+        )
+    unchosen = sorted(
+        {
+            f"{s.task} T={s.seq_len} {_size(s.match, s.budget)} {s.arm}"
+            for s in summary.arms
+            if s.selection == "none"
+        }
+    )
+    if unchosen:
+        out.append(f"No learning rate chosen for {', '.join(unchosen)}: {NO_VALIDATION}.")
+    if any(s.diverged for s in summary.arms):
+        out.append(
+            "A diverged seed counts as unsolved, as never reaching the target and as the worst metric: medians "
+            "and paired comparisons include it (an exact sign test decides the pair then), means and their "
+            "intervals are over the other seeds ('over k')."
         )
     if stop_at_target:
         out.append(

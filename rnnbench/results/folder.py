@@ -1,9 +1,22 @@
-"""Run folders and their writers: append-and-flush CSV tables, ``metadata.json``, resume bookkeeping.
+"""Run folders and their writers: append-and-sync CSV tables, ``metadata.json``, ownership, resume bookkeeping.
 
 ``results/<run-id>/`` holds ``metadata.json`` plus CSV tables (``summary.csv``, ``samples.csv`` for timing;
-``curves.csv``, ``train_summary.csv`` for training). Rows are appended and flushed (``fsync``) after every
-case, so a killed run keeps all it finished; a torn last line from a kill mid-write is cut off when the file is
-reopened. All times are seconds and all memory bytes; units are a display concern.
+``curves.csv``, ``train_summary.csv`` for training). Rows are appended and synced (``fsync``) after every
+case, so a killed run keeps all it finished.
+
+**One owner.** A process that writes a folder (``run``, ``train``, ``merge``) owns it for its whole run: an
+exclusive lock (the ``filelock`` library: ``flock`` on POSIX, so a dead owner's lock is released by the kernel
+and never blocks a resume) on the hidden file ``.owner.lock``, which also records the owner's PID, host and
+start time for the "in use" message. The owner's own worker processes (rounds, a GPU pool) serialise their
+appends with a second lock, ``.write.lock``. Both files are removed when the owner releases the folder; only a
+killed owner leaves them behind, and the next owner (``--resume``) removes them.
+
+**Never torn, never half-written.** An append that fails (a full disk) is cut back to where it started, so no
+partial row is left; ``metadata.json`` is replaced atomically and its temporary file removed on failure. A
+torn last line from a kill mid-write is cut by the next owner (:meth:`RunFolder.repair`), reported, and skipped
+by readers (with a :class:`~rnnbench.errors.DataWarning` naming the file) — readers never write.
+
+All times are seconds and all memory bytes; units are a display concern.
 """
 
 from __future__ import annotations
@@ -11,25 +24,51 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as _dt
+import errno
+import io
 import json
 import math
 import os
+import re
 import secrets
+import socket
+import warnings
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from rnnbench.errors import SchemaError
-from rnnbench.results.schema import SCHEMA_VERSION, TABLES
+from rnnbench.errors import ConfigError, DataWarning, FolderInUseError, SchemaError, StorageError
+from rnnbench.results.schema import SCHEMA_VERSION, TABLES, columns_of
 
-if TYPE_CHECKING:  # pandas is imported lazily: writing results must not pay for it
-    pass
+OWNER_LOCK = ".owner.lock"
+"""The folder's ownership lock (hidden; removed on release); holds the owner's PID, host and start time."""
+WRITE_LOCK = ".write.lock"
+"""Serialises appends from the owner's own processes (a GPU pool's workers); removed on release."""
+_LEGACY_LOCKS = ("summary.csv.lock", "samples.csv.lock", "curves.csv.lock", "train_summary.csv.lock",
+                 "ddp.csv.lock", "metadata.json.lock")  # fmt: skip
+"""Empty per-file lock files that releases before this one left in every folder; the next owner removes them."""
+
+_RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 def new_run_id(now: _dt.datetime | None = None) -> str:
     """``20261123-053210-a1b2``: sortable by time, unique across concurrent runs."""
     now = now or _dt.datetime.now()
     return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+def check_run_id(run_id: str) -> str:
+    """A run id names one folder inside ``--output``: one path component of letters, digits, ``.``, ``_``
+    and ``-`` (not starting with ``.`` or ``-``), at most 128 characters — never ``..``, ``a/b`` or a
+    hidden name."""
+    if not isinstance(run_id, str) or not _RUN_ID_RE.match(run_id):
+        raise ConfigError(
+            f"--run-id {run_id!r} is not a folder name rnnbench accepts: use one name of letters, digits, "
+            "'.', '_' and '-' that starts with a letter or digit (at most 128 characters), e.g. 'gpu-shard1'; "
+            "choose where it goes with --output."
+        )
+    return run_id
 
 
 def _format(value: Any) -> Any:
@@ -46,131 +85,488 @@ def _format(value: Any) -> Any:
     return value
 
 
-@contextlib.contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive advisory lock on ``<path>.lock`` (POSIX ``flock``): concurrent workers of one run (one per
-    GPU) append to the same files without interleaving rows. A no-op where ``fcntl`` is missing."""
+def _write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until every byte is written (a short write is possible on a nearly full disk)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+# ---- locks ---------------------------------------------------------------------------------------------
+def _file_lock(path: Path, timeout: float, thread_local: bool = True) -> Any:
+    from filelock import FileLock
+
+    return FileLock(str(path), timeout=timeout, thread_local=thread_local)
+
+
+def read_owner(folder: Path) -> dict[str, Any]:
+    """The owner record of ``folder`` (PID, host, command, since); empty when there is none."""
     try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    lock_path = Path(str(path) + ".lock")
-    with lock_path.open("a") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        data = json.loads((Path(folder) / OWNER_LOCK).read_text(encoding="utf-8") or "{}")
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _in_use_message(folder: Path, owner: Mapping[str, Any]) -> str:
+    if owner.get("pid"):
+        who = f"PID {owner['pid']}"
+        details = [str(owner[k]) for k in ("command",) if owner.get(k)]
+        if owner.get("host") and owner.get("host") != socket.gethostname():
+            details.append(f"on {owner['host']}")
+        if owner.get("since"):
+            details.append(f"since {owner['since']}")
+        who += f" ({', '.join(details)})" if details else ""
+    else:
+        who = "another process"
+    return (
+        f"{folder} is in use by {who}; wait for it to finish or stop it, then continue with --resume "
+        f"{folder} (one process at a time writes a run folder)."
+    )
+
+
+class _Ownership:
+    """The held ownership lock of one folder; ``close`` releases it and removes the lock files. One per folder
+    and process (``_HELD``): the lock keeps other processes out, while the objects of one process that open
+    the same folder (``start_run`` then ``open_run``) share it, ``holders`` counting their ``acquire``s."""
+
+    def __init__(self, folder: Path, command: str | None) -> None:
+        self.holders = 0
+        self.folder = folder
+        self.path = folder / OWNER_LOCK
+        self.lock = _file_lock(self.path, timeout=0.2, thread_local=False)
+        try:
+            self.lock.acquire()
+        except OSError as exc:
+            from filelock import Timeout
+
+            if isinstance(exc, Timeout):
+                raise FolderInUseError(_in_use_message(folder, read_owner(folder))) from None
+            raise StorageError(
+                folder, exc, "lock", "resume or write it from a location you can write to"
+            ) from exc
+        record = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "command": command or "",
+            "since": _dt.datetime.now().isoformat(timespec="seconds"),
+        }
+        with contextlib.suppress(OSError):  # the record only informs the "in use" message
+            fd = os.open(self.path, os.O_WRONLY)
+            try:
+                os.ftruncate(fd, 0)
+                _write_all(fd, (json.dumps(record) + "\n").encode())
+            finally:
+                os.close(fd)
+        for name in _LEGACY_LOCKS:  # leftovers of older releases: empty, safe to delete
+            legacy = folder / name
+            with contextlib.suppress(OSError):
+                if legacy.stat().st_size == 0:
+                    legacy.unlink()
+        self.closed = False
+
+    def close(self) -> None:
+        """Remove the lock files, then release: removing first means a process that opened the old file
+        finds it unlinked and retries on a fresh one, so two processes never both believe they own it."""
+        if self.closed:
+            return
+        self.closed = True
+        _remove(self.folder / WRITE_LOCK)
+        _remove(self.path)
+        with contextlib.suppress(OSError):
+            self.lock.release(force=True)
+
+    def __del__(self) -> None:  # a folder dropped without release() (a library caller, a test)
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+_HELD: weakref.WeakValueDictionary[str, _Ownership] = weakref.WeakValueDictionary()
+"""The folders this process owns, by real path (an entry goes when no ``RunFolder`` refers to it)."""
+
+
+# ---- tables ----------------------------------------------------------------------------------------------
+class CsvAppender:
+    """Appends rows to one CSV with a fixed column order; header once; every append synced, and cut back to
+    where it started if it fails, so a full disk never leaves a partial row.
+
+    ``lock`` (a ``filelock`` lock) serialises appends from several processes of one owner; ``numeric`` names
+    the columns that :meth:`read_rows` checks are numbers."""
+
+    def __init__(
+        self, path: Path, columns: Sequence[str], lock: Any = None, numeric: Sequence[str] = ()
+    ) -> None:
+        self.path = Path(path)
+        self.columns = tuple(columns)
+        self.lock = lock
+        self.numeric = tuple(numeric)
+        header = self._header()
+        if header is not None and tuple(header) != self.columns:
+            raise SchemaError(
+                f"{self.path}: its header does not match this version's columns "
+                f"(schema_version {SCHEMA_VERSION}); write to a new folder instead of resuming."
+            )
+
+    def _header(self) -> list[str] | None:
+        try:
+            with self.path.open(newline="", encoding="utf-8") as fh:
+                first = fh.readline()
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            if isinstance(exc, OSError):
+                raise StorageError(self.path, exc, "read") from exc
+            raise SchemaError(f"{self.path}: not a UTF-8 CSV file; restore or delete it.") from exc
+        if not first:
+            return None
+        return next(csv.reader([first]), [])
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        if self.lock is None:
+            yield
+            return
+        try:
+            self.lock.acquire()
+        except OSError as exc:
+            raise StorageError(self.lock.lock_file, exc, "lock") from exc
         try:
             yield
         finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            self.lock.release()
 
+    def torn_tail(self) -> bytes:
+        """The bytes after the last newline: a line cut off by a kill or a full disk (empty if none)."""
+        try:
+            with self.path.open("rb") as fh:
+                size = fh.seek(0, os.SEEK_END)
+                if size == 0:
+                    return b""
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) == b"\n":
+                    return b""
+                step = 4096
+                pos = size
+                tail = b""
+                while pos > 0:
+                    pos = max(0, pos - step)
+                    fh.seek(pos)
+                    tail = fh.read(size - pos)
+                    if b"\n" in tail:
+                        return tail[tail.rindex(b"\n") + 1 :]
+                return tail
+        except FileNotFoundError:
+            return b""
 
-def _repair_tail(path: Path) -> None:
-    """Cut a torn last line (a kill mid-write) so the next append starts on a fresh line."""
-    if not path.exists() or path.stat().st_size == 0:
-        return
-    with path.open("rb+") as fh:
-        fh.seek(-1, os.SEEK_END)
-        if fh.read(1) == b"\n":
-            return
-        fh.seek(0)
-        data = fh.read()
-        cut = data.rfind(b"\n") + 1
-        fh.seek(cut)
-        fh.truncate()
+    def repair(self) -> str | None:
+        """Cut a torn last line (owner only: the next append must start on a fresh line). Returns what was
+        cut, as a warning naming the file, or ``None``."""
+        with self._locked():
+            return self._repair_locked()
 
-
-class CsvAppender:
-    """Appends rows to one CSV with a fixed column order; header once; every append flushed and synced."""
-
-    def __init__(self, path: Path, columns: Sequence[str]) -> None:
-        self.path = Path(path)
-        self.columns = tuple(columns)
-        _repair_tail(self.path)
-        if self.path.exists() and self.path.stat().st_size > 0:
-            with self.path.open(newline="", encoding="utf-8") as fh:
-                header = next(csv.reader(fh), [])
-            if tuple(header) != self.columns:
-                raise SchemaError(
-                    f"{self.path}: its header does not match this version's columns "
-                    f"(schema_version {SCHEMA_VERSION}); write to a new folder instead of resuming."
-                )
+    def _repair_locked(self) -> str | None:
+        tail = self.torn_tail()
+        if not tail:
+            return None
+        size = self.path.stat().st_size
+        try:
+            os.truncate(self.path, size - len(tail))
+        except OSError as exc:
+            raise StorageError(self.path, exc, "repair") from exc
+        fields = len(next(csv.reader([tail.decode("utf-8", "replace")]), []))
+        return (
+            f"{self.path}: its last line was incomplete ({fields} of {len(self.columns)} fields, no newline: "
+            "a write was cut off) and has been removed; that row is measured again."
+        )
 
     def append(self, rows: Iterable[Mapping[str, Any]]) -> int:
         rows = list(rows)
         if not rows:
             return 0
-        with file_lock(self.path):
-            return self._append_locked(rows)
-
-    def _append_locked(self, rows: list[Mapping[str, Any]]) -> int:
-        new_file = not self.path.exists() or self.path.stat().st_size == 0
-        with self.path.open("a", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=self.columns, extrasaction="raise")
-            if new_file:
-                writer.writeheader()
-            for row in rows:
-                full = {c: _format(row.get(c)) for c in self.columns}
-                full["schema_version"] = SCHEMA_VERSION
-                writer.writerow(full)
-            fh.flush()
-            os.fsync(fh.fileno())
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=self.columns, extrasaction="raise")
+        for row in rows:
+            full = {c: _format(row.get(c)) for c in self.columns}
+            full["schema_version"] = SCHEMA_VERSION
+            writer.writerow(full)
+        body = buffer.getvalue().encode("utf-8")
+        with self._locked():
+            self._repair_locked()
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            except OSError as exc:
+                raise StorageError(self.path, exc) from exc
+            start = os.fstat(fd).st_size
+            try:
+                if start == 0:
+                    head = io.StringIO()
+                    csv.writer(head).writerow(self.columns)
+                    body = head.getvalue().encode("utf-8") + body
+                _write_all(fd, body)
+                os.fsync(fd)
+            except OSError as exc:
+                with contextlib.suppress(OSError):  # no partial row: cut back to where this append began
+                    os.ftruncate(fd, start)
+                    os.fsync(fd)
+                if start == 0:
+                    _remove(self.path)
+                raise StorageError(self.path, exc) from exc
+            finally:
+                os.close(fd)
         return len(rows)
 
     def read_rows(self) -> list[dict[str, str]]:
-        """The rows written so far, as strings (for resume bookkeeping without pandas)."""
-        if not self.path.exists():
+        """The rows written so far, as strings (for resume bookkeeping without pandas). A torn last line is
+        skipped with a ``DataWarning`` naming the file; any other line that is not a row of this table (wrong
+        number of fields, another schema version, text in a numeric column) is a ``SchemaError`` naming the
+        file and the line."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
             return []
-        with self.path.open(newline="", encoding="utf-8") as fh:
-            return list(csv.DictReader(fh))
+        except OSError as exc:
+            raise StorageError(self.path, exc, "read") from exc
+        except UnicodeDecodeError as exc:
+            raise SchemaError(f"{self.path}: not a UTF-8 CSV file; restore or delete it.") from exc
+        return parse_rows(self.path, text, self.columns, self.numeric)
 
     def rewrite(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        """Atomically replace the file's rows (used to drop orphans when resuming)."""
-        tmp = self.path.with_suffix(".tmp")
-        with tmp.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=self.columns)
-            writer.writeheader()
-            for row in rows:
-                writer.writerow({c: row.get(c, "") for c in self.columns})
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        """Atomically replace the file's rows (used to drop orphans when resuming); the temporary file is
+        removed if writing it fails."""
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        with self._locked():
+            try:
+                with tmp.open("w", newline="", encoding="utf-8") as fh:
+                    writer = csv.DictWriter(fh, fieldnames=self.columns)
+                    writer.writeheader()
+                    for row in rows:
+                        writer.writerow({c: row.get(c, "") for c in self.columns})
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, self.path)
+            except OSError as exc:
+                _remove(tmp)
+                raise StorageError(self.path, exc, "rewrite") from exc
 
 
+def parse_rows(
+    path: Path, text: str, columns: Sequence[str], numeric: Sequence[str] = ()
+) -> list[dict[str, str]]:
+    """Rows of a table's text as dicts of strings, checked line by line (see ``CsvAppender.read_rows``)."""
+    if text and not text.endswith("\n"):  # a torn last line: every row rnnbench writes ends with one
+        cut = text.rfind("\n") + 1
+        if cut == 0:
+            raise SchemaError(f"{path}: the header line is incomplete; delete the file or rerun the job.")
+        fragment = next(csv.reader([text[cut:]]), [])
+        text = text[:cut]
+        warnings.warn(DataWarning(torn_line_message(path, len(fragment), len(columns))), stacklevel=3)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header is None:
+        return []
+    width = len(header)
+    checks = [(c, header.index(c)) for c in numeric if c in header]
+    version_at = header.index("schema_version") if "schema_version" in header else None
+    rows: list[dict[str, str]] = []
+    line = reader.line_num
+    for record in reader:
+        problem = _row_problem(record, width, version_at, checks)
+        if problem:
+            raise SchemaError(
+                f"{path}: line {line + 1} is not a row of this table ({problem}); fix or delete it."
+            )
+        rows.append(dict(zip(header, record, strict=True)))
+        line = reader.line_num
+    return rows
+
+
+def torn_line_message(path: Path | str, fields: int, width: int) -> str:
+    """The warning every reader gives for a torn last line (the loader's too)."""
+    return (
+        f"{path}: the last line is incomplete ({fields} of {width} fields, no newline: a write was cut off by "
+        "a kill or a full disk); skipped it. 'rnnbench run --resume' on its folder measures that case again."
+    )
+
+
+def _row_problem(record: list[str], width: int, version_at: int | None, checks: list[tuple[str, int]]) -> str:
+    if len(record) != width:
+        return f"{len(record)} fields, the header has {width}"
+    if version_at is not None and record[version_at].strip() != str(SCHEMA_VERSION):
+        return f"schema_version {record[version_at]!r}, expected {SCHEMA_VERSION}"
+    for name, index in checks:
+        cell = record[index].strip()
+        if cell:
+            try:
+                float(cell)
+            except ValueError:
+                return f"column '{name}' holds {cell!r}, not a number"
+    return ""
+
+
+# ---- the folder ------------------------------------------------------------------------------------------
 class RunFolder:
-    """One invocation's folder: metadata plus appendable tables."""
+    """One invocation's folder: metadata plus appendable tables, owned by one process at a time."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self._owner: _Ownership | None = None
+        self._write_lock: Any = None
 
     @property
     def run_id(self) -> str:
         return str(self.read_metadata().get("run_id", self.path.name))
 
+    # ---- ownership
+    def acquire(self, command: str | None = None) -> RunFolder:
+        """Make this process the folder's only writer (re-entrant: for this object, and shared with other
+        objects of this process on the same folder). Raises ``FolderInUseError`` (exit 2, naming the owner's
+        PID) while another live process owns it; a dead owner's lock does not count."""
+        if self._owner is not None and not self._owner.closed:
+            return self
+        key = os.path.realpath(self.path)
+        owner = _HELD.get(key)
+        if owner is None or owner.closed:
+            owner = _Ownership(self.path, command or _command_text())
+            _HELD[key] = owner
+        owner.holders += 1
+        self._owner = owner
+        return self
+
+    def release(self) -> None:
+        """Give the folder up (idempotent); the last holder in this process releases the lock and removes the
+        lock files."""
+        owner, self._owner = self._owner, None
+        if owner is not None:
+            owner.holders -= 1
+            if owner.holders <= 0:
+                owner.close()
+        self._write_lock = None
+
+    @property
+    def owned(self) -> bool:
+        return self._owner is not None and not self._owner.closed
+
+    @contextlib.contextmanager
+    def owning(self, command: str | None = None) -> Iterator[RunFolder]:
+        """``with folder.owning(): …`` — acquire, then release whatever happens."""
+        self.acquire(command)
+        try:
+            yield self
+        finally:
+            self.release()
+
     @classmethod
-    def create(cls, root: Path, metadata: dict[str, Any], run_id: str | None = None) -> RunFolder:
-        """A new folder ``root/<run-id>`` (or ``root`` itself if it is an empty/new folder named by the
-        user via ``--output``)."""
-        run_id = run_id or new_run_id()
-        path = Path(root) / run_id
-        path.mkdir(parents=True, exist_ok=False)
+    def create(
+        cls, root: Path, metadata: dict[str, Any], run_id: str | None = None, command: str | None = None
+    ) -> RunFolder:
+        """A new folder ``root/<run-id>``, owned by this process (``release`` it when done), with its metadata.
+        ``run_id`` must be one safe folder name (``check_run_id``)."""
+        run_id = check_run_id(run_id) if run_id is not None else new_run_id()
+        root = Path(root)
+        path = root / run_id
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(root, exc, "create the results folder", "choose another --output") from exc
+        try:
+            path.mkdir()
+        except FileExistsError:
+            refuse_existing(path)
+        except OSError as exc:
+            raise StorageError(path, exc, "create", "choose a writable --output") from exc
         folder = cls(path)
-        folder.write_metadata({"schema_version": SCHEMA_VERSION, "run_id": run_id, **metadata})
+        try:
+            folder.acquire(command)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                path.rmdir()  # only while it is still empty
+            raise
+        try:
+            folder.write_metadata({"schema_version": SCHEMA_VERSION, "run_id": run_id, **metadata})
+        except BaseException:
+            folder.release()
+            with contextlib.suppress(OSError):  # ours and holding nothing worth keeping
+                for child in path.iterdir():
+                    child.unlink()
+                path.rmdir()
+            raise
         return folder
 
     @classmethod
-    def open_existing(cls, path: Path | str) -> RunFolder:
+    def open_existing(cls, path: Path | str, own: bool = False, command: str | None = None) -> RunFolder:
+        """An existing run folder; ``own=True`` (resume) makes this process its only writer."""
         folder = cls(Path(path))
         if not (folder.path / "metadata.json").exists():
             raise SchemaError(
                 f"{folder.path}: no metadata.json here, so this is not an rnnbench run folder; "
                 "pass the folder that 'rnnbench run' created (results/<run-id>)."
             )
+        if own:
+            folder.acquire(command)
         return folder
 
+    def repair(self) -> list[str]:
+        """Owner only: cut the torn last line of every table (a kill mid-write) and remove temporary files
+        a killed writer left. Returns one warning per file changed."""
+        notes = []
+        for name in TABLES:
+            if (self.path / f"{name}.csv").exists():
+                note = self.table(name).repair()
+                if note:
+                    notes.append(note)
+        for tmp in (self.path / "metadata.json.tmp", *self.path.glob(".*.tmp")):
+            if tmp.exists():
+                _remove(tmp)
+        return notes
+
+    # ---- metadata
+    def _writes(self) -> Any:
+        if self._write_lock is None:
+            self._write_lock = _file_lock(self.path / WRITE_LOCK, timeout=-1)
+        return self._write_lock
+
     def write_metadata(self, metadata: dict[str, Any]) -> None:
+        """Replace ``metadata.json`` atomically (temporary file, fsync, rename). On a full disk, where the
+        temporary file cannot be written, a change that does not grow the file (such as marking the run
+        failed) is written in place, so the status never stays ``running`` after a failure."""
+        target = self.path / "metadata.json"
         tmp = self.path / "metadata.json.tmp"
-        tmp.write_text(json.dumps(metadata, indent=2, sort_keys=True, default=str) + "\n")
-        os.replace(tmp, self.path / "metadata.json")
+        data = (json.dumps(metadata, indent=2, sort_keys=True, default=str) + "\n").encode()
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+            try:
+                _write_all(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, target)
+        except OSError as exc:
+            _remove(tmp)
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT) and self._write_in_place(target, data):
+                return
+            raise StorageError(target, exc) from exc
+
+    @staticmethod
+    def _write_in_place(target: Path, data: bytes) -> bool:
+        try:
+            if not target.exists() or target.stat().st_size < len(data):
+                return False
+            fd = os.open(target, os.O_WRONLY)
+            try:
+                _write_all(fd, data)
+                os.ftruncate(fd, len(data))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            return True
+        except OSError:
+            return False
 
     def read_metadata(self) -> dict[str, Any]:
         path = self.path / "metadata.json"
@@ -178,15 +574,23 @@ class RunFolder:
             data = json.loads(path.read_text())
         except FileNotFoundError:
             return {}
-        except json.JSONDecodeError as exc:
+        except OSError as exc:
+            raise StorageError(path, exc, "read") from exc
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise SchemaError(f"{path}: not valid JSON ({exc}); restore or delete the file.") from exc
         if not isinstance(data, dict):
             raise SchemaError(f"{path}: expected a JSON object.")
         return data
 
     def update_metadata(self, **changes: Any) -> None:
-        """Read-modify-write under a lock (concurrent workers update calibration and status)."""
-        with file_lock(self.path / "metadata.json"):
+        """Read-modify-write under the folder's write lock (concurrent workers update calibration and
+        status)."""
+        lock = self._writes()
+        try:
+            lock.acquire()
+        except OSError as exc:
+            raise StorageError(self.path / WRITE_LOCK, exc, "lock") from exc
+        try:
             data = self.read_metadata()
             for key, value in changes.items():
                 if isinstance(value, dict) and isinstance(data.get(key), dict):
@@ -194,6 +598,49 @@ class RunFolder:
                 else:
                     data[key] = value
             self.write_metadata(data)
+        finally:
+            lock.release()
+
+    def mark(self, status: str, **changes: Any) -> None:
+        """Record ``status`` (``failed``, ``interrupted``) on the way out of a failure: best effort, never
+        raising, so the original error is the one reported."""
+        with contextlib.suppress(Exception):
+            self.update_metadata(status=status, **changes)
 
     def table(self, name: str) -> CsvAppender:
-        return CsvAppender(self.path / f"{name}.csv", TABLES[name])
+        return CsvAppender(
+            self.path / f"{name}.csv",
+            TABLES[name],
+            lock=self._writes(),
+            numeric=columns_of(name, "int", "float"),
+        )
+
+
+def refuse_existing(path: Path) -> None:
+    """A new run may not reuse ``path``: ``FolderInUseError`` (naming the PID) while a live process owns it,
+    else ``ConfigError`` (already exists). Nothing happens when ``path`` does not exist."""
+    path = Path(path)
+    if not path.exists():
+        return
+    if (path / OWNER_LOCK).exists():
+        probe = RunFolder(path)
+        with contextlib.suppress(StorageError):
+            probe.acquire()  # raises FolderInUseError while its owner lives
+        probe.release()
+    raise ConfigError(f"{path} already exists; pick another --run-id, or continue it with --resume {path}.")
+
+
+def _command_text() -> str:
+    import sys
+
+    argv = list(sys.argv)
+    if argv and argv[0].endswith(("rnnbench", "__main__.py")):
+        argv[0] = "rnnbench"
+    return " ".join(argv)[:200]
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a folder this process created and could not finish (best effort)."""
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)

@@ -6,13 +6,21 @@ one message naming the file, the column and the fix, and ``case_id`` is a string
 are declared once, in ``schema.COLUMN_TYPES``. ``load_report_data`` adds what only the report needs
 (duplicates, shape defaults, platform labels, warnings) on top.
 
+A torn last line (no newline: a kill or a full disk cut the write off) is skipped with an
+``errors.DataWarning`` naming the file, never shown as data; any other line that is not a row of the table
+(another ``schema_version``, text in a numeric column, a field too many) is refused with the file and the line.
+Readers never write: repairing a torn file is the job of the folder's next owner (``run --resume``).
+
 Never imports torch: ``rnnbench report`` and ``compare`` must run on a machine without the GPU stack.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
-from collections.abc import Iterable, Sequence
+import warnings as _warnings
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +29,15 @@ import numpy as np
 import pandas as pd
 
 from rnnbench.core.values import TRUE_TEXTS
-from rnnbench.errors import ConfigError, SchemaError
-from rnnbench.results.schema import COLUMN_TYPES, SCHEMA_VERSION, TABLES, TRAIN_SIZE_COLUMN, columns_of
+from rnnbench.errors import ConfigError, DataWarning, SchemaError, StorageError
+from rnnbench.results.folder import torn_line_message
+from rnnbench.results.schema import (
+    COLUMN_TYPES,
+    SCHEMA_VERSION,
+    TABLES,
+    TRAIN_SIZE_COLUMN,
+    read_csv_dtypes,
+)
 
 REPORT_TABLES: tuple[str, ...] = ("summary", "train_summary", "curves")
 """The tables ``rnnbench report`` reads in full (``samples.csv`` only where a case has one round)."""
@@ -100,25 +115,57 @@ def _apply_types(frame: pd.DataFrame, path: Path, name: str) -> pd.DataFrame:
     return frame
 
 
+def _without_torn_line(path: Path, width: int) -> Path | io.BytesIO:
+    """``path`` itself, or — when its last line has no newline (a write cut off by a kill or a full disk) —
+    its bytes without that line, after a ``DataWarning`` naming the file. Reads only the last byte in the
+    common case."""
+    with path.open("rb") as fh:
+        size = fh.seek(0, 2)
+        if size == 0:
+            raise SchemaError(f"{path}: the file is empty (no header); delete it or rerun the job.")
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return path
+        fh.seek(0)
+        data = fh.read()
+    cut = data.rfind(b"\n") + 1
+    if cut == 0:
+        raise SchemaError(f"{path}: the header line is incomplete; delete the file or rerun the job.")
+    fragment = data[cut:].decode("utf-8", "replace")
+    fields = len(fragment.split(","))
+    _warnings.warn(DataWarning(torn_line_message(path, fields, width)), stacklevel=4)
+    return io.BytesIO(data[:cut])
+
+
 def load_table(path: Path, name: str) -> pd.DataFrame:
     """Read and validate one table with its declared column types; errors name the file, the column and the
     fix. Adds ``source_file`` (the path, as text) so rows can be traced back to their run folder."""
 
     columns = TABLES[name]
     path = Path(path)
-    if path.stat().st_size == 0:
-        raise SchemaError(f"{path}: the file is empty (no header); delete it or rerun the job.")
-    as_text = {col: str for col in columns_of(name, "id", "text")}  # never guessed as numbers
     try:
-        frame = pd.read_csv(path, keep_default_na=True, low_memory=False, dtype=as_text)
+        source: Path | io.BytesIO = _without_torn_line(path, len(columns))
+    except OSError as exc:
+        raise StorageError(path, exc, "read") from exc
+    try:
+        frame = pd.read_csv(source, keep_default_na=True, low_memory=False, dtype=read_csv_dtypes(name))
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise SchemaError(f"{path}: not a readable CSV ({exc}).") from exc
+        raise SchemaError(f"{path}: not a readable CSV ({exc}); fix or delete the broken line.") from exc
+    except pd.errors.EmptyDataError:
+        raise SchemaError(f"{path}: the file is empty (no header); delete it or rerun the job.") from None
     if "schema_version" not in frame.columns:
         raise SchemaError(
             f"{path}: missing column 'schema_version'; this is not an rnnbench {name}.csv "
             f"(expected columns: {', '.join(columns[:6])}, …)."
         )
-    versions = set(pd.to_numeric(frame["schema_version"], errors="coerce").dropna().astype(int))
+    version = pd.to_numeric(frame["schema_version"], errors="coerce")
+    stray = version.isna()
+    if stray.any():  # a line that is not a row (a fragment glued to the next row, garbage): never data
+        raise SchemaError(
+            f"{path}: line {_line_of(stray)} is not a row of this table (schema_version "
+            f"{frame['schema_version'][stray].iloc[0]!r}); fix or delete that line."
+        )
+    versions = set(version.astype(int))
     if versions - {SCHEMA_VERSION}:
         raise SchemaError(
             f"{path}: column 'schema_version' is {sorted(versions)}, but this rnnbench reads "
@@ -228,6 +275,9 @@ class Results:
     inputs: list[Path]
     folders: list[Path]
     """The folders holding the loaded tables, sorted."""
+    warnings: list[str] = field(default_factory=list)
+    """What was left out while reading (a torn last line), one line each naming the file; also issued as
+    ``DataWarning``s, which the CLI prints."""
 
     def run_of(self, table_file: Path) -> RunInfo | None:
         """The metadata of the run folder holding ``table_file``."""
@@ -255,10 +305,27 @@ def load(paths: Sequence[Path | str], tables: Sequence[str] = ("summary",)) -> R
     files = discover(paths)
     if not any(files[name] for name in tables):
         raise SchemaError(_nothing_found(paths, tables))
-    frames = {name: load_tables(files[name], name) for name in tables}
+    with _collect_data_warnings() as notes:
+        frames = {name: load_tables(files[name], name) for name in tables}
+    for note in notes:  # re-issued, so callers that only take the frames still let the user know
+        _warnings.warn(DataWarning(note), stacklevel=2)
     folders = sorted({f.parent for name in tables for f in files[name]})
     runs = {str(folder): info for folder in folders if (info := read_run_info(folder)) is not None}
-    return Results(frames, runs, files, [Path(p) for p in paths], folders)
+    return Results(frames, runs, files, [Path(p) for p in paths], folders, notes)
+
+
+@contextlib.contextmanager
+def _collect_data_warnings() -> Iterator[list[str]]:
+    """Catch the ``DataWarning``s issued inside, as text (other warnings pass through)."""
+    notes: list[str] = []
+    with _warnings.catch_warnings(record=True) as caught:
+        _warnings.simplefilter("always", DataWarning)
+        yield notes
+    for item in caught:
+        if issubclass(item.category, DataWarning):
+            notes.append(str(item.message))
+        else:
+            _warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
 
 
 def load_results(paths: Sequence[Path | str], name: str = "summary") -> pd.DataFrame:
@@ -315,10 +382,11 @@ def load_report_data(paths: Sequence[Path | str]) -> ReportData:
 
     Raises ``SchemaError`` (file, column, fix) for malformed input and when nothing readable is found.
     """
-    loaded = load(paths, REPORT_TABLES)
+    with _collect_data_warnings():  # shown once, in the report's own warnings
+        loaded = load(paths, REPORT_TABLES)
     summary, train, curves = (loaded.frames[name] for name in REPORT_TABLES)
     runs = loaded.runs
-    warnings: list[str] = []
+    warnings: list[str] = list(loaded.warnings)
     for folder in loaded.folders:
         info = runs.get(str(folder))
         if info is None:

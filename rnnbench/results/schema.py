@@ -130,6 +130,14 @@ def columns_of(table: str, *kinds: ColumnKind) -> tuple[str, ...]:
     return tuple(col for col, kind in COLUMN_TYPES.get(table, {}).items() if kind in kinds)
 
 
+def read_csv_dtypes(table: str) -> dict[str, type]:
+    """``pd.read_csv(path, dtype=read_csv_dtypes("summary"))``: the identifier and text columns of ``table`` as
+    strings, so pandas never guesses a number (the fingerprint ``39466357e255`` would become 3.9e+262, a
+    ``case_id`` of digits would lose its leading zeros). The loader reads every table this way;
+    ``results/README.md`` prints these dicts for copying (a test keeps the two equal)."""
+    return {col: str for col in columns_of(table, "id", "text")}
+
+
 HARD_KEYS: tuple[str, ...] = (
     "torch",
     "cuda",

@@ -1,0 +1,267 @@
+"""Do the intervals rnnbench prints cover as often as they say? A simulation for every one of them.
+
+Each row draws ``replicates`` data sets from a known truth, builds the interval exactly as the tool does and
+counts how often it contains the truth. ``claimed`` is the level the tool prints beside the interval (95%
+unless the interval says otherwise, as a median of ≤ 5 values does); an honest interval covers at least that
+often, up to simulation noise (± 2·√(p(1−p)/replicates), about ±0.3% at 20,000 replicates).
+
+- median (order statistics): ``stats.median_ci`` — time per case, within a round (samples) or over rounds;
+- GRU/LSTM ratio over rounds: ``analyse.speed.ratio_over_rounds`` (what ``run``/``report`` use: the log-ratio
+  t-interval below 5 rounds per side, the bootstrap from 5), beside the plain bootstrap it replaced below 5;
+- GRU/LSTM ratio over one round's samples: ``stats.bootstrap_ratio_ci_batch`` on samples — honest about that
+  one process, not about the next: with a between-process offset it misses the cross-process ratio;
+- t: ``stats.t_interval`` (training metrics over seeds);
+- Wilson: ``stats.wilson_interval`` (success rates) — computed exactly from the binomial, no simulation.
+
+    python benchmarks/coverage.py [--replicates 20000] [--seed 0]
+
+Deterministic for a given seed; about 20 s on 2 cores. ``tests/test_coverage.py`` runs the same functions with
+fewer replicates and asserts on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnnbench.analyse import stats
+from rnnbench.analyse.speed import ratio_over_rounds
+
+
+@dataclass(frozen=True)
+class Row:
+    """One simulated interval: what, from which data, its claimed level and how often it covered."""
+
+    interval: str
+    scenario: str
+    n: str
+    claimed: float
+    coverage: float
+    replicates: int | str
+
+    @property
+    def honest(self) -> bool:
+        """Covers at least its claimed level, allowing two standard errors of simulation noise."""
+        if isinstance(self.replicates, str):  # exact computation: no noise
+            return self.coverage >= self.claimed - 1e-9
+        noise = 2 * math.sqrt(self.claimed * (1 - self.claimed) / self.replicates)
+        return self.coverage >= self.claimed - noise
+
+
+def _covers(low: np.ndarray, high: np.ndarray, truth: float) -> float:
+    return float(np.mean((low <= truth) & (truth <= high)))
+
+
+# ---- median (order statistics) ----------------------------------------------------------------------------
+def median_rows(
+    replicates: int, rng: np.random.Generator, sizes: tuple[int, ...] = (2, 3, 5, 6, 10, 30)
+) -> list[Row]:
+    """``median_ci`` of n right-skewed values (lognormal, true median 1), as the timer and the rounds use it."""
+    rows = []
+    for n in sizes:
+        x = np.sort(rng.lognormal(0.0, 0.5, (replicates, n)), axis=1)
+        k, level = stats.median_order(n)
+        ci = stats.median_ci(x[0])
+        assert ci.low == x[0, k - 1] and ci.level == level  # the same positions median_ci uses
+        rows.append(
+            Row(
+                "median (order statistics)",
+                "lognormal",
+                str(n),
+                level,
+                _covers(x[:, k - 1], x[:, n - k], 1.0),
+                replicates,
+            )
+        )
+    return rows
+
+
+# ---- GRU/LSTM ratio over rounds ---------------------------------------------------------------------------
+Noise = Callable[[np.random.Generator, tuple[int, int]], np.ndarray]
+"""Multiplicative round-to-round noise with median 1 (a round median divided by the true time)."""
+
+NOISES: dict[str, Noise] = {
+    "lognormal 5%": lambda g, shape: np.exp(g.normal(0.0, 0.05, shape)),
+    "heavy tails (t3)": lambda g, shape: np.exp(0.03 * g.standard_t(3, shape)),
+    "skewed (busy rounds)": lambda g, shape: np.exp(g.exponential(0.05, shape) - 0.05 * math.log(2)),
+}
+
+
+def _rounds(
+    rng: np.random.Generator, replicates: int, n_gru: int, n_lstm: int, noise: str, gru_scale: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Round medians of a GRU that takes 0.8× the LSTM's time (true ratio 0.8)."""
+    draw = NOISES[noise]
+    gru = 0.8 * np.exp(gru_scale * np.log(draw(rng, (replicates, n_gru))))
+    lstm = draw(rng, (replicates, n_lstm))
+    return gru, lstm
+
+
+def ratio_rounds_rows(replicates: int, rng: np.random.Generator) -> list[Row]:
+    """The ratio interval ``run``/``report`` print over rounds, and the bootstrap it replaced below 5."""
+    rows = []
+    for n in (2, 3, 4, 5, 8):
+        gru, lstm = _rounds(rng, replicates, n, n, "lognormal 5%")
+        _, low, high = stats.bootstrap_ratio_ci_batch(gru, lstm)
+        rows.append(
+            Row(
+                "ratio over rounds: bootstrap (old below 5)",
+                "lognormal 5%",
+                f"{n}+{n}",
+                0.95,
+                _covers(low, high, 0.8),
+                replicates,
+            )
+        )
+    cases = [(n, n, noise, 1.0) for n in (2, 3, 4, 5, 8) for noise in NOISES]
+    cases += [
+        (2, 4, "lognormal 5%", 4.0),
+        (4, 2, "lognormal 5%", 4.0),
+        (3, 5, "lognormal 5%", 4.0),
+        (5, 8, "lognormal 5%", 4.0),
+    ]
+    for n_gru, n_lstm, noise, scale in cases:
+        gru, lstm = _rounds(rng, replicates, n_gru, n_lstm, noise, scale)
+        _, low, high, method = ratio_over_rounds(gru, lstm)
+        scenario = noise + (f", GRU {scale:g}× noisier" if scale != 1 else "")
+        rows.append(
+            Row(
+                f"ratio over rounds: {method} (used)",
+                scenario,
+                f"{n_gru}+{n_lstm}",
+                0.95,
+                _covers(low, high, 0.8),
+                replicates,
+            )
+        )
+    return rows
+
+
+# ---- GRU/LSTM ratio over one round's samples ----------------------------------------------------------------
+def ratio_samples_rows(replicates: int, rng: np.random.Generator, n: int = 20) -> list[Row]:
+    """The one-round interval: bootstrap over one process's samples. Without a between-process effect it
+    covers; with one (each process runs 3% faster or slower, as CPU frequency, memory placement and thread
+    pinning make it) it misses the ratio the next process would see."""
+    rows = []
+    for offset in (0.0, 0.03):
+        gru = 0.8 * np.exp(rng.normal(0.0, 0.05, (replicates, n)) + rng.normal(0.0, offset, (replicates, 1)))
+        lstm = np.exp(rng.normal(0.0, 0.05, (replicates, n)) + rng.normal(0.0, offset, (replicates, 1)))
+        _, low, high = stats.bootstrap_ratio_ci_batch(gru, lstm)
+        scenario = f"process offset sd {offset:.0%}" if offset else "no process offset"
+        rows.append(
+            Row(
+                "ratio over samples (one round)",
+                scenario,
+                f"{n}+{n} samples",
+                0.95,
+                _covers(low, high, 0.8),
+                replicates,
+            )
+        )
+    return rows
+
+
+# ---- t and Wilson -----------------------------------------------------------------------------------------
+def t_rows(replicates: int, rng: np.random.Generator) -> list[Row]:
+    """``t_interval`` of a mean over seeds: normal metrics, and right-skewed ones (lognormal σ = 0.5 and 1, as
+    a loss over seeds is when a few seeds train badly) — where a t-interval of 3–10 values undercovers."""
+    from scipy.stats import t as student_t
+
+    rows = []
+    for scenario, draw, truth in (
+        ("normal", lambda shape: rng.normal(1.0, 0.3, shape), 1.0),
+        ("lognormal σ=0.5", lambda shape: rng.lognormal(0.0, 0.5, shape), math.exp(0.125)),
+        ("lognormal σ=1", lambda shape: rng.lognormal(0.0, 1.0, shape), math.exp(0.5)),
+    ):
+        for n in (3, 5, 10):
+            x = draw((replicates, n))
+            assert stats.t_interval(x[0]).contains(float(np.mean(x[0])))
+            half = student_t.ppf(0.975, n - 1) * x.std(axis=1, ddof=1) / math.sqrt(n)
+            mean = x.mean(axis=1)
+            rows.append(
+                Row(
+                    "t (mean over seeds)",
+                    scenario,
+                    str(n),
+                    0.95,
+                    _covers(mean - half, mean + half, truth),
+                    replicates,
+                )
+            )
+    return rows
+
+
+def wilson_coverage(n: int, p: float, level: float = 0.95) -> float:
+    """Exact coverage of ``wilson_interval`` at success probability ``p`` with ``n`` trials."""
+    from scipy.stats import binom
+
+    total = 0.0
+    for k in range(n + 1):
+        ci = stats.wilson_interval(k, n, level)
+        if ci.low <= p <= ci.high:
+            total += float(binom.pmf(k, n, p))
+    return total
+
+
+def wilson_rows(sizes: tuple[int, ...] = (3, 5, 10, 20)) -> list[Row]:
+    """Wilson's exact coverage, averaged over p in [0.01, 0.99] and at its worst p (it oscillates)."""
+    grid = np.linspace(0.01, 0.99, 99)
+    rows = []
+    for n in sizes:
+        cover = np.array([wilson_coverage(n, float(p)) for p in grid])
+        rows.append(Row("Wilson (success rate)", "mean over p", str(n), 0.95, float(cover.mean()), "exact"))
+        worst = int(cover.argmin())
+        rows.append(
+            Row(
+                "Wilson (success rate)",
+                f"worst p = {grid[worst]:.2f}",
+                str(n),
+                0.95,
+                float(cover[worst]),
+                "exact",
+            )
+        )
+    return rows
+
+
+def all_rows(replicates: int = 20000, seed: int = 0) -> list[Row]:
+    rng = np.random.default_rng(seed)
+    return [
+        *median_rows(replicates, rng),
+        *ratio_rounds_rows(replicates, rng),
+        *ratio_samples_rows(replicates, rng),
+        *t_rows(replicates, rng),
+        *wilson_rows(),
+    ]
+
+
+def markdown(rows: list[Row]) -> str:
+    lines = [
+        "| interval | data | n | claimed | simulated coverage | replicates |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        flag = "" if r.honest else " ✗"
+        cells = (r.interval, r.scenario, r.n, f"{r.claimed:.1%}", f"{r.coverage:.1%}{flag}", str(r.replicates))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replicates", type=int, default=20000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    start = time.perf_counter()
+    rows = all_rows(args.replicates, args.seed)
+    print(markdown(rows))
+    print(f"\n✗: below the claimed level beyond simulation noise. {time.perf_counter() - start:.1f} s.")
+
+
+if __name__ == "__main__":
+    main()
