@@ -201,7 +201,9 @@ def test_readers_skip_a_torn_last_line_with_a_warning_and_never_write(tmp_path: 
         tmp_path / "run" / "summary.csv", [_summary_row()], torn=f"{SCHEMA_VERSION},r,c9,0,gr"
     )
     before = path.read_bytes()
-    with pytest.warns(DataWarning, match=r"summary\.csv: the last line is incomplete \(5 of 49 fields"):
+    with pytest.warns(
+        DataWarning, match=rf"summary\.csv: the last line is incomplete \(5 of {len(SUMMARY_COLUMNS)} fields"
+    ):
         frame = load_table(path, "summary")
     assert frame["case_id"].tolist() == ["c0"]
     with pytest.warns(DataWarning, match="last line is incomplete"):
@@ -223,7 +225,10 @@ def test_a_line_that_is_not_a_row_is_refused_with_its_line_number(tmp_path: Path
     path.write_text(lines[0] + lines[1] + "garbage\n" + lines[2])
     with pytest.raises(SchemaError, match=r"summary\.csv: line 3 is not a row of this table"):
         load_table(path, "summary")
-    with pytest.raises(SchemaError, match=r"line 3 is not a row of this table \(1 fields, the header has 49\)"):
+    with pytest.raises(
+        SchemaError,
+        match=rf"line 3 is not a row of this table \(1 fields, the header has {len(SUMMARY_COLUMNS)}\)",
+    ):
         RunFolder(tmp_path).table("summary").read_rows()
     _write_summary(tmp_path / "bad" / "summary.csv", [_summary_row(threads="one")])
     with pytest.raises(SchemaError, match="column 'threads' has a non-numeric value 'one' on line 2"):
@@ -239,7 +244,10 @@ def test_the_owner_repairs_a_torn_tail_and_says_so(tmp_path: Path) -> None:
         fh.write("1,r,c1,0")
     (folder.path / "metadata.json.tmp").write_text("")  # a killed metadata write
     notes = folder.repair()
-    assert len(notes) == 1 and "summary.csv: its last line was incomplete (4 of 49 fields" in notes[0]
+    assert (
+        len(notes) == 1
+        and f"summary.csv: its last line was incomplete (4 of {len(SUMMARY_COLUMNS)} fields" in notes[0]
+    )
     assert (folder.path / "summary.csv").read_text().endswith("\n")
     assert not (folder.path / "metadata.json.tmp").exists()
     folder.release()
@@ -286,3 +294,42 @@ def test_metadata_json_stays_readable_after_many_updates(tmp_path: Path) -> None
         folder.update_metadata(calibration={f"k{i}": float(i)})
     assert len(json.loads((folder.path / "metadata.json").read_text())["calibration"]) == 20
     folder.release()
+
+
+def test_an_append_waits_for_another_writers_half_written_row(tmp_path: Path) -> None:
+    """Two pool workers append to one summary.csv. While one holds the write lock with half a row on disk,
+    the other must wait — its torn-tail repair happens inside the lock, so it can never cut a row that is
+    still being written (issue 12, defect 8)."""
+    import threading
+    import time
+
+    from filelock import FileLock
+
+    path = tmp_path / "summary.csv"
+    lock_path = str(tmp_path / folder_mod.WRITE_LOCK)
+    columns = ("schema_version", "run_id", "message")
+    first = CsvAppender(path, columns, FileLock(lock_path, thread_local=False))
+    first.append([{"run_id": "r", "message": "header and one row"}])
+    second = CsvAppender(path, columns, FileLock(lock_path, thread_local=False))  # another worker's lock
+    holding = threading.Event()
+    writer_lock = FileLock(lock_path, thread_local=False)
+
+    def slow_writer() -> None:
+        with writer_lock, path.open("a", encoding="utf-8") as fh:
+            fh.write(f"{SCHEMA_VERSION},r,first half")
+            fh.flush()
+            holding.set()
+            time.sleep(0.4)  # the other worker tries to append meanwhile
+            fh.write(" and second half\n")
+
+    thread = threading.Thread(target=slow_writer)
+    thread.start()
+    holding.wait(5)
+    second.append([{"run_id": "r", "message": "appended after the slow row"}])
+    thread.join()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[1:] == [
+        f"{SCHEMA_VERSION},r,header and one row",
+        f"{SCHEMA_VERSION},r,first half and second half",
+        f"{SCHEMA_VERSION},r,appended after the slow row",
+    ]

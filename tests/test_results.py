@@ -63,7 +63,7 @@ def test_loader_reads_a_valid_table(tmp_path: Path) -> None:
         ("", "the file is empty"),
         ("a,b\n1,2\n", "missing column 'schema_version'"),
         ("schema_version,run_id\n1,r\n", "missing column 'case_id'"),
-        ("schema_version,run_id\n99,r\n", "is \\[99\\], but this rnnbench reads version 1"),
+        ("schema_version,run_id\n99,r\n", "is \\[99\\], but this rnnbench reads versions 1, 2"),
     ],
 )
 def test_loader_errors_name_file_column_and_fix(tmp_path: Path, content: str, message: str) -> None:
@@ -122,3 +122,20 @@ def test_load_returns_frames_and_run_metadata(tmp_path: Path) -> None:
     assert results.run_of(tmp_path / "loose" / "summary.csv") is None  # no metadata.json
     with pytest.raises(SchemaError, match="no curves.csv found .*'rnnbench train'"):
         load([tmp_path], ("curves",))
+
+
+def test_version_1_files_are_read_with_the_added_columns_blank(tmp_path: Path) -> None:
+    """Schema 2 added ``math`` (summary) and ``compute_dtype`` (train_summary): a version 1 file still loads,
+    those columns blank ("not recorded"), and a version 2 file without them is refused."""
+    from rnnbench.results.loader import load_table
+    from rnnbench.results.schema import ADDED_IN, SUMMARY_COLUMNS
+
+    v1_columns = [c for c in SUMMARY_COLUMNS if c not in ADDED_IN[2]["summary"]]
+    row = {c: "" for c in v1_columns} | {"schema_version": "1", "run_id": "r", "case_id": "0123", "arch": "gru"}
+    path = tmp_path / "summary.csv"
+    path.write_text(",".join(v1_columns) + "\n" + ",".join(row[c] for c in v1_columns) + "\n")
+    frame = load_table(path, "summary")
+    assert list(frame["math"]) == [""] and list(frame["case_id"]) == ["0123"]
+    path.write_text(path.read_text().replace("\n1,", "\n2,", 1))
+    with pytest.raises(SchemaError, match="missing column 'math'"):
+        load_table(path, "summary")

@@ -99,6 +99,12 @@ def run_command(
         help="K/N: run only shard K (1-based) of N — a deterministic, cost-balanced partition of the grid, "
         "the same on every machine (Slurm arrays, CI matrices). Merge the folders with 'rnnbench merge'.",
     ),
+    tf32: bool = typer.Option(
+        False,
+        "--tf32",
+        help="Let float32 matmuls and cuDNN use TF32 on NVIDIA GPUs (both; default: IEEE float32 for every "
+        "implementation and the matmul peak alike). Recorded per row (math) and in the fingerprint.",
+    ),
     yes: bool = typer.Option(
         False, "--yes", "-y", help="Start a long run without asking (only a terminal is ever asked; CI never)."
     ),
@@ -135,7 +141,7 @@ def run_command(
             "threads": threads, "workload": workload, "preset": preset, "config": config, "rounds": rounds,
             "output": output, "run-id": run_id, "dry-run": dry_run or None, "budget": budget,
             "target-precision": target_precision, "warmup": warmup, "busy-threshold": busy_threshold,
-            "seed": seed, "shard": shard, "show": show,
+            "seed": seed, "shard": shard, "show": show, "tf32": tf32 or None,
         }  # fmt: skip
         extra = [f"--{name}" for name, value in plan_options.items() if value not in (None, [], ())]
         if extra:
@@ -164,7 +170,7 @@ def run_command(
     }  # fmt: skip
     settings_over = {
         "budget": budget, "target_precision": target_precision, "warmup": warmup,
-        "busy_threshold": busy_threshold,
+        "busy_threshold": busy_threshold, "tf32": tf32 or None,
     }  # fmt: skip
     spec, settings = build_plan(preset, config_data, axes, settings_over, seed)
     n_rounds = rounds if rounds is not None else int(config_data.get("rounds", 1))
@@ -193,7 +199,7 @@ def run_command(
     estimate = plan.estimated_seconds(fresh_processes)
     console.print(
         f"{len(plan.grid.cases)} cases × {n_rounds} round(s) = {plan.total} measurements; estimated duration: "
-        f"up to about {fmt_duration(estimate)}",
+        f"about {fmt_duration(estimate)} ({slow_case_note(settings)})",
         markup=False,
     )
     _confirm_long_run(estimate, len(plan.grid.cases), yes)
@@ -236,8 +242,8 @@ def _dry_run(
         console.print(f"  {name}: {_values_text(values)}", markup=False)
     estimate = estimate_seconds(len(cases), settings, rounds, workers=rounds > 1)
     console.print(
-        f"Estimated duration: up to about {fmt_duration(estimate)} (per case at most "
-        f"{settings.warmup_max_s:g} s warm-up + {settings.budget_s:g} s timing; precise cases stop sooner)",
+        f"Estimated duration: about {fmt_duration(estimate)} (per case {settings.warmup_max_s:g} s warm-up + "
+        f"{settings.budget_s:g} s timing; precise cases stop sooner, {slow_case_note(settings)})",
         markup=False,
     )
 
@@ -262,6 +268,18 @@ def _values_text(values: list[Any], shown: int = 8) -> str:
     numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
     span = f"{min(values)} … {max(values)}" if numbers else f"{values[0]} … {values[-1]}"
     return f"{len(values)} values, {span}"
+
+
+def slow_case_note(settings: Settings) -> str:
+    """What the estimate assumes: every case ends within its warm-up limit and ``--budget``. A case whose one
+    iteration is longer than budget / min samples still takes its minimum samples (and warm-up iterations), so
+    it runs longer — say so rather than promise an upper bound."""
+    per_iter_ms = settings.budget_s / settings.min_samples * 1000
+    return (
+        f"cases whose iteration exceeds {per_iter_ms:.0f} ms take longer: at least "
+        f"{settings.warmup_min_iters} warm-up + {settings.min_samples} timed iterations each; compiled adds "
+        "its compile time"
+    )
 
 
 def fmt_duration(seconds: float) -> str:
@@ -300,13 +318,13 @@ def _confirm_long_run(estimate: float, cases: int, yes: bool) -> None:
         return
     if not _interactive():
         err_console().print(
-            f"Warning: a long run ({cases} cases, up to about {fmt_duration(estimate)}); starting without "
+            f"Warning: a long run ({cases} cases, about {fmt_duration(estimate)} or more); starting without "
             "asking (no terminal). Check the grid with --dry-run, or split it with --shard K/N.",
             markup=False,
         )
         return
     if not typer.confirm(
-        f"{cases} cases may take up to about {fmt_duration(estimate)}. Start now?", default=False, err=True
+        f"{cases} cases may take about {fmt_duration(estimate)} or more. Start now?", default=False, err=True
     ):
         err_console().print(
             "Nothing was run. Check the grid with --dry-run, split it with --shard K/N, or pass --yes.",

@@ -77,10 +77,16 @@ def train_command(
     ),
     device: str | None = typer.Option(None, "--device", "-d", help="cpu, cuda, cuda:N or auto. Default cpu."),
     dtype: str | None = typer.Option(
-        None, "--dtype", help="float32 (default), bfloat16 or float16 (autocast; weights stay float32)."
+        None,
+        "--dtype",
+        help="float32 (default); float16 (autocast + gradient scaler on CUDA); bfloat16 (the network cast, "
+        "float32 master weights). The dtype that really ran is recorded (compute_dtype).",
     ),
     impl: str | None = typer.Option(
         None, "--impl", "-i", help="Implementation trained: native (default), aten, cell, scratch, compiled."
+    ),
+    tf32: bool = typer.Option(
+        False, "--tf32", help="Let float32 matmuls and cuDNN use TF32 on NVIDIA GPUs (default: IEEE float32)."
     ),
     threads: int | None = typer.Option(
         None, "--threads", help="CPU intra-op threads while training (0 = torch's default). Default 1."
@@ -127,6 +133,7 @@ def train_command(
         "device": device,
         "dtype": dtype,
         "impl": impl,
+        "tf32": tf32 or None,
         "threads": threads,
         "copy_symbols": copy_symbols,
         "text": str(text) if text else None,
@@ -181,6 +188,13 @@ def train_command(
         else:
             console.print(item)
     console.print(f"Results: {folder.path}", markup=False)
+    ran = sorted({str(r.get("compute_dtype")) for r in rows if r.get("compute_dtype")} - {spec.dtype})
+    if ran:  # never silently: the recurrent stack computed in another dtype than asked (autocast, a fallback)
+        err_console().print(
+            f"Warning: asked for {spec.dtype}, but the recurrent stack computed in {', '.join(ran)} in some "
+            "runs (compute_dtype in train_summary.csv).",
+            markup=False,
+        )
     failed = [r for r in rows if r["status"] not in ("ok", "diverged")]
     if failed:
         err_console().print(

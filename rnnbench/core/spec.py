@@ -172,6 +172,8 @@ class Settings:
     budget_s: float = 3.0
     busy_threshold: float = 0.15
     """Flag a case busy when other processes used more than this fraction of all cores' time."""
+    tf32: bool = False
+    """Allow TF32 for float32 matmuls and cuDNN on NVIDIA GPUs (``measure.numerics``): off = IEEE float32."""
 
     def __post_init__(self) -> None:
         if self.target_rel_ci <= 0:

@@ -186,6 +186,7 @@ def train_unit(
         "diverged": status == "diverged",
         "status": status,
         "message": message,
+        "compute_dtype": precision.observed or "",
     }
     emit(done_event(unit, row, step, spec.steps))
     return UnitResult(row, curves)

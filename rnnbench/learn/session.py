@@ -26,6 +26,7 @@ from rnnbench.learn.loop import HeldOut, UnitResult, _error_row, done_event, tra
 from rnnbench.learn.sizing import expand_units
 from rnnbench.learn.spec import GRAD_CLIP, MATCH_TOLERANCE, REFERENCE_ARM, TrainSpec, unit_key, validate
 from rnnbench.learn.tasks import Task, make_task
+from rnnbench.measure.numerics import policy_name, set_tf32
 from rnnbench.results.folder import RunFolder
 
 
@@ -97,6 +98,7 @@ def run_training(
     threads_before = torch.get_num_threads()
     if spec.threads:
         torch.set_num_threads(spec.threads)
+    set_tf32(spec.tf32)  # one numeric policy for every arm (measure.numerics)
     emit(ProgressEvent("plan", done=sum(u.key in done for u in units), total=len(units)))
     folder.update_metadata(status="running")
     cache: dict[tuple[str, int], HeldOut] = {}
@@ -134,8 +136,6 @@ def run_training(
 
 def new_metadata(spec: TrainSpec, command: Sequence[str], tasks: Mapping[str, Task]) -> dict[str, Any]:
     """What ``metadata.json`` records for a training run (environment captured here, torch imported)."""
-    from rnnbench.measure.env import capture
-
     info = {}
     for name, task in tasks.items():
         info[name] = {
@@ -152,7 +152,7 @@ def new_metadata(spec: TrainSpec, command: Sequence[str], tasks: Mapping[str, Ta
         "command": list(command),
         "started_at": now_iso(),
         "status": "running",
-        "env": capture(),
+        "env": _capture_under_policy(spec),
         "settings": spec.to_dict(),
         "protocol": {
             "optimizer": "Adam",
@@ -163,12 +163,26 @@ def new_metadata(spec: TrainSpec, command: Sequence[str], tasks: Mapping[str, Ta
                 "counts as the worst); ties: smaller; none chosen when a run that trained lacks val_metric "
                 "(never on the evaluation metric)"
             ),
+            "math": policy_name(spec.tf32),
+            "precision": {
+                "float32": "as is",
+                "float16": "autocast, gradient scaler on CUDA, float32 weights",
+                "bfloat16": "network cast to bfloat16, float32 master weights (no autocast)",
+            }[spec.dtype],
             "match_tolerance": MATCH_TOLERANCE,
             "reference_arm": REFERENCE_ARM,
             "data_seed": "crc32('task|seq_len|seed'): identical stream for every arm, size and lr",
         },
         "tasks": info,
     }
+
+
+def _capture_under_policy(spec: TrainSpec) -> dict[str, Any]:
+    """The environment as the run will compute: its numeric flags are the policy, not torch's defaults."""
+    from rnnbench.measure.env import capture
+
+    set_tf32(spec.tf32)
+    return capture()
 
 
 def load_spec(folder: RunFolder) -> TrainSpec:

@@ -52,6 +52,8 @@ class TrainSpec:
     device: str = "cpu"
     dtype: str = "float32"
     impl: str = "native"
+    tf32: bool = False
+    """Allow TF32 for float32 matmuls and cuDNN on NVIDIA GPUs (``measure.numerics``); off = IEEE float32."""
     threads: int = 1
     """CPU intra-op threads while training (0 = torch's default). One is the default: these small models are
     dispatch-bound, and two OpenMP threads on a shared 2-core machine run many times slower."""

@@ -211,6 +211,8 @@ def _measure(case: Case, device: str, settings: Settings, rank: int, world: int,
     import torch
     from torch.nn.parallel import DistributedDataParallel
 
+    from rnnbench.measure.master import MasterWeights
+
     sync = sync_fn(device) or (lambda: None)
     single_s = float("nan")
     plain = replace(case, mode="train")
@@ -229,7 +231,8 @@ def _measure(case: Case, device: str, settings: Settings, rank: int, world: int,
     work = prepared.workload
     device_ids = [int(device.split(":")[1])] if ":" in device else None
     ddp_model = DistributedDataParallel(work.model, device_ids=device_ids)
-    optimizer = torch.optim.Adam(ddp_model.parameters(), lr=1e-4)
+    # half precision steps through float32 masters, as single-process train mode does (measure.master)
+    optimizer = MasterWeights(ddp_model.parameters(), lambda ps: torch.optim.Adam(ps, lr=1e-4))
 
     def forward_loss(model: Any) -> Any:
         return work.loss(model(*work.inputs))
@@ -239,12 +242,12 @@ def _measure(case: Case, device: str, settings: Settings, rank: int, world: int,
     def step() -> None:
         if fail_here:
             raise RuntimeError("injected failure (RNNBENCH_DDP_FAIL_RANK)")
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         forward_loss(ddp_model).backward()
         optimizer.step()
 
     def step_no_sync() -> None:
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         with ddp_model.no_sync():
             forward_loss(ddp_model).backward()
         optimizer.step()

@@ -92,6 +92,7 @@ SETTINGS: dict[str, str] = {
     "min_block": "min_block_s",
     "busy_threshold": "busy_threshold",
     "max_samples": "max_samples",
+    "tf32": "tf32",
 }
 
 OTHER_CONFIG_KEYS = ("preset", "rounds", "output", "seed")
@@ -176,9 +177,12 @@ skips the question, and it is never asked without one — CI, a pipe, no stdin).
 def estimate_seconds(
     n_cases: int, settings: Settings, rounds: int = 1, parallel: int = 1, workers: bool = False
 ) -> float:
-    """An upper estimate of a run's wall time: each case at most its warm-up limit and its timing budget
-    (adaptive stopping often ends sooner), plus fixed overheads per case and per round; ``parallel`` devices
-    of a pool share the cases. Deliberately simple: it is shown before a run so a huge grid is noticed."""
+    """An estimate of a run's wall time for budget-bound cases: each case its warm-up limit and its timing
+    budget (adaptive stopping often ends sooner), plus fixed overheads per case and per round; ``parallel``
+    devices of a pool share the cases. Not an upper bound: a case whose single iteration is longer than
+    budget / min samples still runs its minimum samples (seen: 2 min estimated, 15 min taken, for train mode at
+    T=100, B=64, H=256 with --budget 1), and ``compiled`` adds compile time; the CLI says so beside it.
+    Deliberately simple: it is shown before a run so a huge grid is noticed."""
     per_case = settings.warmup_max_s + settings.budget_s + CASE_OVERHEAD_S
     per_round = ROUND_OVERHEAD_S + (2.0 if workers else 0.0)
     return rounds * (n_cases * per_case / max(1, parallel) + per_round)

@@ -25,6 +25,7 @@ from rnnbench.core.spec import Case, Settings
 from rnnbench.core.values import now_iso
 from rnnbench.errors import DeviceUnavailableError, UnsupportedError
 from rnnbench.measure.machine_load import between, snapshot
+from rnnbench.measure.numerics import policy_name, set_tf32
 from rnnbench.measure.timing import Timed, TimingResult, time_interleaved, time_one
 from rnnbench.results.folder import RunFolder
 
@@ -45,21 +46,42 @@ class Prepared:
     """The ``Workload`` (model + inputs + loss), for callers that wrap the model (DDP)."""
 
 
+def use_device(device: str) -> None:
+    """Make ``device`` the current CUDA device of this process (a no-op on the CPU).
+
+    CUDA events record on the *current* device's stream and a bare ``torch.cuda.synchronize()`` waits for the
+    current device: for ``--device cuda:1``, or any pool worker but the first, measuring without this times an
+    idle GPU 0 (and opens a context on it)."""
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.set_device(torch.device(device))
+
+
 def sync_fn(device: str) -> Callable[[], None] | None:
-    """What the timer calls to wait for the device (``torch.cuda.synchronize``); None on the CPU."""
+    """What the timer calls to wait for the device (``torch.cuda.synchronize(device)``); None on the CPU."""
     if not device.startswith("cuda"):
         return None
     import torch
 
-    return lambda: torch.cuda.synchronize(device)
+    target = torch.device(device)
+    return lambda: torch.cuda.synchronize(target)
 
 
 def _events_fn(device: str) -> Callable[[], tuple[object, object]] | None:
+    """A pair of timing events recorded on ``device``'s current stream: created with ``device`` made current,
+    so they belong to it whatever the process's current device was (``use_device`` sets it per group too)."""
     if not device.startswith("cuda"):
         return None
     import torch
 
-    return lambda: (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+    target = torch.device(device)
+
+    def events() -> tuple[object, object]:
+        with torch.cuda.device(target):
+            return torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+
+    return events
 
 
 def prepare(case: Case, device: str) -> Prepared:
@@ -70,10 +92,13 @@ def prepare(case: Case, device: str) -> Prepared:
     import torch
 
     from rnnbench.measure.devices import device_type
+    from rnnbench.measure.master import MasterWeights
     from rnnbench.measure.models.build import build_model, unsupported_reason
+    from rnnbench.measure.models.probe import dtype_unsupported_reason
     from rnnbench.measure.workloads import build_workload
 
     reason = unsupported_reason(case.impl, mode=case.mode, device_type=device_type(device), dtype=case.dtype)
+    reason = reason or dtype_unsupported_reason(case.impl, case.arch, case.mode, device, case.dtype)
     if reason:
         raise UnsupportedError(reason)
     if case.mode == "ddp-train":
@@ -143,15 +168,17 @@ def prepare(case: Case, device: str) -> Prepared:
         timed = Timed(run_backward, setup=setup_backward, sync=sync, events=events)
         return Prepared(case, device, timed, once_backward, params, bwd, work.tokens, [pending], work)
 
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    # Half precision trains through float32 master weights: pure-fp16 Adam makes the weights NaN after one
+    # step (measure.master), and NaN weights could change which kernels run while timed.
+    weights = MasterWeights(model.parameters(), lambda ps: torch.optim.Adam(ps, lr=1e-4))
 
     def run_train() -> None:
-        optimizer.zero_grad(set_to_none=True)
+        weights.zero_grad()
         work.loss(work.forward()).backward()
-        optimizer.step()
+        weights.step()
 
     timed = Timed(run_train, sync=sync, events=events)
-    return Prepared(case, device, timed, run_train, params, fwd + bwd, work.tokens, [optimizer], work)
+    return Prepared(case, device, timed, run_train, params, fwd + bwd, work.tokens, [weights], work)
 
 
 # ---- what ran, and how much memory it took -----------------------------------------------------------------
@@ -383,6 +410,7 @@ def run_group(group: list[Case], ctx: RoundContext, on_progress: OnProgress) -> 
         _write(ctx, rows, {})
         return rows
 
+    use_device(device)
     rows_by_case: dict[Case, dict[str, Any]] = {}
     prepared: list[Prepared] = []
     for case in group:
@@ -474,6 +502,8 @@ def _write(ctx: RoundContext, rows: list[dict[str, Any]], samples: dict[Case, Ti
                     "cuda_event_s": timing.event_samples_s[i] if i < len(timing.event_samples_s) else None,
                 }
             )  # fmt: skip
+    for row in rows:
+        row["math"] = policy_name(ctx.settings.tf32)  # the numeric policy every case of the run ran under
     ctx.folder.table("samples").append(sample_rows)
     ctx.folder.table("summary").append(rows)
 
@@ -508,6 +538,7 @@ def run_round(cases: list[Case], ctx: RoundContext, on_progress: OnProgress) -> 
 
     Brackets the round with ``round_start`` (``done`` = round index, ``total`` = its cases, ``values["todo"]``
     = those still to run) and ``round_done``."""
+    set_tf32(ctx.settings.tf32)  # before any case is built or the matmul peak calibrated: one policy
     done = done_keys(ctx.folder)
     todo = [c for c in cases if (c.case_id, resolved_threads(c), ctx.round_index) not in done]
     on_progress(

@@ -34,6 +34,8 @@ from rnnbench.errors import (
     RnnbenchError,
     StorageError,
 )
+from rnnbench.measure.machine_load import RUN_ROOT_ENV, mark_run_root
+from rnnbench.measure.numerics import set_tf32
 from rnnbench.measure.runner import RoundContext, drop_orphan_samples, run_round
 from rnnbench.measure.shard import partition, shard_of
 from rnnbench.results.folder import RunFolder, check_run_id, new_run_id, refuse_existing
@@ -262,6 +264,7 @@ def start_run(
     run_id = run_id or (new_run_id() + (f"-shard{shard[0]}of{shard[1]}" if shard else ""))
     refuse_existing(Path(output) / run_id)  # before the slow environment capture
     grid = grid or expand_grid(spec, shard, pool)
+    set_tf32(settings.tf32)  # the fingerprint's numeric flags are the policy the rounds will run under
     env = capture()
     keys, prints = _fingerprints(env, spec)
     folder = RunFolder.create(
@@ -335,6 +338,8 @@ def run_round_here(
     ``cases`` are the folder's cases when the caller has its grid already (``execute``); a worker process,
     which has only the folder, leaves them out and derives its pool ``part`` of the stored grid."""
     spec, settings, _, meta = read_run_config(folder)
+    if RUN_ROOT_ENV not in os.environ:
+        mark_run_root()  # a round in this process: this process is the run (workers inherit the coordinator's)
     ctx = RoundContext(
         folder=folder,
         run_id=str(meta["run_id"]),
@@ -410,7 +415,8 @@ def run_round_in_workers(
                 raise StorageError(log_path, exc, "create") from exc
             proc = subprocess.Popen(
                 _worker_command(folder, round_index, part, python),
-                stdout=subprocess.PIPE, stderr=log, text=True, env={**os.environ, PARENT_ENV: str(os.getpid())},
+                stdout=subprocess.PIPE, stderr=log, text=True,
+                env={**os.environ, PARENT_ENV: str(os.getpid()), **mark_run_root()},
             )  # fmt: skip
             log.close()
             procs.append((proc, log_path))

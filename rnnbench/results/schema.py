@@ -11,7 +11,27 @@ from typing import Literal, cast
 # 1: initial: summary, samples, train_summary, curves and ddp tables as below (times in seconds, memory in
 #    bytes); metadata.json with run_id, kind, status, started_at, command, env and, for timing runs,
 #    fingerprint and fingerprint_keys per device.
-SCHEMA_VERSION = 1
+# 2: summary gains ``math`` (the float32 numeric policy a timing run asked for: ``ieee``, or ``tf32`` = TF32
+#    allowed for matmul and cuDNN on NVIDIA GPUs); train_summary gains ``compute_dtype`` (the dtype the
+#    recurrent stack's output really had: autocast can run a cuDNN RNN in float16 under ``--dtype bfloat16``).
+#    Version 1 files are still read: the added columns are blank there ("not recorded", never a guess — a
+#    version 1 float32 CUDA run used cuDNN's TF32 default while its matmuls were IEEE).
+SCHEMA_VERSION = 2
+
+ADDED_IN: dict[int, dict[str, tuple[str, ...]]] = {
+    2: {"summary": ("math",), "train_summary": ("compute_dtype",)},
+}
+"""Columns each schema version added, per table: what a reader fills with blanks for an older file."""
+
+READABLE_VERSIONS: tuple[int, ...] = (1, 2)
+"""Versions the loader reads (older ones with :data:`ADDED_IN`'s columns blank); writers write only
+:data:`SCHEMA_VERSION` and never append to an older file."""
+
+
+def added_since(table: str, version: int) -> tuple[str, ...]:
+    """The columns of ``table`` that files of schema ``version`` do not have."""
+    return tuple(c for v, tables in sorted(ADDED_IN.items()) if v > version for c in tables.get(table, ()))
+
 
 SUMMARY_COLUMNS: tuple[str, ...] = (
     # results/README.md documents each column; other tools rely on these
@@ -23,7 +43,7 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     # extras
     "min_s", "rel_ci", "compile_s", "cuda_event_median_s", "flops_per_iter", "tokens_per_iter",
     "peak_gflop_per_s", "batch_first", "length_spread", "workload", "seed", "busy", "load_avg",
-    "other_cpu_frac", "steal_frac", "fingerprint", "started_at",
+    "other_cpu_frac", "steal_frac", "fingerprint", "started_at", "math",
 )  # fmt: skip
 
 SAMPLE_COLUMNS: tuple[str, ...] = (
@@ -38,6 +58,7 @@ TRAIN_SUMMARY_COLUMNS: tuple[str, ...] = (
     # extras (rnnbench train)
     "match", "budget", "metric", "score_name", "score", "val_metric", "seconds_per_step", "impl", "device",
     "dtype", "batch_size", "train_size", "num_layers", "input_size", "eval_seq_len", "started_at",
+    "compute_dtype",
 )  # fmt: skip
 
 CURVES_COLUMNS: tuple[str, ...] = (
@@ -93,7 +114,7 @@ COLUMN_TYPES: dict[str, dict[str, ColumnKind]] = {
             "peak_memory_bytes", "flops_per_iter", "tokens_per_iter", "peak_gflop_per_s",
         ),
         bool=("bidirectional", "batch_first", "busy"),
-        text=(*_CASE_TEXT, "status", "message", "workload"),
+        text=(*_CASE_TEXT, "status", "message", "workload", "math"),
     ),
     "samples": _kinds(
         id=("run_id", "case_id"),
@@ -109,7 +130,7 @@ COLUMN_TYPES: dict[str, dict[str, ColumnKind]] = {
             "steps_to_target", "seconds_to_target", "budget", "val_metric", "train_size", "score",
         ),
         bool=("solved", "diverged"),
-        text=("task", "arm", "status", "message", "impl", "device", "dtype"),
+        text=("task", "arm", "status", "message", "impl", "device", "dtype", "compute_dtype"),
     ),
     "curves": _kinds(
         id=("run_id",),
