@@ -153,231 +153,65 @@ def _last_line(output: str) -> str:
 
 # ---- the plan --------------------------------------------------------------------------------------------
 def plan(python: str, out: Path, quick: bool) -> list[Step]:
+    """The steps, each an rnnbench command line (written as one string per step, split like a shell would)."""
     rb = [python, "-m", "rnnbench"]
-    impls = ["aten", "cell", "scratch", "compiled", "numpy"]
-    timing = ["--budget", "0.2" if quick else "0.4", "--warmup", "0.2", "--seq-len", "64", "--batch", "32"]
-    timing += ["--hidden", "256", "--output", str(out), "--device", "cuda"]
-    steps = [
-        Step("env", [*rb, "env", "--json"], 60, check_env),
-        Step(
+    budget = "0.2" if quick else "0.4"
+    timing = f"--budget {budget} --warmup 0.2 --seq-len 64 --batch 32 --hidden 256 --output {out}"
+    steps_per_run = "300" if quick else "600"
+    train = f"train --preset quick --device cuda --seeds 2 --steps {steps_per_run} --output {out}"
+
+    def cmd(text: str) -> list[str]:
+        return [*rb, *shlex.split(text)]
+
+    def verify(name: str, options: str, timeout_s: int = 60) -> Step:
+        return Step(name, cmd(f"verify --device cuda {options}"), timeout_s, check_verify)
+
+    def run(name: str, options: str, folder: str, timeout_s: int, gpus: int = 1, device: str = "cuda") -> Step:
+        line = f"run --arch lstm gru {options} {timing} --device {device} --run-id {folder}"
+        return Step(name, cmd(line), timeout_s, check_run, needs_gpus=gpus, folder=folder)
+
+    def training(name: str, options: str, folder: str, timeout_s: int = 240) -> Step:
+        return Step(name, cmd(f"{options} --run-id {folder}"), timeout_s, check_train, folder=folder)
+
+    return [
+        Step("env", cmd("env --json"), 60, check_env),
+        verify(
             "verify float32 (IEEE)",
-            [*rb, "verify", "--device", "cuda", "--impl", *impls, "--bidirectional", "--length-spread", "0.5"],
+            "--impl aten cell scratch compiled numpy --bidirectional --length-spread 0.5",
             240,
-            check_verify,
         ),
-        Step(
-            "verify float32 --tf32",
-            [*rb, "verify", "--device", "cuda", "--tf32", "--impl", "aten", "cell", "scratch"],
-            60,
-            check_verify,
-        ),
-        Step(
-            "verify float16",
-            [*rb, "verify", "--device", "cuda", "--dtype", "float16", "--impl", "aten", "cell", "scratch"],
-            60,
-            check_verify,
-        ),
-        Step(
-            "verify bfloat16",
-            [*rb, "verify", "--device", "cuda", "--dtype", "bfloat16", "--impl", "aten", "cell", "scratch"],
-            60,
-            check_verify,
-        ),
-        Step(
+        verify("verify float32 --tf32", "--tf32 --impl aten cell scratch"),
+        verify("verify float16", "--dtype float16 --impl aten cell scratch"),
+        verify("verify bfloat16", "--dtype bfloat16 --impl aten cell scratch"),
+        run(
             "run impl × mode × dtype",
-            [
-                *rb,
-                "run",
-                "--arch",
-                "lstm",
-                "gru",
-                "--impl",
-                "native",
-                "aten",
-                "cell",
-                "scratch",
-                "--mode",
-                "inference",
-                "train",
-                "--dtype",
-                "float32",
-                "bfloat16",
-                "float16",
-                *timing,
-                "--run-id",
-                "grid",
-            ],
+            "--impl native aten cell scratch --mode inference train --dtype float32 bfloat16 float16",
+            "grid",
             240,
-            check_run,
-            folder="grid",
         ),
-        Step(
+        run(
             "run lengths 0.5 + classifier",
-            [
-                *rb,
-                "run",
-                "--arch",
-                "lstm",
-                "gru",
-                "--impl",
-                "native",
-                "scratch",
-                "--mode",
-                "inference",
-                "train",
-                "--lengths",
-                "0.5",
-                "--workload",
-                "classifier",
-                *timing,
-                "--run-id",
-                "varlen",
-            ],
+            "--impl native scratch --mode inference train --lengths 0.5 --workload classifier",
+            "varlen",
             120,
-            check_run,
-            folder="varlen",
         ),
-        Step(
-            "run compiled",
-            [
-                *rb,
-                "run",
-                "--arch",
-                "lstm",
-                "gru",
-                "--impl",
-                "compiled",
-                "--mode",
-                "inference",
-                "train",
-                *timing,
-                "--run-id",
-                "compiled",
-            ],
-            240,
-            check_run,
-            folder="compiled",
-        ),
-        Step(
-            "run native --tf32",
-            [
-                *rb,
-                "run",
-                "--arch",
-                "lstm",
-                "gru",
-                "--impl",
-                "native",
-                "aten",
-                "--mode",
-                "inference",
-                "train",
-                "--tf32",
-                *timing,
-                "--run-id",
-                "tf32",
-            ],
-            90,
-            check_run,
-            folder="tf32",
-        ),
-    ]
-    train = [
-        "train",
-        "--preset",
-        "quick",
-        "--device",
-        "cuda",
-        "--seeds",
-        "2",
-        "--steps",
-        "300" if quick else "600",
-        "--output",
-        str(out),
-    ]
-    steps += [
-        Step(
-            "train quick float32",
-            [*rb, *train, "--run-id", "train-fp32"],
-            240,
-            check_train,
-            folder="train-fp32",
-        ),
-        Step(
-            "train quick bfloat16",
-            [*rb, *train, "--dtype", "bfloat16", "--run-id", "train-bf16"],
-            240,
-            check_train,
-            folder="train-bf16",
-        ),
-        Step(
+        run("run compiled", "--impl compiled --mode inference train", "compiled", 240),
+        run("run native --tf32", "--impl native aten --mode inference train --tf32", "tf32", 90),
+        training("train quick float32", train, "train-fp32"),
+        training("train quick bfloat16", f"{train} --dtype bfloat16", "train-bf16"),
+        training(
             "train anbn (device mixing)",
-            [
-                *rb,
-                "train",
-                "--task",
-                "anbn",
-                "--device",
-                "cuda",
-                "--seeds",
-                "1",
-                "--steps",
-                "100",
-                "--output",
-                str(out),
-                "--run-id",
-                "train-anbn",
-            ],
+            f"train --task anbn --device cuda --seeds 1 --steps 100 --output {out}",
+            "train-anbn",
             120,
-            check_train,
-            folder="train-anbn",
         ),
         Step("pytest -m cuda", [python, "-m", "pytest", "-q", "-m", "cuda", "tests"], 180, check_pytest),
-        Step(
-            "pool cuda:0 cuda:1",
-            [
-                *rb,
-                "run",
-                "--arch",
-                "lstm",
-                "gru",
-                "--impl",
-                "native",
-                "--mode",
-                "train",
-                *timing[:-2],
-                "--device",
-                "cuda:0",
-                "cuda:1",
-                "--run-id",
-                "pool",
-            ],
-            120,
-            check_run,
-            needs_gpus=2,
-            folder="pool",
-        ),
+        run("pool cuda:0 cuda:1", "--impl native --mode train", "pool", 120, gpus=2, device="cuda:0 cuda:1"),
         Step(
             "torchrun DDP 2 ranks",
             [
-                "torchrun",
-                "--nproc-per-node",
-                "2",
-                "-m",
-                "rnnbench",
-                "run",
-                "--mode",
-                "ddp-train",
-                "--arch",
-                "lstm",
-                "--impl",
-                "native",
-                "--device",
-                "cuda",
-                "--output",
-                str(out),
-                "--run-id",
-                "ddp",
+                *("torchrun", "--nproc-per-node", "2", "-m", "rnnbench", "run", "--mode", "ddp-train"),
+                *shlex.split(f"--arch lstm --impl native --device cuda --output {out} --run-id ddp"),
             ],
             180,
             check_exit,
@@ -385,7 +219,6 @@ def plan(python: str, out: Path, quick: bool) -> list[Step]:
             folder="ddp",
         ),
     ]
-    return steps
 
 
 def _gpu_count(python: str) -> int:

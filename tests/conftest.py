@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -26,6 +26,15 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def restore_tf32() -> Iterator[None]:
+    """Tests that change the process-wide TF32 flags (``measure.numerics``) leave them as they found them."""
+    from rnnbench.measure import numerics
+
+    with numerics.tf32_policy(False):  # sets, then restores the flags read on entry
+        yield
 
 
 class Cli:

@@ -21,12 +21,7 @@ from rnnbench.measure.sweep import execute, start_run
 FAST = Settings(budget_s=0.05, warmup_max_s=0.02, warmup_min_iters=1, min_block_s=0.001, min_samples=3)
 
 
-@pytest.fixture(autouse=True)
-def _restore_tf32() -> Iterator[None]:
-    before = numerics.tf32_flags()
-    yield
-    torch.backends.cuda.matmul.allow_tf32 = before["cuda_matmul_tf32"]
-    torch.backends.cudnn.allow_tf32 = before["cudnn_tf32"]
+pytestmark = pytest.mark.usefixtures("restore_tf32")
 
 
 def _tiny(**axes: object) -> SweepSpec:

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 
 from rnnbench.core.spec import ModelConfig
 from rnnbench.measure import numerics
 
-
-@pytest.fixture(autouse=True)
-def _restore_flags() -> Iterator[None]:
-    before = numerics.tf32_flags()
-    yield
-    torch.backends.cuda.matmul.allow_tf32 = before["cuda_matmul_tf32"]
-    torch.backends.cudnn.allow_tf32 = before["cudnn_tf32"]
+pytestmark = pytest.mark.usefixtures("restore_tf32")
 
 
 def test_torch_defaults_disagree_which_is_why_a_policy_exists() -> None:
