@@ -33,7 +33,7 @@ endif
 # then its report (tables, report.md, report.html, figures) into $(RESULTS)/$(RUN_ID)/report/.
 bench: install
 	$(BIN)/rnnbench run --preset quick --output $(RESULTS) --run-id $(RUN_ID)
-	$(BIN)/rnnbench report $(RESULTS)/$(RUN_ID) --out $(RESULTS)/$(RUN_ID)/report --quiet
+	$(BIN)/rnnbench report $(RESULTS)/$(RUN_ID) --output $(RESULTS)/$(RUN_ID)/report --quiet
 
 # The suite minus tests marked slow (a real 10-process A/B run); `make test-all` runs everything.
 test: install-dev

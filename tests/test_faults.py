@@ -47,11 +47,19 @@ def _spawn(args: list[str]) -> subprocess.Popen[str]:
                             stderr=subprocess.PIPE, text=True, env=_env())  # fmt: skip
 
 
+PROGRESS_LINE = re.compile(
+    r"\[\d+/\d+\] |\d+ cases × |Run folder: |Resuming |\d+ of \d+ measurements done before"
+)
+"""What ``run`` writes to stderr before an error: its progress (README, "Commands")."""
+
+
 def _one_error_line(stderr: str) -> str:
+    """The error is one line, the last on stderr; anything before it is the run's progress."""
     lines = [line for line in stderr.strip().splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), stderr
-    assert "internal error" not in lines[0] and "Traceback" not in stderr
-    return lines[0]
+    assert lines and lines[-1].startswith("Error: "), stderr
+    assert all(PROGRESS_LINE.match(line) for line in lines[:-1]), stderr
+    assert "internal error" not in lines[-1] and "Traceback" not in stderr
+    return lines[-1]
 
 
 def _digest(root: Path) -> dict[str, str]:
@@ -390,7 +398,7 @@ def test_run_shows_size_and_estimate_and_asks_only_on_a_terminal(cli, tmp_path: 
     assert not any(tmp_path.iterdir())
     result = cli(["run", *TINY, "--output", str(tmp_path), "--yes"])
     assert result.exit_code == 0 and "Start now?" not in result.output
-    assert "4 cases × 1 round(s) = 4 measurements; estimated duration: about" in result.stdout
+    assert "4 cases × 1 round(s) = 4 measurements; estimated duration: about" in result.stderr  # with progress
     monkeypatch.setattr(run_cli, "_interactive", lambda: False)  # CI, a pipe, no stdin: never asked
     quiet = cli(["run", *TINY, "--output", str(tmp_path / "ci")])
     assert (

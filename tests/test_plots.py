@@ -94,3 +94,76 @@ def test_throughput_bars_state_their_real_coverage(report) -> None:
     fig = plots.throughput_figure(report, "seq_len")
     assert fig is not None
     assert "down to 75%" in fig._suptitle.get_text()  # 3 rounds: the range covers 75%, not 95%
+
+
+def _titles_inside(fig, name: str) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    width, height = fig.bbox.width, fig.bbox.height
+    texts = [fig._suptitle, *(ax.title for ax in fig.axes if ax.get_visible())]
+    texts += [label for ax in fig.axes if ax.get_visible() for label in (ax.xaxis.label, ax.yaxis.label)]
+    for text in texts:
+        if text is None or not text.get_text():
+            continue
+        box = text.get_window_extent(renderer)
+        inside = box.x0 >= -1 and box.x1 <= width + 1 and box.y0 >= -1 and box.y1 <= height + 1
+        assert inside, (name, text.get_text(), box, (width, height))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_title_is_clipped(report, name: str) -> None:
+    """Every title (the figure's and each panel's) and every axis label (colour bars' too) lies inside the
+    figure once drawn."""
+    spec = next(s for s in plots.FIGURES if s.name == name)
+    fig = spec.build(report)
+    assert fig is not None
+    _titles_inside(fig, name)
+
+
+def test_training_titles_fit_with_one_panel(report) -> None:
+    from rnnbench.analyse.report import Report
+
+    one: Report = make_report([GOLDEN])
+    first = one.arms.iloc[0]
+    keep = (one.data.curves["task"] == first["task"]) & (one.data.curves["seq_len"] == first["seq_len"])
+    one.data.curves = one.data.curves[keep]
+    for build in (lambda r: plots.training_curves(r, "step"), lambda r: plots.training_curves(r, "seconds")):
+        fig = build(one)
+        assert fig is not None and len([a for a in fig.axes if a.get_visible()]) == 1
+        assert "\n" in fig._suptitle.get_text()  # wrapped to the 4.6-inch figure, not clipped
+        _titles_inside(fig, "training_curves")
+    one.chosen = one.chosen[(one.chosen["task"] == first["task"]) & (one.chosen["seq_len"] == first["seq_len"])]
+    fig = plots.final_vs_params(one)
+    assert fig is not None and len([a for a in fig.axes if a.get_visible()]) == 1
+    _titles_inside(fig, "final_metric_vs_params")
+
+
+def test_final_metric_vs_params_keeps_true_parameter_counts(report) -> None:
+    """Arms at one budget are drawn apart by an offset in points, stated on the axis, while every point's x
+    stays its true parameter count."""
+    fig = plots.final_vs_params(report)
+    assert fig is not None
+    chosen = report.chosen
+    true_params = set(chosen["params"].astype(float))
+    ax = next(a for a in fig.axes if a.get_visible())
+    assert "drawn" in ax.get_xlabel() and "pt apart" in ax.get_xlabel().replace("\n", " ")
+    for collection in ax.collections:
+        xs = {float(x) for x, _ in collection.get_offsets()}
+        assert xs <= true_params, xs - true_params
+    for line in ax.get_lines():
+        assert {float(x) for x in line.get_xdata()} <= true_params
+    assert "not in parameters" in fig._suptitle.get_text().replace("\n", " ")
+
+
+def test_memory_horizon_keeps_true_lengths(report) -> None:
+    fig = plots.memory_horizon(report)
+    assert fig is not None
+    lengths = set(report.chosen["seq_len"].astype(float))
+    for ax in (a for a in fig.axes if a.get_visible()):
+        assert "pt apart" in ax.get_xlabel()
+        for line in ax.get_lines():
+            if len(line.get_xdata()) and line.get_linestyle() != ":":
+                assert {float(x) for x in line.get_xdata()} <= lengths

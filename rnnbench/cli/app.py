@@ -19,6 +19,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from typer._click import exceptions as click_exceptions
 from typer.core import TyperCommand, TyperGroup
 
 from rnnbench import __version__
@@ -37,14 +38,39 @@ EXIT_CODES_HELP = (
 )
 
 
+PIPE_WIDTH = 4000
+"""The width tables get when stdout is not a terminal (a pipe, a file, a CI log): wide enough that Rich
+never folds a cell or cuts a value; each table still takes only the width its content needs."""
+
+
+def is_terminal(stream: Any) -> bool:
+    """``stream`` is an interactive terminal (not a pipe, a file, CliRunner's buffer or a CI log)."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 def err_console() -> Console:
     """A console on the *current* stderr (CliRunner swaps the streams per invocation)."""
     return Console(file=sys.stderr, highlight=False, soft_wrap=True)
 
 
 def out_console() -> Console:
-    """A console on the current stdout; honours NO_COLOR and COLUMNS."""
-    return Console(file=sys.stdout, highlight=False)
+    """A console on the current stdout; honours NO_COLOR. On a terminal, tables fit its width (COLUMNS);
+    piped or in a CI log, every table takes the width its content needs (:data:`PIPE_WIDTH` at most) and
+    lines are never re-wrapped, so no value, word or verdict is ever folded or cut."""
+    if is_terminal(sys.stdout):
+        return Console(file=sys.stdout, highlight=False)
+    return Console(file=sys.stdout, highlight=False, width=PIPE_WIDTH, soft_wrap=True)
+
+
+def progress_console() -> Console | None:
+    """Where a progress bar may redraw: stderr when it is a terminal; ``None`` when it is not (a pipe, a CI
+    log), where commands print one plain line per finished item instead."""
+    if is_terminal(sys.stderr) and not os.environ.get("CI"):
+        return Console(file=sys.stderr, highlight=False)
+    return None
 
 
 def fail(message: str, code: int) -> None:
@@ -67,10 +93,50 @@ def _show_warning(
 _python_showwarning = warnings.showwarning
 
 
+def plain_metavars(params: list[Any]) -> list[Any]:
+    """Help without type noise: flags show no ``<bool>``, list options ``<value …>`` rather than
+    ``<list[str]>`` (each takes several values after one flag)."""
+    for param in params:
+        if getattr(param, "metavar", None) is not None or getattr(param, "param_type_name", "") != "option":
+            continue
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+        elif getattr(param, "multiple", False):
+            param.metavar = "<value …>"
+    return params
+
+
 class RnnbenchGroup(TyperGroup):
     """Turns ``RnnbenchError`` into one stderr line + its exit code, an operating-system error on the user's
     files (read-only, full disk, no permission) into one line naming the path and a fix (exit 2), and anything
-    unexpected into exit 3. Library warnings about the data (``DataWarning``) are printed as they happen."""
+    unexpected into exit 3. Library warnings about the data (``DataWarning``) are printed as they happen.
+    Usage errors (an unknown option, a missing value) are one line too,
+    ``Error: …; see 'rnnbench CMD --help'.``, never Click's multi-line box."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("standalone_mode", True) is False:
+            return super().main(*args, **kwargs)
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except click_exceptions.NoArgsIsHelpError as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click_exceptions.UsageError as exc:
+            command = exc.ctx.command_path if exc.ctx is not None else "rnnbench"
+            message = " ".join(exc.format_message().split()).rstrip(".")
+            err_console().print(f"Error: {message}; see '{command} --help'.", markup=False)
+            sys.exit(exc.exit_code)
+        except click_exceptions.ClickException as exc:
+            err_console().print(f"Error: {' '.join(exc.format_message().split())}", markup=False)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            err_console().print("Aborted.", markup=False)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return plain_metavars(super().get_params(ctx))
 
     def invoke(self, ctx: Any) -> Any:
         with warnings.catch_warnings():
@@ -109,12 +175,36 @@ class RnnbenchGroup(TyperGroup):
         return None
 
 
+OPTION_ALIASES: dict[str, dict[str, str]] = {
+    "run": {"--length-spread": "--lengths"},
+    "verify": {"--length-spread": "--lengths"},
+    "train": {"--arm": "--arch"},
+    "report": {"--out": "--output"},
+}
+"""Old spellings, per command, still accepted but hidden from help and completion: one vocabulary (README,
+"Commands"), no broken scripts."""
+
+
+def rewrite_aliases(args: Sequence[str], aliases: dict[str, str]) -> list[str]:
+    """``--arm x`` → ``--arch x`` and ``--out=x`` → ``--output=x`` for the names in ``aliases``; nothing after a
+    literal ``--`` (arguments passed through to another command) is touched."""
+    out: list[str] = []
+    for i, token in enumerate(args):
+        if token == "--":
+            return out + list(args[i:])
+        name, eq, value = token.partition("=")
+        out.append(aliases[name] + eq + value if name in aliases else token)
+    return out
+
+
 class MultiValueCommand(TyperCommand):
-    """Lets every list-valued option take several values after one flag: ``--seq-len 64 128 256`` is read
-    as ``--seq-len 64 --seq-len 128 --seq-len 256``. Repeated flags and comma lists (split later) work too.
-    """
+    """Every command's class. Lets every list-valued option take several values after one flag:
+    ``--seq-len 64 128 256`` is read as ``--seq-len 64 --seq-len 128 --seq-len 256``; repeated flags and comma
+    lists (split later) work too. Accepts the command's hidden old spellings (:data:`OPTION_ALIASES`) and
+    shows help without type noise (:func:`plain_metavars`)."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        args = rewrite_aliases(args, OPTION_ALIASES.get(self.name or "", {}))
         multi = {
             opt
             for param in self.params
@@ -122,6 +212,9 @@ class MultiValueCommand(TyperCommand):
             for opt in getattr(param, "opts", [])
         }
         return super().parse_args(ctx, expand_multi_values(args, multi))
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return plain_metavars(super().get_params(ctx))
 
 
 def expand_multi_values(args: Sequence[str], multi_opts: set[str]) -> list[str]:
@@ -165,7 +258,7 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -186,3 +279,93 @@ def _root(
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="rnnbench")
+
+
+# ---- shell completion (names only: nothing here imports torch) --------------------------------------------
+TASK_NAMES: tuple[str, ...] = (
+    "adding", "copy", "selective-copy", "temporal-order", "parity", "anbn", "charlm", "series", "digits",
+)  # fmt: skip
+"""``learn.tasks``' names, spelled here so that ``--help`` and completion stay free of torch (a test checks
+they equal the registry)."""
+TRAIN_PRESET_NAMES: tuple[str, ...] = ("quick", "full")
+"""``learn.presets.TRAIN_PRESETS``' names (a test checks they agree)."""
+
+
+def _starting(choices: Sequence[str], incomplete: str) -> list[str]:
+    """The names that complete what was typed so far; after a comma, the list's last item."""
+    head, _, last = incomplete.rpartition(",")
+    prefix = head + "," if head else ""
+    return [prefix + c for c in choices if c.startswith(last.lower())]
+
+
+def complete_arch(incomplete: str) -> list[str]:
+    from rnnbench.core.vocab import ARCHS
+
+    return _starting(ARCHS, incomplete)
+
+
+def complete_arm(incomplete: str) -> list[str]:
+    """``train --arch``: the architectures and ``lstm-fb1`` (LSTM with forget bias +1)."""
+    from rnnbench.core.vocab import ARMS
+
+    return _starting(ARMS, incomplete)
+
+
+def complete_impl(incomplete: str) -> list[str]:
+    from rnnbench.core.vocab import IMPLS
+
+    return _starting(IMPLS, incomplete)
+
+
+def complete_mode(incomplete: str) -> list[str]:
+    from rnnbench.core.vocab import MODES
+
+    return _starting(MODES, incomplete)
+
+
+def complete_dtype(incomplete: str) -> list[str]:
+    from rnnbench.core.vocab import DTYPES
+
+    return _starting(DTYPES, incomplete)
+
+
+def complete_run_preset(incomplete: str) -> list[str]:
+    from rnnbench.measure.presets import RUN_PRESETS
+
+    return _starting(RUN_PRESETS.names(), incomplete)
+
+
+def complete_train_preset(incomplete: str) -> list[str]:
+    return _starting(TRAIN_PRESET_NAMES, incomplete)
+
+
+def complete_task(incomplete: str) -> list[str]:
+    return _starting(TASK_NAMES, incomplete)
+
+
+def complete_device(incomplete: str) -> list[str]:
+    """``cpu``, ``auto``, ``cuda`` and one ``cuda:N`` per NVIDIA device node (no torch import: completion
+    must answer at once)."""
+    import glob
+
+    gpus = sorted(int(p.removeprefix("/dev/nvidia")) for p in glob.glob("/dev/nvidia[0-9]*"))
+    names = ["cpu", "auto", "cuda", *(f"cuda:{i}" for i in gpus)]
+    return _starting(names, incomplete)
+
+
+# ---- progress ---------------------------------------------------------------------------------------------
+def clock(seconds: float) -> str:
+    """``0:04:05``: elapsed time and ETAs in progress lines."""
+    total = max(0, round(seconds))
+    return f"{total // 3600}:{total % 3600 // 60:02d}:{total % 60:02d}"
+
+
+def eta_text(elapsed_s: float, done_here: int, remaining: int, estimate_s: float | None = None) -> str:
+    """The time left, from the average pace of the items finished *in this process* (never from items
+    finished before a resume, nor from a short recent window that one fast first case makes wildly
+    optimistic); before the first one finishes, the plan's estimate (``~``) or ``?``."""
+    if remaining <= 0:
+        return "0:00:00"
+    if done_here <= 0:
+        return f"~{clock(estimate_s)}" if estimate_s is not None else "?"
+    return clock(elapsed_s / done_here * remaining)

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import typer
 from rich.table import Table
 
-from rnnbench.cli.app import app, out_console
+from rnnbench.cli.app import MultiValueCommand, app, is_terminal, out_console
 from rnnbench.core.flops import GATES
 
 
-@app.command("list")
+@app.command("list", cls=MultiValueCommand)
 def list_command() -> None:
     """List architectures, implementations (what each supports, and whether it can run here) and the
-    devices usable on this machine."""
+    devices usable on this machine.
+
+    **Examples:** `rnnbench list` · `rnnbench list | grep compiled`
+    """
     from rnnbench.measure.devices import available_devices, cuda_unavailable_reason
     from rnnbench.measure.models.build import unsupported_reason
     from rnnbench.measure.models.catalog import IMPLEMENTATIONS
@@ -35,9 +39,11 @@ def list_command() -> None:
     for name, impl in IMPLEMENTATIONS.items():
         status = []
         for dev in ("cpu", "cuda"):
-            reason = unsupported_reason(name, mode=impl.modes[0], device_type=dev, dtype=impl.dtypes[0])
-            if dev == "cuda" and reason is None and not any(d.startswith("cuda") for d in devices):
-                reason = "no CUDA here"
+            reason = None
+            if dev == "cuda" and dev in impl.device_types and not any(d.startswith("cuda") for d in devices):
+                reason = "no CUDA here"  # first: without a GPU the build checks' answer is beside the point
+            mode, dtype = impl.modes[0], impl.dtypes[0]
+            reason = reason or unsupported_reason(name, mode=mode, device_type=dev, dtype=dtype)
             status.append(f"{dev}: {'yes' if reason is None else 'no (' + reason + ')'}")
         impl_table.add_row(
             name,
@@ -45,7 +51,7 @@ def list_command() -> None:
             ", ".join(impl.modes),
             ", ".join(impl.dtypes),
             impl.variable_length,
-            "\n".join(status),
+            ("\n" if is_terminal(sys.stdout) else "; ").join(status),  # piped: one line per implementation
         )
     console.print(impl_table)
     console.print(f"Devices usable here: {', '.join(devices)}", markup=False)
@@ -54,12 +60,15 @@ def list_command() -> None:
         console.print(f"CUDA: not usable ({reason}).", markup=False)
 
 
-@app.command("env")
+@app.command("env", cls=MultiValueCommand)
 def env_command(
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table."),
 ) -> None:
     """Show the environment results depend on: torch, CUDA, cuDNN, oneDNN and BLAS versions, CPU model and
-    usable cores, intra/inter-op threads, GPUs and their memory, Python."""
+    usable cores, intra/inter-op threads, GPUs and their memory, Python.
+
+    **Examples:** `rnnbench env` · `rnnbench env --json > env.json`
+    """
     from rnnbench.measure.env import capture
 
     env = capture()

@@ -6,14 +6,19 @@ Thin: parse, call ``rnnbench.analyse.report`` and ``rnnbench.present.render``, p
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
 
-from rnnbench.cli.app import MultiValueCommand, app, err_console, out_console
+from rnnbench.cli.app import MultiValueCommand, app, err_console, is_terminal, out_console
 from rnnbench.core.parsing import parse_choices
 
 FORMAT_CHOICES = ("md", "html", "png", "svg", "csv")
+
+
+def complete_format(incomplete: str) -> list[str]:
+    return [f for f in FORMAT_CHOICES if f.startswith(incomplete)]
 
 
 @app.command("report", cls=MultiValueCommand)
@@ -26,7 +31,7 @@ def report_command(
     ),
     out: Path | None = typer.Option(
         None,
-        "--out",
+        "--output",
         "-o",
         help="Folder for report.md, report.html, figures and CSVs. Default: report/ inside the folder that "
         "holds all the inputs (`results/` → `results/report/`, `results/<id>` → `results/<id>/report/`).",
@@ -36,6 +41,7 @@ def report_command(
         "--format",
         "-f",
         help="Files to write: md, html, png, svg, csv (several allowed). The HTML always embeds PNG figures.",
+        autocompletion=complete_format,
     ),
     max_rows: int = typer.Option(30, "--max-rows", min=1, help="Rows per terminal table (files show more)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only warnings and the report's path."),
@@ -47,7 +53,11 @@ def report_command(
     GRU/LSTM ratio and its interval beside the theoretical 0.75, training outcomes, and verdicts on the
     textbook claims (fewer parameters, faster per step, faster to target, small data, memory, forget bias).
 
-    Exits 2 with one line naming the file, the column and the fix when an input is malformed.
+    Exits 2 with one line naming the file, the column and the fix when an input is malformed. The old
+    spelling `--out` of `--output` is still accepted.
+
+    **Examples:** `rnnbench report results/` · `rnnbench report results/<run-id> -o site/ -f html png` ·
+    `rnnbench report results/ --quiet` (stdout: only the report's path)
     """
     from rich.text import Text
 
@@ -62,7 +72,8 @@ def report_command(
         for warning in report.warnings:
             err_console().print(Text(f"warning: {warning}", style="yellow"))
     else:
-        for renderable in terminal_renderables(report, max_rows=max_rows):
+        one_line = not is_terminal(sys.stdout)  # a pipe or CI log: each case whole on one line
+        for renderable in terminal_renderables(report, max_rows=max_rows, one_line=one_line):
             console.print(renderable)
     written = write_report(report, out_dir, chosen, jobs=jobs)
     count = sum(len(v) for v in written.values())

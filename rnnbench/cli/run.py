@@ -16,10 +16,23 @@ from rich.progress import (
     Progress,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 
-from rnnbench.cli.app import MultiValueCommand, app, err_console, out_console
+from rnnbench.cli.app import (
+    MultiValueCommand,
+    app,
+    clock,
+    complete_arch,
+    complete_device,
+    complete_dtype,
+    complete_impl,
+    complete_mode,
+    complete_run_preset,
+    err_console,
+    eta_text,
+    out_console,
+    progress_console,
+)
 from rnnbench.core.progress import ProgressEvent
 from rnnbench.errors import EXIT_INTERRUPTED, ConfigError
 
@@ -34,20 +47,51 @@ DRY_RUN_ROWS = 20
 """Cases a ``--dry-run`` lists unless ``--show`` asks for more: a 100k-case grid is summarised, not printed."""
 
 
-def _opt(flag: str, help_text: str) -> Any:
-    return typer.Option(None, flag, help=help_text, show_default=False, rich_help_panel="Sweep axes (lists)")
+def _opt(flag: str, help_text: str, *short: str, complete: Any = None) -> Any:
+    return typer.Option(
+        None,
+        flag,
+        *short,
+        help=help_text,
+        show_default=False,
+        rich_help_panel="Sweep axes (lists)",
+        autocompletion=complete,
+    )
+
+
+def _preset_settings(field: str, unit: str = "") -> str:
+    """``quick 0.6 s, others 3 s``: a setting's default per preset (stdlib only, no torch)."""
+    from rnnbench.core.spec import Settings
+    from rnnbench.measure.presets import RUN_PRESETS
+
+    base = getattr(Settings(), field)
+    special = [f"{name} {getattr(p.settings, field):g}{unit}" for name, p in RUN_PRESETS.items()
+               if getattr(p.settings, field) != base]  # fmt: skip
+    return ", ".join([*special, f"otherwise {base:g}{unit}"])
 
 
 @app.command("run", cls=MultiValueCommand)
 def run_command(
-    arch: list[str] = _opt("--arch", "Architectures: lstm, gru, rnn (preset: lstm gru)"),
-    impl: list[str] = _opt("--impl", "Implementations: native, aten, cell, scratch, compiled, numpy (native)"),
-    mode: list[str] = _opt(
-        "--mode", "Modes: inference, forward, backward (timed alone), train (fwd+loss+bwd+Adam)"
+    arch: list[str] = _opt(
+        "--arch", "Architectures: lstm, gru, rnn (preset: lstm gru)", "-a", complete=complete_arch
     ),
-    device: list[str] = _opt("--device", "Devices: cpu, cuda, cuda:N, auto (cpu)"),
-    dtype: list[str] = _opt("--dtype", "dtypes: float32, bfloat16, float16 (float32)"),
-    seq_len: list[str] = _opt("--seq-len", "Sequence lengths T"),
+    impl: list[str] = _opt(
+        "--impl",
+        "Implementations: native, aten, cell, scratch, compiled, numpy (native)",
+        "-i",
+        complete=complete_impl,
+    ),
+    mode: list[str] = _opt(
+        "--mode",
+        "Modes: inference, forward, backward (timed alone), train (fwd+loss+bwd+Adam), ddp-train",
+        "-m",
+        complete=complete_mode,
+    ),
+    device: list[str] = _opt(
+        "--device", "Devices: cpu, cuda, cuda:N, auto (cpu)", "-d", complete=complete_device
+    ),
+    dtype: list[str] = _opt("--dtype", "dtypes: float32, bfloat16, float16 (float32)", complete=complete_dtype),
+    seq_len: list[str] = _opt("--seq-len", "Sequence lengths T", "-T"),
     batch: list[str] = _opt("--batch", "Batch sizes B"),
     hidden: list[str] = _opt("--hidden", "Hidden sizes H"),
     input_size: list[str] = _opt("--input-size", "Input sizes I (default: equal to H)"),
@@ -55,13 +99,21 @@ def run_command(
     directions: list[str] = _opt("--directions", "Directions: 1, 2 (1)"),
     bidirectional: bool = typer.Option(False, "--bidirectional", help="Shorthand for --directions 2."),
     lengths: list[str] = _opt(
-        "--lengths", "'fixed', or a spread s in (0,1): lengths uniform in ((1-s)·T, T), packed/masked (fixed)"
+        "--lengths",
+        "'fixed', or a spread s in (0,1): lengths uniform in ((1-s)·T, T), packed/masked (fixed). "
+        "Old spelling --length-spread is still accepted.",
     ),
     threads: list[str] = _opt("--threads", "Intra-op threads, set explicitly and recorded (torch's default)"),
     workload: list[str] = _opt(
         "--workload", "layer (the recurrent stack alone) or classifier (embedding → RNN → mean pool → linear)"
     ),
-    preset: str = typer.Option(None, "--preset", "-p", help="quick (default), full, fastrnns, deepbench."),
+    preset: str = typer.Option(
+        None,
+        "--preset",
+        "-p",
+        help="quick (default), full, fastrnns, deepbench.",
+        autocompletion=complete_run_preset,
+    ),
     config: Path = typer.Option(
         None, "--config", "-c", help="TOML sweep file; its keys are these option names."
     ),
@@ -80,14 +132,24 @@ def run_command(
         help="Print the grid's size, axes, estimated duration and first cases; measure nothing.",
     ),
     budget: float = typer.Option(
-        None, "--budget", help="Seconds of timed blocks per case before giving up precision."
+        None,
+        "--budget",
+        help="Seconds of timed blocks per case before giving up precision. Default: "
+        + _preset_settings("budget_s", " s"),
     ),
     target_precision: float = typer.Option(
         None, "--target-precision", help="Stop when the median's 95% CI half-width / median ≤ this (0.02)."
     ),
-    warmup: float = typer.Option(None, "--warmup", help="Maximum warm-up seconds per case."),
+    warmup: float = typer.Option(
+        None,
+        "--warmup",
+        help="Maximum warm-up seconds per case. Default: " + _preset_settings("warmup_max_s", " s"),
+    ),
     busy_threshold: float = typer.Option(
-        None, "--busy-threshold", help="Flag a case when other processes used more than this share of the CPUs."
+        None,
+        "--busy-threshold",
+        help="Flag a case when other processes used more than this share of the CPUs. Default: "
+        + _preset_settings("busy_threshold"),
     ),
     seed: int = typer.Option(None, "--seed", help="Seed for weights and inputs (0)."),
     fresh_processes: bool = typer.Option(
@@ -111,6 +173,12 @@ def run_command(
     show: str = typer.Option(
         None, "--show", help=f"--dry-run: how many cases to list (first {DRY_RUN_ROWS}; 'all' lists every one)."
     ),
+    quiet: bool = typer.Option(
+        False,
+        "--quiet",
+        "-q",
+        help="No progress and no tables: stdout gets only the results' path; warnings still go to stderr.",
+    ),
 ) -> None:
     """Time LSTM, GRU and RNN on identical shapes; write tidy CSVs to `results/<run-id>/`.
 
@@ -124,9 +192,13 @@ def run_command(
     are timed interleaved. Failures become rows (oom, unsupported, error, skipped); Ctrl-C keeps finished
     rows (exit 130) and `--resume` finishes the run.
 
-    **Examples:** `rnnbench run --arch gru lstm --device cuda` ·
+    **Progress** goes to stderr: a bar on a terminal, one line per finished case in a pipe or CI log
+    (none with `--quiet`); stdout keeps the tables, verdicts and the `Results: <folder>` line.
+
+    **Examples:** `rnnbench run -a gru lstm -d cuda` ·
     `rnnbench run --preset fastrnns --rounds 5` ·
-    `rnnbench run --seq-len 64 128 256 --hidden 256 --mode train --dry-run`
+    `rnnbench run -T 64 128 256 --hidden 256 --mode train --dry-run` ·
+    `rnnbench run --resume results/<run-id>`
     """
     from rnnbench.measure.plan import build_plan, read_config
 
@@ -135,14 +207,36 @@ def run_command(
         from rnnbench.measure.sweep import open_run
 
         plan_options = {
-            "arch": arch, "impl": impl, "mode": mode, "device": device, "dtype": dtype, "seq-len": seq_len,
-            "batch": batch, "hidden": hidden, "input-size": input_size, "layers": layers,
-            "directions": directions, "bidirectional": bidirectional or None, "lengths": lengths,
-            "threads": threads, "workload": workload, "preset": preset, "config": config, "rounds": rounds,
-            "output": output, "run-id": run_id, "dry-run": dry_run or None, "budget": budget,
-            "target-precision": target_precision, "warmup": warmup, "busy-threshold": busy_threshold,
-            "seed": seed, "shard": shard, "show": show, "tf32": tf32 or None,
-        }  # fmt: skip
+            "arch": arch,
+            "impl": impl,
+            "mode": mode,
+            "device": device,
+            "dtype": dtype,
+            "seq-len": seq_len,
+            "batch": batch,
+            "hidden": hidden,
+            "input-size": input_size,
+            "layers": layers,
+            "directions": directions,
+            "bidirectional": bidirectional or None,
+            "lengths": lengths,
+            "threads": threads,
+            "workload": workload,
+            "preset": preset,
+            "config": config,
+            "rounds": rounds,
+            "output": output,
+            "run-id": run_id,
+            "dry-run": dry_run or None,
+            "budget": budget,
+            "target-precision": target_precision,
+            "warmup": warmup,
+            "busy-threshold": busy_threshold,
+            "seed": seed,
+            "shard": shard,
+            "show": show,
+            "tf32": tf32 or None,
+        }  # fmt: skip (--quiet, --yes and --fresh-processes are how to run, not what: allowed)
         extra = [f"--{name}" for name, value in plan_options.items() if value not in (None, [], ())]
         if extra:
             raise ConfigError(
@@ -153,11 +247,12 @@ def run_command(
         try:
             for note in run.repairs:
                 err_console().print(f"Warning: {note}", markup=False)
-            console.print(f"Resuming {run.folder.path}", markup=False)
+            if not quiet:
+                err_console().print(f"Resuming {run.folder.path}", markup=False)
         except BaseException:
             run.folder.release()
             raise
-        _execute(run, console, fresh_processes)
+        _execute(run, console, fresh_processes, quiet=quiet)
         return
 
     config_data = read_config(config) if config else {}
@@ -197,23 +292,26 @@ def run_command(
     for note in plan.notes:
         err_console().print(f"Warning: {note} Its cases are recorded as skipped.", markup=False)
     estimate = plan.estimated_seconds(fresh_processes)
-    console.print(
-        f"{len(plan.grid.cases)} cases × {n_rounds} round(s) = {plan.total} measurements; estimated duration: "
-        f"about {fmt_duration(estimate)} ({slow_case_note(settings)})",
-        markup=False,
-    )
+    chatter = err_console()  # what is about to happen goes with the progress, to stderr
+    if not quiet:
+        chatter.print(
+            f"{len(plan.grid.cases)} cases × {n_rounds} round(s) = {plan.total} measurements; estimated "
+            f"duration: about {fmt_duration(estimate)} ({slow_case_note(settings)})",
+            markup=False,
+        )
     _confirm_long_run(estimate, len(plan.grid.cases), yes)
     run = start_planned(plan, out_root, run_id, command)
     try:
         where = f" on {len(run.pool)} GPUs concurrently ({', '.join(run.pool)})" if run.pool else ""
-        console.print(
-            f"Run folder: {run.folder.path}  ({len(run.grid.cases)} cases × {n_rounds} round(s){where})",
-            markup=False,
-        )
+        if not quiet:
+            chatter.print(
+                f"Run folder: {run.folder.path}  ({len(run.grid.cases)} cases × {n_rounds} round(s){where})",
+                markup=False,
+            )
     except BaseException:
         run.folder.release()
         raise
-    _execute(run, console, fresh_processes)
+    _execute(run, console, fresh_processes, estimate, quiet)
 
 
 def _dry_run(
@@ -362,7 +460,7 @@ def _run_ddp(
 
     def on_progress(event: ProgressEvent) -> None:
         if rank0 and event.kind == "done":
-            console.print(f"  {event.status:5s} {event.label}", markup=False)
+            err_console().print(f"  {event.status:5s} {event.label}", markup=False)
 
     path = run_ddp(spec, settings, out_root, run_id, command, on_progress)
     if path is None:
@@ -371,35 +469,23 @@ def _run_ddp(
     summarise(path, console)
 
 
-def _execute(run: SweepRun, console: Console, fresh_processes: bool) -> None:
-    """Run every round under a progress bar. Ctrl-C keeps the finished rows and says how to resume (exit 130);
-    a failed round is a ``BenchmarkFailedError``, which ``cli.app`` turns into ``Error: …`` and its code."""
+def _execute(
+    run: SweepRun,
+    console: Console,
+    fresh_processes: bool,
+    estimate_s: float | None = None,
+    quiet: bool = False,
+) -> None:
+    """Run every round with progress on stderr — a bar on a terminal, one line per finished case otherwise,
+    nothing with ``--quiet``. Ctrl-C keeps the finished rows and says how to resume (exit 130); a failed round
+    is a ``BenchmarkFailedError``, which ``cli.app`` turns into ``Error: …`` and its code."""
     from rnnbench.measure.runner import done_keys
     from rnnbench.measure.sweep import execute
 
-    progress = Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    )
-    task = progress.add_task("starting", total=run.total, completed=len(done_keys(run.folder)))
-
-    def on_progress(event: ProgressEvent) -> None:
-        if event.kind == "start":
-            progress.update(task, description=_short(event.label))
-        elif event.kind == "done":
-            progress.advance(task)
-        elif event.kind == "round_start":
-            progress.update(task, description=f"round {event.done + 1}/{run.rounds}")
-
+    view = _RunProgress(run.total, len(done_keys(run.folder)), run.rounds, estimate_s, quiet)
     try:
-        with progress:
-            execute(run, on_progress, fresh_processes=True if fresh_processes else None)
+        with view:
+            execute(run, view.on_event, fresh_processes=True if fresh_processes else None)
     except KeyboardInterrupt:
         path = run.folder.path
         err_console().print(
@@ -407,14 +493,97 @@ def _execute(run: SweepRun, console: Console, fresh_processes: bool) -> None:
             markup=False,
         )
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    summarise(run.folder.path, console)
+    summarise(run.folder.path, console, quiet)
+
+
+class _RunProgress:
+    """What ``run`` shows while it measures, all on stderr. ``warning`` events (e.g. sample rows dropped on
+    resume) print as ``Warning: …`` lines whatever the mode. The count follows ``round_done`` too, so cases
+    recorded without a ``done`` event (skipped: their device is absent) still complete the bar."""
+
+    def __init__(
+        self,
+        total: int,
+        done_before: int,
+        rounds: int,
+        estimate_s: float | None,
+        quiet: bool,
+        console: Console | None = None,
+    ) -> None:
+        import time
+
+        self.total, self.done, self.before, self.rounds = total, done_before, done_before, rounds
+        self.estimate_s, self.quiet = estimate_s, quiet
+        self.started = time.monotonic()
+        self.bar: Progress | None = None
+        self.task: Any = None
+        self.label_width = 48
+        target = None if quiet else console or progress_console()
+        if target is not None:
+            # the counts, times and ETA always fit: the case's label gives way (at 80 columns: 30 characters)
+            self.label_width = max(12, min(48, target.width - 50))
+            self.bar = Progress(
+                TextColumn("[progress.description]{task.description}"),
+                BarColumn(bar_width=max(5, min(40, target.width - self.label_width - 45))),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("ETA {task.fields[eta]}"),
+                console=target,
+                transient=False,
+            )
+            self.task = self.bar.add_task("starting", total=total, completed=done_before, eta=self._eta())
+        elif not quiet and done_before:
+            err_console().print(f"{done_before} of {total} measurements done before; continuing.", markup=False)
+
+    def __enter__(self) -> _RunProgress:
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def _elapsed(self) -> float:
+        import time
+
+        return time.monotonic() - self.started
+
+    def _eta(self) -> str:
+        estimate = self.estimate_s
+        if estimate is not None and self.total:
+            estimate *= (self.total - self.done) / self.total
+        return eta_text(self._elapsed(), self.done - self.before, self.total - self.done, estimate)
+
+    def _set(self, done: int) -> None:
+        self.done = min(self.total, done)
+        if self.bar is not None:
+            self.bar.update(self.task, completed=self.done, eta=self._eta())
+
+    def on_event(self, event: ProgressEvent) -> None:
+        if event.kind == "warning":
+            err_console().print(f"Warning: {event.message}", markup=False)
+        elif event.kind == "start" and self.bar is not None:
+            self.bar.update(self.task, description=_short(event.label, self.label_width))
+        elif event.kind == "done":
+            self._set(self.done + 1)
+            if self.bar is None and not self.quiet:
+                err_console().print(
+                    f"[{self.done}/{self.total}] {event.status:5s} {event.label}  "
+                    f"({clock(self._elapsed())} elapsed, ETA {self._eta()})",
+                    markup=False,
+                )
+        elif event.kind == "round_start" and self.bar is not None:
+            self.bar.update(self.task, description=f"round {event.done + 1}/{self.rounds}")
+        elif event.kind == "round_done":
+            self._set(max(self.done, (event.done + 1) * event.total))
 
 
 def _short(label: str, width: int = 48) -> str:
     return label if len(label) <= width else label[: width - 1] + "…"
 
 
-def summarise(path: Path, console: Console) -> None:
+def summarise(path: Path, console: Console, quiet: bool = False) -> None:
     """Per (mode, device): the GRU/LSTM ratio for each shape beside 0.75 and a one-line verdict; then
     warnings for failed, noisy (IQR/median > 10%) and busy-machine cases. Loaded and paired as
     ``rnnbench report`` does; built by ``present.run_summary``."""
@@ -425,7 +594,8 @@ def summarise(path: Path, console: Console) -> None:
     data = load_report_data([path])
     cases, rounds = aggregate_cases(data.summary)
     shown = run_summary(data.summary, pair_ratios(cases, rounds, data.sample_files))
-    _show(console, shown.body)
+    if not quiet:
+        _show(console, shown.body)
     err = err_console()
     for line in shown.warnings:
         err.print(line, markup=False)

@@ -12,30 +12,56 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from rnnbench.cli.app import MultiValueCommand, app, err_console, out_console
+from rnnbench.cli.app import (
+    TASK_NAMES,
+    MultiValueCommand,
+    app,
+    clock,
+    complete_arm,
+    complete_device,
+    complete_dtype,
+    complete_impl,
+    complete_task,
+    complete_train_preset,
+    err_console,
+    eta_text,
+    out_console,
+    progress_console,
+)
 from rnnbench.core.parsing import parse_floats, parse_ints, split_values
 from rnnbench.core.values import now_iso
-from rnnbench.errors import BenchmarkFailedError, ConfigError, StorageError
+from rnnbench.errors import EXIT_INTERRUPTED, BenchmarkFailedError, ConfigError, StorageError
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from rnnbench.analyse.training import TrainSummary
     from rnnbench.core.progress import ProgressEvent
     from rnnbench.learn.spec import TrainSpec
     from rnnbench.results.folder import RunFolder
 
-TASK_NAMES = "adding, copy, selective-copy, temporal-order, parity, anbn, charlm, series, digits"
-
 
 @app.command("train", cls=MultiValueCommand)
 def train_command(
     preset: str | None = typer.Option(
-        None, "--preset", help="quick (adding + copy, lstm vs gru, 3 seeds, ~1-2 min on 2 cores) or full."
+        None,
+        "--preset",
+        "-p",
+        help="quick (adding + copy, lstm vs gru, 3 seeds, ~1-2 min on 2 cores) or full.",
+        autocompletion=complete_train_preset,
     ),
-    task: list[str] | None = typer.Option(None, "--task", "-t", help=f"Tasks: {TASK_NAMES}. Default: adding."),
+    task: list[str] | None = typer.Option(
+        None,
+        "--task",
+        "-t",
+        help=f"Tasks: {', '.join(TASK_NAMES)}. Default: adding.",
+        autocompletion=complete_task,
+    ),
     arm: list[str] | None = typer.Option(
-        None, "--arm", "-a", help="Arms: lstm, lstm-fb1 (forget bias +1), gru, rnn. Default: lstm gru."
+        None,
+        "--arch",
+        "-a",
+        help="Architectures (arms): lstm, gru, rnn, and lstm-fb1 (LSTM with forget bias +1). Default: "
+        "lstm gru. Old spelling --arm is still accepted.",
+        autocompletion=complete_arm,
     ),
     seeds: int | None = typer.Option(None, "--seeds", help="Number of seeds (0..N-1). Default 3."),
     seq_len: list[str] | None = typer.Option(
@@ -75,15 +101,22 @@ def train_command(
         "--stop-at-target/--all-steps",
         help="Stop a run once it meets the task's target (quick preset: on).",
     ),
-    device: str | None = typer.Option(None, "--device", "-d", help="cpu, cuda, cuda:N or auto. Default cpu."),
+    device: str | None = typer.Option(
+        None, "--device", "-d", help="cpu, cuda, cuda:N or auto. Default cpu.", autocompletion=complete_device
+    ),
     dtype: str | None = typer.Option(
         None,
         "--dtype",
+        autocompletion=complete_dtype,
         help="float32 (default); float16 (autocast + gradient scaler on CUDA); bfloat16 (the network cast, "
         "float32 master weights). The dtype that really ran is recorded (compute_dtype).",
     ),
     impl: str | None = typer.Option(
-        None, "--impl", "-i", help="Implementation trained: native (default), aten, cell, scratch, compiled."
+        None,
+        "--impl",
+        "-i",
+        help="Implementation trained: native (default), aten, cell, scratch, compiled.",
+        autocompletion=complete_impl,
     ),
     tf32: bool = typer.Option(
         False, "--tf32", help="Let float32 matmuls and cuDNN use TF32 on NVIDIA GPUs (default: IEEE float32)."
@@ -103,10 +136,29 @@ def train_command(
     resume: Path | None = typer.Option(
         None, "--resume", help="Continue the run in this folder (`results/<run-id>`), skipping finished runs."
     ),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Print the runs the plan holds (task × arch × seed × length × size × lr); train nothing.",
+    ),
+    quiet: bool = typer.Option(
+        False,
+        "--quiet",
+        "-q",
+        help="No progress and no tables: stdout gets only the results' path; warnings still go to stderr.",
+    ),
 ) -> None:
     """Train LSTM / GRU / RNN arms on long-range tasks at matched parameters, over seeds, and compare them with
     intervals: mean with a 95% t-interval, median, success rate with a Wilson interval, and the paired per-seed
     GRU − LSTM difference. Writes curves.csv, train_summary.csv and metadata.json after every finished run.
+
+    **Progress** goes to stderr: bars on a terminal, one line per finished run in a pipe or CI log (none with
+    `--quiet`). Ctrl-C keeps every finished run and prints the `--resume` command (exit 130).
+
+    **Examples:** `rnnbench train --preset quick` ·
+    `rnnbench train -t copy -a lstm lstm-fb1 gru -T 20 50 100 --seeds 5` ·
+    `rnnbench train -t adding --lr 3e-3 --steps 300 --dry-run` ·
+    `rnnbench train --resume results/<run-id>`
     """
     from rnnbench.learn.presets import preset_spec
     from rnnbench.learn.session import build_tasks, load_spec, new_metadata
@@ -143,7 +195,7 @@ def train_command(
     if given["params"] and not given["hidden"]:
         given["hidden"] = ()
     if resume is not None:
-        extra = [k for k, v in given.items() if v is not None]
+        extra = [k for k, v in given.items() if v is not None] + (["dry-run"] if dry_run else [])
         if extra or preset:
             names = ", ".join(["preset", *extra] if preset else extra)
             raise ConfigError(
@@ -164,19 +216,33 @@ def train_command(
     else:
         spec = validate(preset_spec(preset, **given))
         tasks = build_tasks(spec)
+        if dry_run:
+            _dry_run(spec, tasks)
+            return
         from rnnbench.measure.devices import resolve_device
 
         resolve_device(spec.device)  # fail before creating a folder
         folder = RunFolder.create(output, new_metadata(spec, sys.argv, tasks))
     try:
-        rows, summary = _train_owned(spec, folder, tasks)
+        rows, summary = _train_owned(spec, folder, tasks, quiet)
     except StorageError as exc:
         raise exc.with_hint(
             f"finished runs are kept; once fixed, continue with: rnnbench train --resume {folder.path}"
         ) from exc
+    except KeyboardInterrupt:
+        err_console().print(
+            f"Interrupted. Finished runs are saved in {folder.path}; continue with: "
+            f"rnnbench train --resume {folder.path}",
+            markup=False,
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     finally:
         folder.release()
     console = out_console()
+    if quiet:
+        console.print(f"Results: {folder.path}", markup=False)
+        _warn_after(spec, rows, folder)
+        return
     from rnnbench.learn.tasks import TASK_CLASSES
     from rnnbench.present.training import summary_renderables
 
@@ -188,6 +254,11 @@ def train_command(
         else:
             console.print(item)
     console.print(f"Results: {folder.path}", markup=False)
+    _warn_after(spec, rows, folder)
+
+
+def _warn_after(spec: TrainSpec, rows: list[dict[str, Any]], folder: RunFolder) -> None:
+    """Warnings (stderr) once the runs are done; exit 6 when every run failed."""
     ran = sorted({str(r.get("compute_dtype")) for r in rows if r.get("compute_dtype")} - {spec.dtype})
     if ran:  # never silently: the recurrent stack computed in another dtype than asked (autocast, a fallback)
         err_console().print(
@@ -205,38 +276,57 @@ def train_command(
             raise BenchmarkFailedError(f"every training run failed, e.g. {failed[0]['message']}")
 
 
-def _train_owned(spec: TrainSpec, folder: RunFolder, tasks: Any) -> tuple[list[dict[str, Any]], TrainSummary]:
+def _train_owned(
+    spec: TrainSpec, folder: RunFolder, tasks: Any, quiet: bool = False
+) -> tuple[list[dict[str, Any]], TrainSummary]:
     """Everything that writes the folder, while this process owns it: the runs, then ``selected_lr``."""
-    rows = _run_with_progress(spec, folder, tasks, err_console())
+    rows = _run_with_progress(spec, folder, tasks, quiet)
     return rows, _summarise(folder)
 
 
 def _run_with_progress(
-    spec: TrainSpec, folder: RunFolder, tasks: Any, console: Console
+    spec: TrainSpec, folder: RunFolder, tasks: Any, quiet: bool = False
 ) -> list[dict[str, Any]]:
-    """Run the plan with one bar per (arm, seed) run — live training loss and last evaluation — plus an
-    overall bar; each finished run leaves a one-line result."""
+    """Run the plan with progress on stderr. On a terminal: one bar per (arm, seed) run — live training loss
+    and last evaluation — plus an overall bar, each finished run leaving a one-line result. In a pipe or CI
+    log: only those lines, each with its count and ETA. With ``--quiet``: nothing."""
+    import time
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from rnnbench.learn.session import run_training
     from rnnbench.present.training import done_line
 
+    target = None if quiet else progress_console()
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(),
-        console=console,
+        console=target,
         transient=False,
+        disable=target is None,
     )
     bars: dict[Any, Any] = {}
     overall = progress.add_task("all runs", total=None, info="")
+    started = time.monotonic()
+    state = {"total": 0, "done": 0, "before": 0}
+
+    def eta() -> str:
+        elapsed = time.monotonic() - started
+        return eta_text(elapsed, state["done"] - state["before"], state["total"] - state["done"])
 
     def on_event(event: ProgressEvent) -> None:
         unit, values = event.subject, event.values
         if event.kind == "plan":
-            progress.update(overall, total=event.total, completed=event.done, info=f"{event.done} done before")
+            state.update(total=event.total, done=event.done, before=event.done)
+            before = f"{event.done} done before, " if event.done else ""
+            progress.update(overall, total=event.total, completed=event.done, info=f"{before}ETA {eta()}")
+            if target is None and not quiet and event.done:
+                err_console().print(
+                    f"{event.done} of {event.total} runs done before; continuing.", markup=False
+                )
         elif event.kind == "start" and unit is not None:
             bars[unit.key] = progress.add_task(event.label, total=event.total, info="")
         elif event.kind == "step" and unit is not None and unit.key in bars:
@@ -244,14 +334,37 @@ def _run_with_progress(
         elif event.kind == "eval" and unit is not None and unit.key in bars:
             score = "" if values.get("score") is None else f" score {values['score']:.3g}"
             progress.update(bars[unit.key], info=f"step {event.done}: eval {values['metric']:.4g}{score}")
+        elif event.kind == "warning":
+            err_console().print(f"Warning: {event.message}", markup=False)
         elif event.kind == "done" and unit is not None:
+            state["done"] += 1
             if unit.key in bars:
                 progress.remove_task(bars.pop(unit.key))
-            progress.console.print(done_line(event.label, values.get("row") or {}), markup=False)
-            progress.advance(overall)
+            line = done_line(event.label, values.get("row") or {})
+            if target is not None:
+                progress.console.print(line, markup=False)
+                progress.update(overall, advance=1, info=f"ETA {eta()}")
+            elif not quiet:
+                elapsed = clock(time.monotonic() - started)
+                err_console().print(
+                    f"[{state['done']}/{state['total']}] {line}  ({elapsed} elapsed, ETA {eta()})", markup=False
+                )
 
     with progress:
         return run_training(spec, folder, on_event, tasks)
+
+
+def _dry_run(spec: TrainSpec, tasks: Any) -> None:
+    """``--dry-run``: the runs the plan holds, grouped over seeds, and its size; nothing is created."""
+    from rnnbench.learn.sizing import expand_units
+    from rnnbench.present.training import plan_renderables
+
+    units = expand_units(spec, tasks)
+    for item in plan_renderables(units, spec):
+        if isinstance(item, str):
+            out_console().print(item, markup=False)
+        else:
+            out_console().print(item)
 
 
 def _summarise(folder: RunFolder) -> TrainSummary:

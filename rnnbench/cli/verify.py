@@ -5,25 +5,50 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from rnnbench.cli.app import MultiValueCommand, app, out_console
+from rnnbench.cli.app import (
+    MultiValueCommand,
+    app,
+    complete_arch,
+    complete_device,
+    complete_dtype,
+    complete_impl,
+    out_console,
+)
 from rnnbench.core.parsing import parse_choices
 from rnnbench.core.spec import ModelConfig
 from rnnbench.core.vocab import ARCHS, DTYPES, IMPLS
-from rnnbench.errors import RnnbenchError
+from rnnbench.errors import ConfigError, RnnbenchError
 
 
 class VerificationFailedError(RnnbenchError):
     exit_code = 1
 
 
+def parse_spread(text: str) -> float:
+    """``--lengths``: ``fixed`` (or 0) → 0.0; a spread s in (0, 1) → s. Anything else is a usage error."""
+    value = text.strip().lower()
+    if value in ("fixed", "0", "0.0"):
+        return 0.0
+    try:
+        spread = float(value)
+    except ValueError:
+        spread = -1.0
+    if not 0 < spread < 1:
+        raise ConfigError(f"--lengths takes 'fixed' or a spread s in (0, 1), got '{text}'.")
+    return spread
+
+
 @app.command("verify", cls=MultiValueCommand)
 def verify_command(
-    arch: list[str] = typer.Option(list(ARCHS), "--arch", "-a", help=f"Architectures: {', '.join(ARCHS)}."),
+    arch: list[str] = typer.Option(
+        list(ARCHS), "--arch", "-a", help=f"Architectures: {', '.join(ARCHS)}.", autocompletion=complete_arch
+    ),
     impl: list[str] = typer.Option(
         ["aten", "cell", "scratch", "numpy"],
         "--impl",
         "-i",
         help="Implementations compared with native: aten, cell, scratch, compiled, numpy.",
+        autocompletion=complete_impl,
     ),
     input_size: int = typer.Option(16, "--input-size", help="Input features I."),
     hidden: int = typer.Option(32, "--hidden", help="Hidden size H."),
@@ -34,12 +59,19 @@ def verify_command(
         0.0, "--dropout", help="Dropout between layers, in [0, 1); > 0 compares eval mode."
     ),
     bias: bool = typer.Option(True, "--bias/--no-bias", help="Bias vectors on or off."),
-    device: str = typer.Option("cpu", "--device", "-d", help="cpu, cuda, cuda:N or auto."),
-    dtype: str = typer.Option("float32", "--dtype", help="float32, bfloat16 or float16."),
-    seq_len: int = typer.Option(12, "--seq-len", help="Time steps T."),
+    device: str = typer.Option(
+        "cpu", "--device", "-d", help="cpu, cuda, cuda:N or auto.", autocompletion=complete_device
+    ),
+    dtype: str = typer.Option(
+        "float32", "--dtype", help="float32, bfloat16 or float16.", autocompletion=complete_dtype
+    ),
+    seq_len: int = typer.Option(12, "--seq-len", "-T", help="Time steps T."),
     batch: int = typer.Option(4, "--batch", help="Batch size B."),
-    length_spread: float = typer.Option(
-        0.0, "--length-spread", help="0 = fixed lengths; s in (0, 1): lengths drawn from [(1-s)·T, T], packed."
+    lengths: str = typer.Option(
+        "fixed",
+        "--lengths",
+        help="'fixed', or a spread s in (0, 1): lengths drawn from [(1-s)·T, T], packed/masked (as in run). "
+        "Old spelling --length-spread is still accepted.",
     ),
     seed: int = typer.Option(0, "--seed", help="Seed for weights and inputs."),
     tf32: bool = typer.Option(
@@ -48,10 +80,19 @@ def verify_command(
         help="Let float32 matmuls and cuDNN use TF32 on NVIDIA GPUs (both, or neither: the default is IEEE "
         "float32 everywhere); the tolerance follows (1e-2 instead of 2e-5).",
     ),
+    quiet: bool = typer.Option(
+        False,
+        "--quiet",
+        "-q",
+        help="Print one line (how many agree) instead of the table; mismatches still fail.",
+    ),
 ) -> None:
     """Check every implementation against torch.nn: outputs, final states, gradients (input, every weight).
 
     Exits 1 when any implementation disagrees beyond the dtype's tolerance.
+
+    **Examples:** `rnnbench verify` · `rnnbench verify -a lstm gru --bidirectional` ·
+    `rnnbench verify -d cuda --dtype bfloat16 -T 64 --lengths 0.5`
     """
     from rnnbench.measure.devices import resolve_device
     from rnnbench.measure.verify import verify
@@ -83,7 +124,7 @@ def verify_command(
             dtype=dtype,
             seq_len=seq_len,
             batch=batch,
-            length_spread=length_spread,
+            length_spread=parse_spread(lengths),
             seed=seed,
             tf32=tf32,
         ):
@@ -93,7 +134,14 @@ def verify_command(
                 check.arch, check.impl, check.status, f"{check.output_err:.1e}", f"{check.state_err:.1e}",
                 grad, f"{check.tolerance:.0e}", check.message,
             )  # fmt: skip
-    out_console().print(table)
+    if quiet:
+        checked = len(table.rows)
+        out_console().print(
+            f"{checked - failures} of {checked} checks agree with native ({resolved}, {dtype}{policy}).",
+            markup=False,
+        )
+    else:
+        out_console().print(table)
     if failures:
         raise VerificationFailedError(
             f"{failures} implementation(s) disagree with native; see the table above."

@@ -52,13 +52,19 @@ TERMINAL_SPEED_COLUMNS: tuple[str, ...] = (
 verdict sits on the ratio cell's second line."""
 
 
-def display_speed(table: SpeedTable, max_rows: int | None = None, terminal: bool = False) -> pd.DataFrame:
+def display_speed(
+    table: SpeedTable, max_rows: int | None = None, terminal: bool = False, one_line: bool = False
+) -> pd.DataFrame:
     """The displayed strings of a speed table (only the first ``max_rows`` rows are formatted: a table over
     thousands of shapes is truncated for display, never for the data files).
 
     A time interval that covers less than 95% (a median of ≤ 5 rounds or samples) carries its exact level,
     e.g. ``7.2 ms [7.0–7.4] (75%)``; the verdict is ``analyse.speed.ratio_verdict``'s, so a one-round ratio
-    reads "GRU faster in one process", never a bare "GRU faster"."""
+    reads "GRU faster in one process", never a bare "GRU faster".
+
+    ``terminal``: the narrower selection of :data:`TERMINAL_SPEED_COLUMNS`, the verdict on the ratio cell's
+    second line — or, with ``one_line`` (a pipe, a CI log), in a ``verdict`` column of its own, so each case is
+    one line that ``grep`` finds whole."""
     data = table.data if max_rows is None else table.data.head(max_rows)
     rows = []
     records = cast(list[dict[str, Any]], data.to_dict("records"))
@@ -92,12 +98,16 @@ def display_speed(table: SpeedTable, max_rows: int | None = None, terminal: bool
             verdict if isinstance(verdict, str) else "",
         ]
         if terminal:
-            if cells[11]:
-                cells[10] += "\n" + cells[11]
-            del cells[11]  # verdict: under the ratio
+            if not one_line:
+                if cells[11]:
+                    cells[10] += "\n" + cells[11]
+                del cells[11]  # verdict: under the ratio
             del cells[8]  # rounds
         rows.append(tuple(cells))
-    return pd.DataFrame(rows, columns=list(TERMINAL_SPEED_COLUMNS if terminal else SPEED_DISPLAY_COLUMNS))
+    columns = list(TERMINAL_SPEED_COLUMNS if terminal else SPEED_DISPLAY_COLUMNS)
+    if terminal and one_line:
+        columns.append("verdict")
+    return pd.DataFrame(rows, columns=columns)
 
 
 TRAIN_DISPLAY_COLUMNS: tuple[str, ...] = (

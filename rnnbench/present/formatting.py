@@ -27,14 +27,19 @@ def fmt_level(level: float | None, nominal: float = NOMINAL_LEVEL) -> str:
 
 
 def fmt_interval_seconds(median: float, low: float, high: float, level: float | None = None) -> str:
-    """``7.2 ms [7.0–7.4]``, with `` (75%)`` after it when the interval covers less than 95%."""
+    """``7.2 ms [7.0–7.4]``, with `` (75%)`` after it when the interval covers less than 95%.
+
+    One unit (the median's) and one precision (the median's decimals, at least three significant digits of
+    the median) for the median and both bounds: ``943 µs [827–1130]``, never ``[827–1.13e+03]``."""
     if not np.isfinite(median):
         return "—"
     text = fmt_seconds(median)
     if np.isfinite(low) and np.isfinite(high):
         unit = text.split(" ")[1]
         scale = {"s": 1.0, "ms": 1e-3, "µs": 1e-6, "ns": 1e-9}[unit]
-        text += f" [{low / scale:.3g}–{high / scale:.3g}]" + fmt_level(level)
+        number = text.split(" ")[0]
+        decimals = len(number.split(".")[1]) if "." in number else 0
+        text += f" [{low / scale:.{decimals}f}–{high / scale:.{decimals}f}]" + fmt_level(level)
     return text
 
 

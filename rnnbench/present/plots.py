@@ -16,6 +16,7 @@ from typing import Any, cast
 
 import numpy as np
 import pandas as pd
+from matplotlib import transforms
 from matplotlib.axes import Axes
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
@@ -53,6 +54,9 @@ MAX_POINTS = 1500
 PANEL_SIZE = (4.6, 3.3)
 DPI = 110
 FONT = 9
+DODGE_POINTS = 7.0
+"""How far apart (in points, on screen) arms at one parameter budget are drawn in ``final_metric_vs_params``:
+an offset that moves no data value."""
 
 
 def arch_color(arch: str) -> str:
@@ -85,8 +89,30 @@ def _new_figure(panels: int, ncols: int = 3) -> tuple[Figure, list[Axes]]:
     return fig, axes[:panels]
 
 
+def wrap_to_width(text: str, width_in: float, fontsize: float) -> str:
+    """``text`` broken at spaces into lines that fit ``width_in`` inches at ``fontsize`` points (an average
+    glyph is taken as 0.6 em, generous for DejaVu Sans), so no title runs past its figure and gets clipped."""
+    import textwrap
+
+    chars = max(12, int(width_in * 72 / (fontsize * 0.6)))
+    return "\n".join(textwrap.fill(line, chars, break_long_words=False) for line in text.split("\n"))
+
+
 def _title(ax: Axes, text: str) -> None:
-    ax.set_title(text, fontsize=FONT, loc="left")
+    fig, grid = ax.get_figure(), ax.get_gridspec()
+    columns = grid.ncols if grid is not None else 1
+    width = (fig.get_figwidth() if isinstance(fig, Figure) else PANEL_SIZE[0] * columns) / max(1, columns)
+    ax.set_title(wrap_to_width(text, width * 0.95, FONT), fontsize=FONT, loc="left")
+
+
+def _ylabel(ax: Axes, text: str) -> None:
+    """A y label wrapped to the panel's height, so a long one is never cut at the figure's edge."""
+    ax.set_ylabel(wrap_to_width(text, PANEL_SIZE[1] * 0.75, FONT), fontsize=FONT)
+
+
+def _suptitle(fig: Figure, text: str) -> None:
+    """The figure's title, wrapped to the figure's width (a one-panel figure is 4.6 inches wide)."""
+    fig.suptitle(wrap_to_width(text, fig.get_figwidth() * 0.95, FONT + 2), fontsize=FONT + 2)
 
 
 def _legend(fig: Figure, handles: dict[str, Line2D]) -> None:
@@ -238,7 +264,7 @@ def throughput_figure(report: Report, x: str) -> Figure | None:
         _log2_x(ax, data[x].to_numpy(float))
         _log_axis(ax, "y")
         ax.set_xlabel("sequence length T (steps)" if x == "seq_len" else "hidden size H", fontsize=FONT)
-        ax.set_ylabel("throughput (tokens/s)", fontsize=FONT)
+        _ylabel(ax, "throughput (tokens/s)")
         _title(ax, f"{_panel_title(key)}\n{fixed}")
     _legend(fig, handles)
     lowest = min(levels) if levels else NOMINAL_LEVEL
@@ -247,10 +273,7 @@ def throughput_figure(report: Report, x: str) -> Figure | None:
         if lowest >= NOMINAL_LEVEL - 1e-12
         else f"interval bars: 95%, or the full range where ≤ 5 values allow less (down to {100 * lowest:.3g}%)"
     )
-    fig.suptitle(
-        f"Throughput vs {'sequence length' if x == 'seq_len' else 'hidden size'} (median, {bars})",
-        fontsize=FONT + 2,
-    )
+    _suptitle(fig, f"Throughput vs {'sequence length' if x == 'seq_len' else 'hidden size'} (median, {bars})")
     return fig
 
 
@@ -305,21 +328,26 @@ def ratio_heatmap(report: Report) -> Figure | None:
                 else:
                     ax.text(col, row, "n/a", ha="center", va="center", fontsize=FONT - 1, color="#555555")
         ax.set_xlabel("sequence length T (steps)", fontsize=FONT)
-        ax.set_ylabel("hidden size H", fontsize=FONT)
+        _ylabel(ax, "hidden size H")
         fixed_rest = " ".join(p for p in fixed.split() if not p.startswith(("T=", "H=")))
         mode, platform, device, dtype = key
         where = platform if platform == device else f"{device} {_short(platform, 30)}"
         _title(ax, f"{mode} · {dtype} · {impl} · {fixed_rest}\n{where}")
     if image is not None:
         bar = fig.colorbar(image, ax=axes, shrink=0.9)
-        bar.set_label("GRU/LSTM time per iteration (< 1: the GRU took less time)", fontsize=FONT)
+        bar.set_label(
+            wrap_to_width(
+                "GRU/LSTM time per iteration (< 1: the GRU took less time)", PANEL_SIZE[1] * 0.75, FONT
+            ),
+            fontsize=FONT,
+        )
         bar.ax.axhline(THEORETICAL_GRU_LSTM, color="black", linewidth=1.2)
         bar.ax.tick_params(labelsize=FONT)
-    fig.suptitle(
+    _suptitle(
+        fig,
         f"GRU/LSTM time ratio (theory {THEORETICAL_GRU_LSTM}: the black line on the colour bar)\n"
         f"'?': no verdict over rounds — the interval holds 1 or reaches the ±{MIN_EFFECT:.0%} band, or one "
         "round only",
-        fontsize=FONT + 2,
     )
     return fig
 
@@ -350,10 +378,10 @@ def memory_figure(report: Report) -> Figure | None:
         _log2_x(ax, data["seq_len"].to_numpy(float))
         _log_axis(ax, "y")
         ax.set_xlabel("sequence length T (steps)", fontsize=FONT)
-        ax.set_ylabel("peak memory (MiB)", fontsize=FONT)
+        _ylabel(ax, "peak memory (MiB)")
         _title(ax, f"{_panel_title(key)}\n{fixed}")
     _legend(fig, handles)
-    fig.suptitle("Peak memory per iteration vs sequence length (median over rounds)", fontsize=FONT + 2)
+    _suptitle(fig, "Peak memory per iteration vs sequence length (median over rounds)")
     return fig
 
 
@@ -381,14 +409,11 @@ def efficiency_figure(report: Report) -> Figure | None:
             handles.setdefault(f"{arch}/{impl}", _handle(f"{arch}/{impl}", arch_color(arch), "none", marker))
         _log_axis(ax, "x")
         ax.set_xlabel("problem size (GEMM GFLOP per iteration)", fontsize=FONT)
-        ax.set_ylabel("% of torch.matmul's GFLOP/s (> 100%: beats it)", fontsize=FONT)
+        _ylabel(ax, "% of torch.matmul's GFLOP/s (> 100%: beats it)")
         ax.set_ylim(bottom=0)
         _title(ax, _panel_title(key))
     _legend(fig, handles)
-    fig.suptitle(
-        "Efficiency vs problem size (GFLOP/s executed ÷ torch.matmul's GFLOP/s in the same run)",
-        fontsize=FONT + 2,
-    )
+    _suptitle(fig, "Efficiency vs problem size (GFLOP/s executed ÷ torch.matmul's GFLOP/s in the same run)")
     return fig
 
 
@@ -464,13 +489,11 @@ def training_curves(report: Report, x: str) -> Figure | None:
         ax.set_xlabel(
             "training step" if x == "step" else "training time (s, evaluation excluded)", fontsize=FONT
         )
-        ax.set_ylabel(f"eval {metric_names.get(str(key[0]), 'metric')} (lower is better)", fontsize=FONT)
+        _ylabel(ax, f"eval {metric_names.get(str(key[0]), 'metric')} (lower is better)")
         _title(ax, setting_label(keys, list(key)))
     _legend(fig, handles)
     what = "steps" if x == "step" else "seconds"
-    fig.suptitle(
-        f"Training curves vs {what} (median over seeds; band: quartiles over seeds)", fontsize=FONT + 2
-    )
+    _suptitle(fig, f"Training curves vs {what} (median over seeds; band: quartiles over seeds)")
     return fig
 
 
@@ -496,26 +519,50 @@ def final_vs_params(report: Report) -> Figure | None:
         arms = sorted(part.groupby("arm"), key=lambda kv: _arm_rank(str(kv[0])))
         for i, (arm, series) in enumerate(arms):
             color = arch_color(str(arm))
-            # parameter-matched arms share an x value: dodge them a little so none hides another
-            dodge = 2 ** ((i - (len(arms) - 1) / 2) * 0.06)
+            # Parameter-matched arms share an x value. Each arm is drawn at its true parameter count, then
+            # shifted sideways on screen by a few *points* (not parameters) so none hides another; the axis
+            # label says so, and the data coordinates stay true (SVG, hover tools, the CSV).
+            shift = transforms.offset_copy(
+                ax.transData, fig=fig, x=(i - (len(arms) - 1) / 2) * DODGE_POINTS, y=0, units="points"
+            )
             ax.scatter(
-                series["params"] * dodge, series["final_metric"], color=color, s=12, alpha=0.45, linewidths=0
+                series["params"],
+                series["final_metric"],
+                color=color,
+                s=12,
+                alpha=0.45,
+                linewidths=0,
+                transform=shift,
             )
             med = series.groupby("params")["final_metric"].median().sort_index()
-            ax.plot(med.index * dodge, med.to_numpy(), color=color, marker="o", markersize=6, linewidth=1.4)
+            ax.plot(
+                med.index, med.to_numpy(), color=color, marker="o", markersize=6, linewidth=1.4, transform=shift
+            )
             handles.setdefault(str(arm), _handle(str(arm), color, "-", "o"))
+        # artists drawn through an offset transform do not grow the data limits: add the true points
+        ax.update_datalim(part[["params", "final_metric"]].to_numpy(float))
+        ax.autoscale_view()
         values = part["final_metric"].to_numpy(float)
         positive = values[values > 0]
         if len(positive) and positive.max() / positive.min() > 50:
             _log_axis(ax, "y")
         _log_axis(ax, "x")
-        ax.set_xlabel("parameters (total, head included)", fontsize=FONT)
-        ax.set_ylabel(f"final {metric_names.get(str(key[0]), 'metric')} (lower is better)", fontsize=FONT)
+        ax.set_xlabel(
+            wrap_to_width(
+                "parameters (total, head included)"
+                + (f"; arms drawn {DODGE_POINTS:g} pt apart" if len(arms) > 1 else ""),
+                PANEL_SIZE[0] * 0.9,
+                FONT,
+            ),
+            fontsize=FONT,
+        )
+        _ylabel(ax, f"final {metric_names.get(str(key[0]), 'metric')} (lower is better)")
         _title(ax, setting_label(keys, list(key)))
     _legend(fig, handles)
-    fig.suptitle(
-        "Final metric vs parameters (dots: seeds; markers: median; equal budgets dodged sideways)",
-        fontsize=FONT + 2,
+    _suptitle(
+        fig,
+        "Final metric vs parameters (dots: seeds; markers: median; arms at one budget drawn side by side, "
+        "offset in points, not in parameters)",
     )
     return fig
 
@@ -535,25 +582,31 @@ def memory_horizon(report: Report) -> Figure | None:
         arms = sorted(part["arm"].unique(), key=_arm_rank)
         for i, arm in enumerate(arms):
             s = part[part["arm"] == arm].sort_values("seq_len")
-            offset = 2 ** ((i - (len(arms) - 1) / 2) * 0.04) if len(arms) > 1 else 1.0  # dodge on the log axis
-            xs = s["seq_len"].to_numpy(float) * offset
+            # arms at one length drawn side by side by an offset in points: every x stays the true length
+            shift = transforms.offset_copy(
+                ax.transData, fig=fig, x=(i - (len(arms) - 1) / 2) * DODGE_POINTS / 2, y=0, units="points"
+            )
+            xs = s["seq_len"].to_numpy(float)
             yerr = np.vstack([s["rate"] - s["low"], s["high"] - s["rate"]]).clip(min=0)
             color = arch_color(str(arm))
-            ax.errorbar(
+            bars = ax.errorbar(
                 xs, s["rate"], yerr=yerr, color=color, marker="o", markersize=5, linewidth=1.6, capsize=3
             )
+            for artist in bars.get_children():
+                artist.set_transform(shift)
             handles.setdefault(str(arm), _handle(str(arm), color, "-", "o"))
         _log2_x(ax, part["seq_len"].to_numpy(float))
         ax.set_ylim(-0.05, 1.05)
         ax.axhline(0.5, color="#999999", linestyle=":", linewidth=1)
-        ax.set_xlabel("sequence length T (steps)", fontsize=FONT)
-        ax.set_ylabel("success rate (share of seeds solved)", fontsize=FONT)
+        ax.set_xlabel(
+            "sequence length T (steps)"
+            + (f"; arms drawn {DODGE_POINTS / 2:g} pt apart" if len(arms) > 1 else ""),
+            fontsize=FONT,
+        )
+        _ylabel(ax, "success rate (share of seeds solved)")
         _title(ax, setting_label(keys, list(key)))
     _legend(fig, handles)
-    fig.suptitle(
-        "Memory horizon: success rate vs length (95% Wilson intervals; dotted: half the seeds)",
-        fontsize=FONT + 2,
-    )
+    _suptitle(fig, "Memory horizon: success rate vs length (95% Wilson intervals; dotted: half the seeds)")
     return fig
 
 

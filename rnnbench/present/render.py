@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -67,8 +67,13 @@ METHOD_NOTES = (
 
 
 # ---- terminal ------------------------------------------------------------------------------------------
-def terminal_renderables(report: Report, max_rows: int = TERMINAL_MAX_ROWS) -> list[RenderableType]:
-    """Tables for the terminal: warnings, one speed table per (mode, device, dtype), training, claims."""
+def terminal_renderables(
+    report: Report, max_rows: int = TERMINAL_MAX_ROWS, one_line: bool = False
+) -> list[RenderableType]:
+    """Tables for the terminal: warnings, one speed table per (mode, device, dtype), training, claims.
+
+    ``one_line`` (stdout is a pipe or a CI log): every case and every claim on one line — the verdict in a
+    column of its own, a claim's evidence joined with ``;`` — so a reader or ``grep`` finds it whole."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -77,7 +82,7 @@ def terminal_renderables(report: Report, max_rows: int = TERMINAL_MAX_ROWS) -> l
     for warning in report.warnings:
         out.append(Text(f"warning: {warning}", style="yellow"))
     for table in report.tables:
-        shown = display_speed(table, max_rows, terminal=True)
+        shown = display_speed(table, max_rows, terminal=True, one_line=one_line)
         rich_table = Table(
             title=speed_table_title(table), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False
         )
@@ -115,7 +120,9 @@ def terminal_renderables(report: Report, max_rows: int = TERMINAL_MAX_ROWS) -> l
     for claim in report.claims:
         mark, _, style = VERDICT_STYLE.get(claim.verdict, ("", "", ""))
         claims.add_row(
-            Text(claim.statement), Text(f"{mark} {claim.verdict}", style=style), Text(_claim_digest(claim))
+            Text(claim.statement),
+            Text(f"{mark} {claim.verdict}", style=style),
+            Text(_claim_digest(claim).replace("\n", "; ") if one_line else _claim_digest(claim)),
         )
     out.append(claims)
     return out
@@ -395,6 +402,14 @@ def source_lines(report: Report) -> list[str]:
         lines.append(
             f"{info.run_id} ({info.kind or '?'}, {info.status or '?'}): {info.env.get('cpu_model', '?')}"
             + (f"; {gpus}" if gpus else "")
-            + f"; torch {sw['torch']}, CUDA {sw['cuda']}, cuDNN {sw['cudnn']}, oneDNN {sw['onednn']}"
+            + f"; torch {sw['torch']}, {_cuda_text(sw)}, oneDNN {sw['onednn']}"
         )
     return lines
+
+
+def _cuda_text(software: Mapping[str, object]) -> str:
+    """``CUDA 12.4, cuDNN 9.1`` — or ``CPU build`` for a torch without CUDA (never "CUDA None")."""
+    cuda, cudnn = software.get("cuda"), software.get("cudnn")
+    if cuda in (None, "", "None", "nan"):
+        return "CPU build"
+    return f"CUDA {cuda}" + (f", cuDNN {cudnn}" if cudnn not in (None, "", "None", "nan") else "")

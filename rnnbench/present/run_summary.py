@@ -156,19 +156,28 @@ def _warnings(summary: pd.DataFrame) -> list[str]:
     ok = summary[summary["status"] == "ok"]
     noisy = ok[ok["iqr_s"] / ok["median_s"] > NOISY_IQR_FRACTION]
     if len(noisy):
-        lines.append(
-            f"Warning: {len(noisy)} case(s) are noisy (IQR/median > 10%). Hint: raise --budget, set "
-            "--threads 1, or close other programs."
-        )
+        hint = "raise --budget, set --threads 1, or close other programs"
+        if _single_threaded(noisy):  # already one thread: do not suggest it
+            hint = "raise --budget or --rounds, or close other programs"
+        lines.append(f"Warning: {len(noisy)} case(s) are noisy (IQR/median > 10%). Hint: {hint}.")
     busy = ok[ok["busy"].map(truthy).astype(bool)]
     if len(busy):
         share = float(busy["other_cpu_frac"].max())
+        fewer = "" if _single_threaded(busy) else ", or with fewer threads (--threads 1)"
         lines.append(
             f"Warning: the machine was busy during {len(busy)} case(s): other processes used up to "
             f"{share:.0%} of the CPUs. Their times may be inflated (OpenMP threads spin when "
-            "oversubscribed). Hint: rerun on a quieter machine, or with fewer threads (--threads 1)."
+            f"oversubscribed). Hint: rerun on a quieter machine{fewer}."
         )
     return lines
+
+
+def _single_threaded(rows: pd.DataFrame) -> bool:
+    """Every case of ``rows`` already ran on one intra-op thread (so "--threads 1" is no advice)."""
+    if "threads" not in rows.columns:
+        return False
+    threads = pd.to_numeric(rows["threads"], errors="coerce")
+    return bool(len(threads)) and bool((threads == 1).all())
 
 
 # ---- ddp-train ----------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ and horizon as ``rnnbench report``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.console import RenderableType
@@ -48,6 +48,35 @@ def done_line(label: str, row: Mapping[str, Any]) -> str:
         f"{label}: {row.get('metric')} {row['final_metric']:.4g} (chance {row['baseline_metric']:.4g}{score}), "
         f"{solved}{at}, {row['steps']} steps, {row['seconds_per_step'] * 1000:.1f} ms/step"
     )
+
+
+# ---- --dry-run -----------------------------------------------------------------------------------------
+def plan_renderables(units: Sequence[Any], spec: Any) -> list[RenderableType]:
+    """What ``train --dry-run`` prints: one row per configuration (its seeds on one line) and the plan's size.
+    ``units`` are ``learn.spec.Unit``-like (task, arm, seed, seq_len, match, budget, hidden_size, params, lr)
+    and ``spec`` a ``TrainSpec``-like (steps, batch_size, device, dtype, impl)."""
+    table = Table(title=f"Plan: {len(units)} training runs", title_justify="left")
+    for col in ("task", "T", "arch", "size", "h", "params", "lr", "seeds"):
+        table.add_column(col)
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for u in units:
+        key = (u.task, u.seq_len, u.arm, _size(u.match, u.budget), u.hidden_size, u.params, u.lr)
+        groups.setdefault(key, []).append(int(u.seed))
+    for (task, seq_len, arm, size, h, params, lr), seeds in groups.items():
+        _add_row(table, task, str(seq_len), arm, size, str(h), str(params), f"{lr:g}", _seed_text(seeds))
+    line = (
+        f"{len(units)} runs of up to {spec.steps} steps (batch {spec.batch_size}) on {spec.device}, "
+        f"{spec.dtype}, {spec.impl}; nothing was trained (drop --dry-run to start)."
+    )
+    return [table, line]
+
+
+def _seed_text(seeds: Sequence[int]) -> str:
+    """``0–4`` for a contiguous run of seeds, else the list."""
+    ordered = sorted(seeds)
+    if len(ordered) > 2 and ordered == list(range(ordered[0], ordered[-1] + 1)):
+        return f"{ordered[0]}–{ordered[-1]}"
+    return ", ".join(str(x) for x in ordered)
 
 
 # ---- at the end ----------------------------------------------------------------------------------------

@@ -79,9 +79,8 @@ for _impl in (
     ),
     Implementation(
         "compiled",
-        "scratch with its per-step cell (recurrent GEMM + gates) compiled by torch.compile; on CPUs not faster "
-        "than scratch: each compiled call costs ~15-20 us, about what fusing the gates saves at H=256, B=64 "
-        "(within 2%), more where a step is cheap (1.1-1.5x slower at H<=128, B=16)",
+        "scratch with its per-step cell compiled by torch.compile; on CPUs not faster than scratch "
+        "(a ~15-20 us call overhead per step; README)",
         MODES,
         _TORCH_DEVICES,
         _ALL_DTYPES,
