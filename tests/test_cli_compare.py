@@ -142,13 +142,17 @@ def test_compare_with_several_folders_per_side(cli, tmp_path: Path) -> None:
 
 
 def test_history_command(cli, tmp_path: Path) -> None:
-    for i, level in enumerate([1000, 1000, 1000, 1000, 850, 840]):
-        write_run(tmp_path, f"r{i}", {"lstm": [float(level)]}, started_at=f"2026-03-0{i + 1}")
+    for i, level in enumerate([1000, 1002, 998, 1000, 1001, 999, 1000, 1000, 850, 845, 840]):
+        write_run(tmp_path, f"r{i}", {"lstm": [float(level)]}, started_at=f"2026-03-{i + 1:02d}")
     result = cli(["history", str(tmp_path)])
-    assert result.exit_code == EXIT_REGRESSION
-    assert "warning" in result.stdout and "1 warning" in result.stderr
+    assert result.exit_code == EXIT_REGRESSION, result.output
+    assert "slowdown" in result.stdout and "r8" in result.stdout and "1 warning" in result.stderr
     result = cli(["history", str(tmp_path), "--threshold", "20%", "-f", "csv"])
     assert result.exit_code == EXIT_OK and result.stdout.startswith("name,case_id")
+    result = cli(["history", str(tmp_path), "-f", "json"])
+    [case] = json.loads(result.stdout)["cases"]
+    [change] = case["change_points"]
+    assert change["run_id"] == "r8" and change["significant"] and change["magnitude"] < -0.1
 
 
 def test_compare_help_states_what_alpha_promises(cli) -> None:
@@ -307,3 +311,48 @@ def test_fake_python_is_executable(tmp_path: Path) -> None:
         [str(fake_python(tmp_path, "p", 1)), "-m", "rnnbench", "run", "--help"], capture_output=True, text=True
     )
     assert proc.returncode == 0 and "Usage" in proc.stdout
+
+
+# ---- the paired mode through the CLI (fake workers: tests/fake_worker.py) ----------------------------------------
+FAKE_WORKER = Path(__file__).resolve().parent / "fake_worker.py"
+
+
+def test_ab_paired_command_and_json(cli, tmp_path: Path) -> None:
+    cmd = f"{sys.executable} {FAKE_WORKER} ok"
+    result = cli(
+        ["ab", "--base-cmd", cmd, "--head-cmd", cmd, "--restarts", "4", "--pairs", "3", "--head-inject", "10%",
+         "-o", str(tmp_path / "ab"), "-f", "json"]
+    )  # fmt: skip
+    assert result.exit_code == EXIT_REGRESSION, result.output
+    data = json.loads(result.stdout)
+    assert data["method"] == "paired" and data["false_alarm_control"]["test"].startswith("one-sided t test")
+    assert all(c["verdict"] == "regression" and c["confirmed"] for c in data["cases"])
+    assert "restart" in result.stderr and "Paired: 4 restarts" in result.stderr
+
+
+def test_ab_falls_back_when_a_side_cannot_serve(cli, tmp_path: Path) -> None:
+    old = f"{sys.executable} {FAKE_WORKER} old"
+    result = cli(["ab", "--base-cmd", old, "--head-cmd", old, "--rounds", "5", "-o", str(tmp_path / "ab")])
+    assert result.exit_code == EXIT_OK, result.output
+    assert "fell back to process rounds" in result.stderr and "ABBA rounds" in result.stdout
+
+
+def test_calibrate_inject_json_keys(cli, tmp_path: Path) -> None:
+    cmd = f"{sys.executable} {FAKE_WORKER} ok"
+    result = cli(
+        ["calibrate", "--cmd", cmd, "--inject", "5%", "10%", "--restarts", "4", "--pairs", "3",
+         "--confirm-restarts", "4", "-o", str(tmp_path / "cal"), "-f", "json"]
+    )  # fmt: skip
+    assert result.exit_code == EXIT_OK, result.output
+    data = json.loads(result.stdout)
+    assert {"honest_min_effect", "false_alarms", "power", "seconds"} <= set(data)
+    assert data["power"] == {"0.05": 1.0, "0.1": 1.0} and data["false_alarms"] == 0
+    result = cli(["calibrate", "--inject", "5%", "--method", "rounds", "-o", str(tmp_path / "c2")])
+    assert result.exit_code == EXIT_USAGE and "needs the paired mode" in result.stderr
+
+
+def test_compare_states_the_honest_min_effect(cli, folders: dict[str, Path]) -> None:
+    result = cli(["compare", str(folders["base"]), str(folders["same"])])
+    assert "can decide only effects beyond" in result.stderr
+    data = json.loads(cli(["compare", str(folders["base"]), str(folders["same"]), "-f", "json"]).stdout)
+    assert data["method"] == "rounds" and 0 < data["honest_min_effect"] < 0.1

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import shlex
+import statistics
 import subprocess
 import sys
 import time
@@ -38,8 +39,22 @@ from typing import Any
 import numpy as np
 
 from rnnbench.analyse.gate import CaseComparison, Comparison, case_key, compare_paths, most_severe
-from rnnbench.analyse.gate_settings import DEFAULT_CONFIRM_ROUNDS, DEFAULT_ROUNDS, GateSettings
+from rnnbench.analyse.gate_settings import (
+    DEFAULT_CONFIRM_ROUNDS,
+    DEFAULT_ROUNDS,
+    METHODS,
+    GateSettings,
+    PairedSettings,
+)
 from rnnbench.analyse.stats import smallest_exact_p
+from rnnbench.analyse.workers import (
+    PairedRun,
+    PairedSide,
+    ProtocolUnavailable,
+    WorkerFactory,
+    process_factory,
+    run_paired,
+)
 from rnnbench.core.progress import OnProgress, ProgressEvent, ignore
 from rnnbench.errors import (
     EXIT_BENCHMARK_FAILED,
@@ -61,6 +76,9 @@ class SideCommand:
     label: str
     prefix: tuple[str, ...]
     extra_args: tuple[str, ...] = ()
+    serve: tuple[str, ...] = ()
+    """The command that starts this side's persistent worker for the paired mode: ``<python> -m
+    rnnbench.measure.worker --serve``, or ``<command> worker --serve``."""
 
     @classmethod
     def from_python(cls, label: str, python: str | Path | None, extra_args: Sequence[str] = ()) -> SideCommand:
@@ -70,7 +88,8 @@ class SideCommand:
             raise ConfigError(
                 f"--{label}-python {exe}: no such file; pass an interpreter with rnnbench installed."
             )
-        return cls(label, (exe, "-m", "rnnbench"), tuple(extra_args))
+        serve = (exe, "-m", "rnnbench.measure.worker", "--serve")
+        return cls(label, (exe, "-m", "rnnbench"), tuple(extra_args), serve)
 
     @classmethod
     def from_command(cls, label: str, command: str, extra_args: Sequence[str] = ()) -> SideCommand:
@@ -78,7 +97,12 @@ class SideCommand:
         prefix = tuple(shlex.split(command))
         if not prefix:
             raise ConfigError(f"--{label}-cmd is empty; pass the command that starts rnnbench for this side.")
-        return cls(label, prefix, tuple(extra_args))
+        return cls(label, prefix, tuple(extra_args), (*prefix, "worker", "--serve"))
+
+    def paired(self, grid_args: Sequence[str]) -> PairedSide:
+        """This side as the paired coordinator starts it: its worker command and its grid options."""
+        serve = self.serve or (*self.prefix, "worker", "--serve")
+        return PairedSide(self.label, tuple(serve), (*grid_args, *self.extra_args))
 
 
 @dataclass(frozen=True)
@@ -276,6 +300,99 @@ def run_ab(
     launcher: Launcher = subprocess_launcher,
     progress: OnProgress | None = None,
     check: bool = True,
+    *,
+    method: str = "rounds",
+    paired: PairedSettings | None = None,
+    inject: float = 0.0,
+    factory: WorkerFactory = process_factory,
+    clock: Callable[[], float] = time.perf_counter,
+) -> ABResult:
+    """Measure base and head in this job and gate: ``method="paired"`` with persistent workers and
+    alternating blocks (:func:`run_ab_paired`), ``"rounds"`` with fresh processes in ABBA order
+    (:func:`run_ab_rounds`), ``"auto"`` paired unless a side's rnnbench cannot serve the protocol — then
+    process rounds for both sides, with a note saying so (never a mix).
+
+    ``inject`` slows the head's blocks by that fraction (paired only): a known regression, to check the gate.
+    """
+    settings = settings or GateSettings()
+    _check_method(method)
+    check_grid_args(grid_args)
+    if check and method != "paired":  # a fallback to rounds must not fail on its round counts after the fact
+        check_rounds("--rounds", rounds, settings)
+        check_rounds("--confirm-rounds", confirm_rounds, settings, allow_zero=True)
+    if not 0 <= inject < 1:
+        raise ConfigError(f"--head-inject takes a fraction in [0, 1) such as 5%, got {inject}.")
+    if method == "rounds":
+        return run_ab_rounds(
+            base, head, grid_args, output, settings, rounds, confirm_rounds, launcher, progress, check
+        )
+    output = Path(output).resolve()
+    output.mkdir(parents=True, exist_ok=True)
+    preflight((base, head), launcher, output)  # no rnnbench at all: one line, exit 6, in seconds
+    try:
+        return run_ab_paired(
+            base,
+            head,
+            grid_args,
+            output,
+            settings,
+            paired or PairedSettings(),
+            inject,
+            factory,
+            progress,
+            clock,
+        )
+    except ProtocolUnavailable as exc:
+        if method == "paired":
+            raise ConfigError(
+                f"{exc}; pass --method rounds (or auto) to compare it in process rounds."
+            ) from None
+        fallback = _fallback_note(exc)
+    (progress or ignore)(ProgressEvent("warning", message=fallback))
+    result = run_ab_rounds(
+        base,
+        head,
+        grid_args,
+        output,
+        settings,
+        rounds,
+        confirm_rounds,
+        launcher,
+        progress,
+        check,
+        preflighted=True,
+    )
+    result.comparison.notes.insert(0, fallback)
+    return result
+
+
+def _check_method(method: str) -> None:
+    if method not in METHODS:
+        from rnnbench.registry import check_choice
+
+        check_choice("method", method, METHODS)
+
+
+def _fallback_note(exc: Exception) -> str:
+    return (
+        f"{exc}: fell back to process rounds for both sides (an rnnbench before the paired protocol, or "
+        "another version of it). Process rounds decide only large effects on a noisy machine — see the "
+        "honest min effect below; upgrade that side's rnnbench for the paired mode."
+    )
+
+
+def run_ab_rounds(
+    base: SideCommand,
+    head: SideCommand,
+    grid_args: Sequence[str],
+    output: Path,
+    settings: GateSettings | None = None,
+    rounds: int = DEFAULT_ROUNDS,
+    confirm_rounds: int = DEFAULT_CONFIRM_ROUNDS,
+    launcher: Launcher = subprocess_launcher,
+    progress: OnProgress | None = None,
+    check: bool = True,
+    preflighted: bool = False,
 ) -> ABResult:
     """Measure base and head in ABBA order, compare, and re-measure every regression on fresh rounds.
 
@@ -292,7 +409,8 @@ def run_ab(
     output = Path(output).resolve()
     output.mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
-    preflight((base, head), launcher, output)
+    if not preflighted:
+        preflight((base, head), launcher, output)
     first_dir = output / "rounds"
     jobs = build_jobs((base, head), grid_args, rounds, first_dir, "r")
     seconds["rounds"] = run_jobs(jobs, launcher, output, progress)
@@ -377,6 +495,114 @@ def _apply_confirmation(cases: Sequence[CaseComparison], confirmation: Compariso
     return out
 
 
+# ---- the paired mode ------------------------------------------------------------------------------------
+def _pair_ids(run: PairedRun, cases: Sequence[CaseComparison]) -> set[str]:
+    """The coordinator's pair ids of these compared cases (matched by case id and both thread counts)."""
+    wanted = {case_key(c) for c in cases}
+    return {pid for pid, pc in run.cases.items() if (pc.case_id, pc.base_threads, pc.head_threads) in wanted}
+
+
+def _percent_text(value: float) -> str:
+    """``1.8%``; ``over 100%`` for an interval too wide to mean anything (2 restarts); ``—`` for none."""
+    if not math.isfinite(value):
+        return "—"
+    return "over 100%" if value >= 1 else f"{value:.1%}"
+
+
+def _idle_note(run: PairedRun) -> str | None:
+    """Whether the waiting side used CPU while the other measured (OpenMP threads spinning after their
+    block): the median over blocks, noted when above 2% of a core."""
+    idle = [v for v in run.idle_cpu if math.isfinite(v)]
+    if not idle:
+        return None
+    med = statistics.median(idle)
+    if med <= 0.02:
+        return None
+    return (
+        f"the idle worker used {med:.0%} of a core (median over blocks) while the other measured — OpenMP "
+        "threads spinning after their block (the coordinator waits for them to stop, up to 0.2 s, before the "
+        "other side's block); if it persists set OMP_WAIT_POLICY=passive for both sides (inherited by the "
+        "workers) or use --threads 1."
+    )
+
+
+def run_ab_paired(
+    base: SideCommand,
+    head: SideCommand,
+    grid_args: Sequence[str],
+    output: Path,
+    settings: GateSettings,
+    paired: PairedSettings,
+    inject: float = 0.0,
+    factory: WorkerFactory = process_factory,
+    progress: OnProgress | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> ABResult:
+    """The paired A/B: ``paired.restarts`` restarts of a persistent worker pair, alternating blocks, then
+    the paired verdicts (Holm over the cases); every regression is re-measured — only those cases — on
+    ``paired.confirm_restarts`` fresh restarts and counts only if it is a regression there too (at α over the
+    cases re-measured). Unchanged code therefore fails with probability ≤ α² per run."""
+    from rnnbench.analyse.paired import paired_comparison
+
+    emit = progress or ignore
+    output = Path(output).resolve() / "paired"
+    a, b = base.paired(grid_args), head.paired(grid_args)
+    seconds: dict[str, float] = {}
+    first_run = run_paired(
+        a, b, output, paired, (inject,), phase="first", factory=factory, progress=progress, clock=clock
+    )
+    seconds["rounds"] = first_run.seconds
+    first = paired_comparison(first_run, settings, inject, base_label=base.label, head_label=head.label)
+    regressed = [c for c in first.cases if c.verdict == "regression"]
+    final_cases = list(first.cases)
+    confirmation = None
+    if regressed and paired.confirm_restarts > 0:
+        emit(
+            ProgressEvent(
+                "note",
+                message=f"{len(regressed)} regression(s); confirming only those cases on "
+                f"{paired.confirm_restarts} fresh restarts",
+                values={"regressions": len(regressed), "confirm_restarts": paired.confirm_restarts},
+            )
+        )
+        pids = _pair_ids(first_run, regressed)
+        conf_run = run_paired(
+            a,
+            b,
+            output,
+            paired,
+            (inject,),
+            phase="confirm",
+            restarts=paired.confirm_restarts,
+            only={p: (inject,) for p in pids},
+            factory=factory,
+            progress=progress,
+            clock=clock,
+        )
+        seconds["confirm"] = conf_run.seconds
+        confirmation = paired_comparison(
+            conf_run, settings, inject, only=pids, base_label=base.label, head_label=head.label
+        )
+        final_cases = _apply_confirmation(first.cases, confirmation)
+    comparison = replace(first, cases=final_cases, notes=list(first.notes))
+    comparison.notes.insert(
+        0,
+        f"Paired: {first_run.restarts} restarts × {paired.pairs} pairs of ~{paired.block_s * 1000:.0f} ms "
+        f"blocks per case; honest min effect of these data {_percent_text(comparison.honest_min_effect)}."
+        + (f" Head slowed by an injected {inject:.1%}." if inject else ""),
+    )
+    idle = _idle_note(first_run)
+    if idle:
+        comparison.notes.append(idle)
+    if confirmation is not None:
+        n_conf = sum(1 for c in final_cases if c.confirmed)
+        comparison.notes.append(
+            f"{n_conf} of {len(regressed)} regression(s) confirmed on {paired.confirm_restarts} fresh restarts."
+        )
+    seconds["total"] = sum(seconds.values())
+    return ABResult(comparison, first, confirmation, output, seconds)
+
+
 # ---- calibrate ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class CaseCalibration:
@@ -396,6 +622,12 @@ class CaseCalibration:
     honest_min_effect: float
     """max(1 − low, high − 1) of the A/A ratio interval: a smaller min effect cannot show "no change" for this
     case with these rounds, and a real effect of that size cannot be told from noise."""
+    detectable_effect: float = math.nan
+    """Paired mode: the smallest slowdown detected (and confirmed) with ≥ 90% power at this budget, from the
+    restart-to-restart spread of the A/A estimates (noncentral t, Holm's first-step level)."""
+    detected: dict[str, bool] = field(default_factory=dict)
+    """``calibrate --inject``: per injected fraction (as text), whether this case's slowdown was detected and
+    confirmed."""
 
     def as_dict(self) -> dict[str, Any]:
         def num(v: float) -> float | None:
@@ -413,17 +645,38 @@ class CaseCalibration:
             "p_value": num(self.p_value),
             "verdict": self.verdict,
             "honest_min_effect": num(self.honest_min_effect),
+            "detectable_effect": num(self.detectable_effect),
+            "detected": dict(self.detected),
         }
 
 
 @dataclass
 class Calibration:
-    """A/A result: per-case figures, the false alarms at the current settings and a suggested min effect."""
+    """A/A result: per-case figures, the false alarms at the current settings and a suggested min effect;
+    with injected slowdowns (paired mode) also the power per injected size."""
 
     cases: list[CaseCalibration]
     comparison: Comparison
     recommended_min_effect: float
     seconds: float = 0.0
+    power: dict[float, float] = field(default_factory=dict)
+    """Injected fraction → fraction of the comparable cases whose slowdown was detected *and* confirmed."""
+    power_first: dict[float, float] = field(default_factory=dict)
+    """The same before confirmation."""
+    detectable_effect: float = math.nan
+    """Largest per-case :attr:`CaseCalibration.detectable_effect`: every case sees this with ≥ 90% power."""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def median_detectable_effect(self) -> float:
+        """The typical case's :attr:`CaseCalibration.detectable_effect` (the median over cases)."""
+        return _median_finite([c.detectable_effect for c in self.cases])
+
+    @property
+    def honest_min_effect(self) -> float:
+        """The largest per-case honest min effect (unrounded)."""
+        values = [c.honest_min_effect for c in self.cases if math.isfinite(c.honest_min_effect)]
+        return max(values) if values else math.nan
 
     @property
     def false_alarms(self) -> int:
@@ -446,13 +699,29 @@ class Calibration:
         return most_severe(codes)
 
     def as_dict(self) -> dict[str, Any]:
+        settings = self.comparison.settings.as_dict()
+        if self.comparison.method == "paired":
+            settings.update(test=self.comparison.false_alarm_control()["test"], min_rounds=None)
         return {
-            "settings": self.comparison.settings.as_dict(),
+            "method": self.comparison.method,
+            "settings": settings,
+            "honest_min_effect": self.honest_min_effect,
             "recommended_min_effect": self.recommended_min_effect,
             "false_alarms": self.false_alarms,
+            "power": {f"{f:g}": v for f, v in self.power.items()},
+            "power_first_stage": {f"{f:g}": v for f, v in self.power_first.items()},
+            "detectable_effect_90": self.detectable_effect,
+            "detectable_effect_90_median": self.median_detectable_effect,
+            "honest_min_effect_median": _median_finite([c.honest_min_effect for c in self.cases]),
             "seconds": self.seconds,
+            "notes": list(self.notes),
             "cases": [c.as_dict() for c in self.cases],
         }
+
+
+def _median_finite(values: Sequence[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return float(statistics.median(finite)) if finite else math.nan
 
 
 def _robust_spread(values: Sequence[float]) -> float:
@@ -506,18 +775,170 @@ def run_calibrate(
     launcher: Launcher = subprocess_launcher,
     progress: OnProgress | None = None,
     check: bool = True,
+    *,
+    method: str = "rounds",
+    paired: PairedSettings | None = None,
+    inject: Sequence[float] = (),
+    factory: WorkerFactory = process_factory,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> Calibration:
-    """A/A: the same command on both sides (labels ``a`` and ``b``) in ABBA order, then compare."""
+    """A/A: the same command on both sides (labels ``a`` and ``b``), then compare — in process rounds
+    (``method="rounds"``) or paired (``"paired"``; ``"auto"`` falls back to rounds when the side cannot
+    serve). ``inject`` (paired only): slowdowns made on side b in the same restarts, to measure power."""
     settings = settings or GateSettings()
+    _check_method(method)
     check_grid_args(grid_args)
+    for f in inject:
+        if not 0 < f < 1:
+            raise ConfigError(f"--inject takes fractions in (0, 1) such as 2% or 0.05, got {f}.")
+    if check and method == "auto":
+        check_rounds("--rounds", rounds, settings)
+    if method != "rounds":
+        out = Path(output).resolve()
+        out.mkdir(parents=True, exist_ok=True)
+        preflight((replace(side, label="a"),), launcher, out)
+        try:
+            return calibrate_paired(
+                side, grid_args, out, settings, paired or PairedSettings(), inject, factory, progress, clock
+            )
+        except ProtocolUnavailable as exc:
+            if method == "paired":
+                raise ConfigError(f"{exc}; pass --method rounds to calibrate process rounds.") from None
+            note = _fallback_note(exc) + (" --inject needs the paired mode: not measured." if inject else "")
+        (progress or ignore)(ProgressEvent("warning", message=note))
+        cal = _calibrate_rounds(side, grid_args, output, settings, rounds, launcher, progress, check, True)
+        cal.notes.insert(0, note)
+        return cal
+    return _calibrate_rounds(side, grid_args, output, settings, rounds, launcher, progress, check)
+
+
+def _calibrate_rounds(
+    side: SideCommand,
+    grid_args: Sequence[str],
+    output: Path,
+    settings: GateSettings,
+    rounds: int,
+    launcher: Launcher,
+    progress: OnProgress | None,
+    check: bool,
+    preflighted: bool = False,
+) -> Calibration:
     if check:
         check_rounds("--rounds", rounds, settings)
     output = Path(output).resolve()
     output.mkdir(parents=True, exist_ok=True)
     a = replace(side, label="a")
     b = replace(side, label="b")
-    preflight((a,), launcher, output)
+    if not preflighted:
+        preflight((a,), launcher, output)
     jobs = build_jobs((a, b), grid_args, rounds, output / "rounds", "r")
     seconds = run_jobs(jobs, launcher, output, progress)
     comparison = compare_paths([output / "rounds" / "a"], [output / "rounds" / "b"], settings)
     return calibration_from(comparison, seconds)
+
+
+def _detected(case: CaseComparison, alpha: float) -> bool:
+    """A slowdown the statistics see — Holm-adjusted one-sided p ≤ α, interval below 1 — whatever the min
+    effect: calibration measures what the measurement can resolve; the min effect is the user's choice above
+    the honest min effect."""
+    return case.p_side == "slower" and case.p_value <= alpha and case.ratio_high < 1
+
+
+def calibrate_paired(
+    side: SideCommand,
+    grid_args: Sequence[str],
+    output: Path,
+    settings: GateSettings,
+    paired: PairedSettings,
+    inject: Sequence[float] = (),
+    factory: WorkerFactory = process_factory,
+    progress: OnProgress | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Calibration:
+    """Paired A/A — and, per injected fraction f, the same workers with side b slowed by f, interleaved pair
+    by pair in the same restarts. Reports the A/A honest min effect and false alarms, and per f the fraction
+    of cases whose slowdown is detected (Holm over the cases at α) *and* confirmed on fresh restarts of just
+    those cases — the power an ``ab`` with these settings has against a regression of that size."""
+    from rnnbench.analyse.paired import detectable_effect, paired_comparison, paired_evidence
+
+    emit = progress or ignore
+    out = Path(output).resolve() / "paired"
+    a = replace(side, label="a").paired(grid_args)
+    b = replace(side, label="b").paired(grid_args)
+    conditions = (0.0, *inject)
+    run = run_paired(
+        a, b, out, paired, conditions, phase="first", factory=factory, progress=progress, clock=clock
+    )
+    seconds = run.seconds
+    comps = {f: paired_comparison(run, settings, f, base_label="a", head_label="b") for f in conditions}
+    aa = comps[0.0]
+    flagged: dict[float, set[str]] = {
+        f: _pair_ids(run, [c for c in comps[f].cases if _detected(c, settings.alpha)]) for f in inject
+    }
+    flagged[0.0] = _pair_ids(run, [c for c in aa.cases if c.verdict == "regression"])
+    confirmed: dict[float, set[str]] = {f: set() for f in conditions}
+    if paired.confirm_restarts > 0 and any(flagged.values()):
+        only: dict[str, list[float]] = {}
+        for f in conditions:
+            for pid in flagged[f]:
+                only.setdefault(pid, []).append(f)
+        emit(
+            ProgressEvent(
+                "note",
+                message=f"confirming {sum(len(v) for v in flagged.values())} detection(s) on "
+                f"{paired.confirm_restarts} fresh restarts",
+            )
+        )
+        conf = run_paired(
+            a,
+            b,
+            out,
+            paired,
+            conditions,
+            phase="confirm",
+            restarts=paired.confirm_restarts,
+            only=only,
+            factory=factory,
+            progress=progress,
+            clock=clock,
+        )
+        seconds += conf.seconds
+        for f in conditions:
+            if not flagged[f]:
+                continue
+            again = paired_comparison(conf, settings, f, only=flagged[f], base_label="a", head_label="b")
+            hits = [
+                c for c in again.cases if (_detected(c, settings.alpha) if f else c.verdict == "regression")
+            ]
+            confirmed[f] = _pair_ids(conf, hits)
+    cal = calibration_from(aa, seconds)
+    pid_of = {(pc.case_id, pc.base_threads, pc.head_threads): pid for pid, pc in run.cases.items()}
+    comparable = [c for c in aa.cases if c.verdict not in ("error", "not_comparable")]
+    k = max(len(comparable), 1)
+    cases = []
+    for cc, cal_case in zip(aa.cases, cal.cases, strict=True):
+        found = pid_of.get(case_key(cc))
+        ev = paired_evidence(run.log_ratios.get((found, 0.0), [])) if found else None
+        mde = (
+            detectable_effect(ev.sd, ev.restarts, settings.alpha, k, 0.9, paired.confirm_restarts)
+            if ev is not None
+            else math.nan
+        )
+        detected = {f"{f:g}": found in confirmed[f] for f in inject} if found else {}
+        cases.append(replace(cal_case, detectable_effect=mde, detected=detected))
+    cal.cases = cases
+    n = len(comparable)
+    cal.power = {f: (len(confirmed[f]) / n if n else math.nan) for f in inject}
+    cal.power_first = {f: (len(flagged[f]) / n if n else math.nan) for f in inject}
+    mdes = [c.detectable_effect for c in cases if math.isfinite(c.detectable_effect)]
+    cal.detectable_effect = max(mdes) if mdes else math.nan
+    cal.notes = list(aa.notes)
+    if flagged[0.0]:
+        cal.notes.append(
+            f"A/A: {len(flagged[0.0])} false regression(s) on the first restarts, "
+            f"{len(confirmed[0.0])} confirmed."
+        )
+    idle = _idle_note(run)
+    if idle:
+        cal.notes.append(idle)
+    return cal

@@ -141,9 +141,17 @@ def classify(
     n_head: int,
     settings: GateSettings,
     family: int = 1,
+    *,
+    min_n: int | None = None,
+    smallest_p: float | None = None,
+    unit: str = "rounds",
 ) -> tuple[str, str]:
     """Verdict and reason from a ratio interval (head/base throughput) and the one-sided p value in the
     direction of the estimate, already Holm-adjusted over the ``family`` cases of the comparison.
+
+    ``n_base``/``n_head`` count replication units — ``unit``: process ``rounds`` (the default, tested with
+    the exact rank test, whose smallest p is 1/C(2n, n)) or ``restarts`` of the paired mode (a t test:
+    ``smallest_p`` 0, ``min_n`` its own floor).
 
     The boundaries are closed for ``no_change`` (an interval touching 1 ± m still counts as inside) and strict
     for the effects (an estimate exactly at 1 − m is not "slower by more than m"). An estimated effect that
@@ -156,7 +164,10 @@ def classify(
     if not all(math.isfinite(v) for v in (est, lo, hi)):
         return "inconclusive", "no finite ratio"
     n = min(n_base, n_head)
-    if n < settings.min_rounds:
+    floor = settings.min_rounds if min_n is None else min_n
+    if n < floor:
+        if unit != "rounds":
+            return "inconclusive", f"{n} {unit}: a verdict needs ≥ {floor}"
         return "inconclusive", (
             f"{n_base}+{n_head} rounds: a verdict needs ≥ {settings.min_rounds} per side (bootstrap interval; "
             f"an exact one-sided test reaching α={settings.alpha:g})"
@@ -169,7 +180,8 @@ def classify(
     if lo >= lo_bound and hi <= hi_bound:
         return "no_change", f"interval within ±{m:.1%}"
     corrected = settings.alpha / family
-    if (est < lo_bound or est > hi_bound) and smallest_exact_p(n_base, n_head) > corrected:
+    floor_p = smallest_exact_p(n_base, n_head) if smallest_p is None else smallest_p
+    if (est < lo_bound or est > hi_bound) and floor_p > corrected:
         return "inconclusive", (
             f"{n_base}+{n_head} rounds: over {family} cases an exact one-sided test needs ≥ "
             f"{settings.min_rounds_for(family)} rounds per side to reach α/{family} = {corrected:.2g}"
@@ -347,6 +359,21 @@ class Comparison:
     family: int = 0
     """Cases the Holm correction spans: those that reached a statistical decision (not errors, not
     not-comparable ones)."""
+    method: str = "rounds"
+    """``rounds``: each fresh process is one observation (``compare``, ``ab --method rounds``); ``paired``:
+    adjacent A/B blocks of persistent workers, restarts as the replication unit (``ab``'s default)."""
+
+    @property
+    def honest_min_effect(self) -> float:
+        """The farthest any decided case's ratio interval reaches from 1: the smallest ``--min-effect`` with
+        which these data could call every case "no change" if nothing changed — the size of effect they can
+        decide at all. NaN when no case has an interval."""
+        reach = [
+            max(1 - c.ratio_low, c.ratio_high - 1, 0.0)
+            for c in self.cases
+            if math.isfinite(c.ratio_low) and math.isfinite(c.ratio_high)
+        ]
+        return max(reach) if reach else math.nan
 
     def counts(self) -> dict[str, int]:
         out = dict.fromkeys(VERDICTS, 0)
@@ -368,6 +395,20 @@ class Comparison:
         """How α was spent in this comparison: the test, the correction and the family it spans."""
         s = self.settings
         family = max(self.family, 1)
+        if self.method == "paired":
+            from rnnbench.analyse.paired import MIN_RESTARTS, PAIRED_TEST
+
+            return {
+                "scope": "per run: P(any regression | unchanged code) ≤ alpha",
+                "test": PAIRED_TEST,
+                "correction": CORRECTION,
+                "family_size": self.family,
+                "alpha": s.alpha,
+                "first_step_level": s.alpha / family,
+                "min_restarts": MIN_RESTARTS,
+                "assumes": "independent restarts with roughly normal per-restart estimates; pairs inside one "
+                "machine phase",
+            }
         return {
             "scope": "per run: P(any regression | unchanged code) ≤ alpha",
             "test": TEST,
@@ -381,6 +422,8 @@ class Comparison:
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "method": self.method,
+            "honest_min_effect": _finite_or_none(self.honest_min_effect),
             "settings": self.settings.as_dict(),
             "false_alarm_control": self.false_alarm_control(),
             "base": {"sources": self.base_sources, "rounds": self.base_rounds},
@@ -540,7 +583,7 @@ def compare_sides(
             f"{busy['head']} of {head.rounds}); other processes inflate times, often by far (OpenMP threads "
             "spin when oversubscribed). Rerun on a quieter machine or with --threads 1."
         )
-    return Comparison(
+    comp = Comparison(
         cases=cases,
         settings=settings,
         base_sources=base.sources,
@@ -550,6 +593,15 @@ def compare_sides(
         notes=notes,
         family=family,
     )
+    honest = comp.honest_min_effect
+    if math.isfinite(honest):
+        comp.notes.append(
+            f"Process rounds: these data can decide only effects beyond {honest:.1%} (the farthest a ratio "
+            "interval reaches from 1 — the honest min effect they support); folders from different jobs also "
+            "differ by between-job drift no test over rounds sees. 'rnnbench ab' measures both sides paired in "
+            "one job and decides effects of a few percent."
+        )
+    return comp
 
 
 def _busy_rounds(rows: pd.DataFrame) -> int:

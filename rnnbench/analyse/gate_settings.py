@@ -105,3 +105,52 @@ class GateSettings:
             "power": self.power,
             "min_rounds": self.min_rounds,
         }
+
+
+METHODS: tuple[str, ...] = ("auto", "paired", "rounds")
+"""How ``ab``/``calibrate`` measure: ``paired`` (persistent workers, alternating short blocks), ``rounds``
+(fresh processes in ABBA order), ``auto`` (paired, falling back to rounds — and saying so — when a side's
+rnnbench cannot serve the paired protocol)."""
+
+
+@dataclass(frozen=True)
+class PairedSettings:
+    """The paired mode's budget: how many worker restarts, pairs per case and restart, block length.
+
+    Defaults sized on a noisy 2-core VM (README, "Regression gating"): what decides is the number of restarts
+    (the t test over restart estimates must reach Holm's α/16 for the quick preset's 16 cases: its critical
+    value is 7.1 with 6 restarts, 5.3 with 8, 4.6 with 12 — trimmed —, so more restarts buy far more power
+    than more pairs per restart), while each restart costs a few seconds of start-up. 12 restarts × 4 pairs
+    of ~50 ms blocks per case keep a whole ``ab`` of the quick grid, confirmation included, within minutes."""
+
+    restarts: int = 12
+    pairs: int = 4
+    block_s: float = 0.05
+    """Target length of one timed block (clamped to 50–200 ms): long against the ~0.1 ms pipe round trip,
+    short against the machine's phases of seconds."""
+    confirm_restarts: int = 12
+    timeout_s: float = 120.0
+    """How long a worker may take to answer one block (or hello) before it counts as hung."""
+    build_timeout_s: float = 900.0
+    """How long building and warming the grid may take (torch import, every model, compiled ones)."""
+
+    def __post_init__(self) -> None:
+        if self.restarts < 2:
+            raise ConfigError(f"--restarts must be ≥ 2 (the interval is over restarts), got {self.restarts}.")
+        if self.confirm_restarts != 0 and self.confirm_restarts < 2:
+            raise ConfigError(f"--confirm-restarts must be 0 or ≥ 2, got {self.confirm_restarts}.")
+        if self.pairs < 1:
+            raise ConfigError(f"--pairs must be ≥ 1, got {self.pairs}.")
+        if not 0.05 <= self.block_s <= 0.2:
+            raise ConfigError(f"--block must lie in [0.05, 0.2] seconds, got {self.block_s}.")
+        if self.timeout_s <= 0 or self.build_timeout_s <= 0:
+            raise ConfigError("worker timeouts must be positive.")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "restarts": self.restarts,
+            "pairs": self.pairs,
+            "block_s": self.block_s,
+            "confirm_restarts": self.confirm_restarts,
+            "timeout_s": self.timeout_s,
+        }

@@ -1,9 +1,26 @@
-"""``history``: each case's throughput over past runs against a rolling median of earlier runs.
+"""``history``: change points in each case's throughput over past runs.
 
-Why a rolling median of runs with the *same fingerprint*: a torch upgrade or another runner model changes the
-level legitimately, and must start a new series rather than trip the alarm; the median of the last few runs
-ignores a single outlier run. One flagged point is common on shared machines, so the warning needs two
-consecutive flagged points — the same "seen twice" rule ``ab`` applies with confirmation rounds.
+Why change points instead of a rolling-median threshold: a threshold on one point against the median of the
+last few flags single noisy runs and forgets a lasting change after window/2 runs, and it says neither *when*
+a change happened nor how sure we are. A change-point method segments the whole series into stretches of
+constant level and names the run where each level starts; each change then gets a magnitude (median after /
+median before) and a significance (exact one-sided Mann–Whitney test of the runs after against the runs
+before, :func:`rnnbench.analyse.stats.mann_whitney_exact`).
+
+Segmentation is `ruptures <https://centre-borelli.github.io/ruptures-docs/>`_ (PELT with the L1 cost — the
+median's, so one odd run cannot pull a segment — on log throughput, penalty ``2.5·σ·ln n`` with σ the robust
+spread of successive differences, see :data:`PENALTY_FACTOR`; the number of changes is chosen by the data,
+not fixed). The
+Mann–Whitney p of a change is computed on segments the data chose, so it is optimistic (selection); it ranks
+and filters changes, it is not a calibrated false-alarm rate — the penalty is what keeps spurious changes
+rare. Chosen over MongoDB's E-Divisive
+(``signal-processing-algorithms``, which pins NumPy < 2 and cannot be installed beside pandas 3) and Apache
+Otava (a service around the same E-Divisive); ruptures is maintained, has wheels, and needs only NumPy/SciPy.
+
+One series per case, thread count and environment fingerprint, one point per run (the median of its round
+throughputs — ``gate.round_throughputs``, the gate's observation): a torch upgrade starts a new series
+instead of being a change. A segment needs ``min_size`` runs (default 2: one odd run is not a change — the
+"seen twice" rule ``ab`` applies with confirmation), so a change at the latest run shows from its second run.
 """
 
 from __future__ import annotations
@@ -17,59 +34,110 @@ from typing import Any
 import numpy as np
 
 from rnnbench.analyse.gate import case_labels, case_name, round_throughputs, throughput_rows
+from rnnbench.analyse.stats import mann_whitney_exact
 from rnnbench.core.values import int_or_none
 from rnnbench.errors import EXIT_OK, EXIT_REGRESSION, ConfigError
+
+PENALTY_FACTOR = 2.5
+"""PELT's penalty per change is ``PENALTY_FACTOR·σ·ln n`` (L1 cost). Chosen by simulation (20 runs, 2%
+lognormal noise, 300 series each): a spurious change in 1% of flat series (2σ: 3%, 3σ: 0.5%); a 10% step
+found in 100% of series (68% when it is only the last two runs), a 5% step in 72%; a single run 30% off in
+a 1%-noise series: no change (the L2 cost with a BIC-like 6σ²·ln n penalty found one every time)."""
+
+METHOD = (
+    "ruptures PELT (L1 cost on log throughput, penalty 2.5·σ·ln n) + exact one-sided Mann–Whitney per change"
+)
+
+
+def _num(v: float) -> float | None:
+    return float(v) if math.isfinite(v) else None
+
+
+@dataclass(frozen=True)
+class ChangePoint:
+    """A change of level: the run where the new level starts, the levels (medians) before and after, the
+    ratio after/before and the one-sided p of "the runs after differ in that direction"."""
+
+    index: int
+    run_id: str
+    started_at: str
+    before: float
+    after: float
+    p_value: float
+    significant: bool
+    n_before: int
+    n_after: int
+
+    @property
+    def ratio(self) -> float:
+        return self.after / self.before if self.before > 0 else math.nan
+
+    @property
+    def slowdown(self) -> bool:
+        return self.ratio < 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "started_at": self.started_at,
+            "index": self.index,
+            "before_tokens_per_s": _num(self.before),
+            "after_tokens_per_s": _num(self.after),
+            "ratio": _num(self.ratio),
+            "magnitude": _num(self.ratio - 1),
+            "p_value": _num(self.p_value),
+            "significant": self.significant,
+            "runs_before": self.n_before,
+            "runs_after": self.n_after,
+        }
 
 
 @dataclass(frozen=True)
 class HistoryPoint:
-    """One run of one case: its throughput (median over its rounds) and how it compares with the rolling
-    median of up to ``window`` earlier runs of the same series."""
+    """One run of one case: its throughput (median over its rounds) and the level of its segment."""
 
     run_id: str
     started_at: str
     value: float
-    baseline: float
-    flagged: bool
-    warning: bool
+    level: float
+    change: bool
+    """A change point starts at this run."""
 
     @property
     def ratio(self) -> float:
-        return self.value / self.baseline if self.baseline and math.isfinite(self.baseline) else math.nan
+        """This run against its segment's level."""
+        return self.value / self.level if self.level and math.isfinite(self.level) else math.nan
 
     def as_dict(self) -> dict[str, Any]:
-        def num(v: float) -> float | None:
-            return float(v) if math.isfinite(v) else None
-
         return {
             "run_id": self.run_id,
             "started_at": self.started_at,
-            "tokens_per_s": num(self.value),
-            "rolling_median": num(self.baseline),
-            "ratio": num(self.ratio),
-            "flagged": self.flagged,
-            "warning": self.warning,
+            "tokens_per_s": _num(self.value),
+            "segment_level": _num(self.level),
+            "change_point": self.change,
         }
 
 
 @dataclass
 class CaseHistory:
-    """A series: one case at one thread count under one environment fingerprint."""
+    """A series: one case at one thread count under one environment fingerprint, and its change points."""
 
     name: str
     case_id: str
     threads: int | None
     fingerprint: str
     points: list[HistoryPoint] = field(default_factory=list)
+    changes: list[ChangePoint] = field(default_factory=list)
+    warning: bool = False
+    """The latest change is a significant slowdown beyond the threshold within the last ``window`` runs."""
 
     @property
     def latest(self) -> HistoryPoint:
         return self.points[-1]
 
     @property
-    def warning(self) -> bool:
-        """The latest two points are both flagged."""
-        return bool(self.points) and self.latest.warning
+    def last_change(self) -> ChangePoint | None:
+        return self.changes[-1] if self.changes else None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +146,7 @@ class CaseHistory:
             "threads": self.threads,
             "fingerprint": self.fingerprint,
             "warning": self.warning,
+            "change_points": [c.as_dict() for c in self.changes],
             "points": [p.as_dict() for p in self.points],
         }
 
@@ -87,8 +156,9 @@ class History:
     cases: list[CaseHistory]
     window: int
     threshold: float
-    min_history: int
+    min_size: int
     runs: int
+    alpha: float = 0.05
 
     @property
     def warnings(self) -> list[CaseHistory]:
@@ -96,21 +166,24 @@ class History:
 
     @property
     def exit_code(self) -> int:
-        """1 when a series' latest two runs are both flagged, else 0."""
+        """1 when a series' latest change is a recent, significant slowdown beyond the threshold, else 0."""
         return EXIT_REGRESSION if self.warnings else EXIT_OK
 
     def summary(self) -> str:
-        flagged = sum(1 for c in self.cases if c.points and c.latest.flagged)
+        changes = sum(len(c.changes) for c in self.cases)
+        significant = sum(1 for c in self.cases for cp in c.changes if cp.significant)
         return (
-            f"{len(self.cases)} series over {self.runs} runs; {flagged} flagged at the latest run, "
-            f"{len(self.warnings)} warning(s) → exit {self.exit_code}"
+            f"{len(self.cases)} series over {self.runs} runs; {changes} change point(s), {significant} "
+            f"significant; {len(self.warnings)} warning(s) → exit {self.exit_code}"
         )
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "method": METHOD,
             "window": self.window,
             "threshold": self.threshold,
-            "min_history": self.min_history,
+            "min_size": self.min_size,
+            "alpha": self.alpha,
             "runs": self.runs,
             "warnings": len(self.warnings),
             "exit_code": self.exit_code,
@@ -118,41 +191,59 @@ class History:
         }
 
 
-def flag_series(
-    values: Sequence[float], window: int = 5, threshold: float = 0.05, min_history: int = 3
-) -> list[tuple[float, bool, bool]]:
-    """``(rolling median, flagged, warning)`` per point, in order.
+def change_points(values: Sequence[float], min_size: int = 2) -> list[int]:
+    """Indices where a new level starts (0 < i < n), by PELT on log values with the penalty
+    ``2.5·σ·ln n`` (L1 cost, :data:`PENALTY_FACTOR`); σ is the robust spread of successive differences
+    (1.4826·MAD/√2), floored at 0.1% so a perfectly flat series finds nothing."""
+    import ruptures as rpt
 
-    A point is flagged when it is slower than ``(1 − threshold)`` × the median of the up to ``window``
-    previous points (at least ``min_history`` of them); a warning is a flagged point whose predecessor was
-    flagged too. Flagged points stay in later baselines, so a lasting change becomes the new normal after
-    about ``window / 2`` runs instead of alarming forever.
-    """
-    out: list[tuple[float, bool, bool]] = []
-    previous_flag = False
-    for i, value in enumerate(values):
-        past = [v for v in values[max(0, i - window) : i] if math.isfinite(v)]
-        baseline = float(np.median(past)) if len(past) >= min_history else math.nan
-        flagged = math.isfinite(baseline) and math.isfinite(value) and value < (1 - threshold) * baseline
-        out.append((baseline, flagged, flagged and previous_flag))
-        previous_flag = flagged
+    x = np.log(np.asarray(values, dtype=float))
+    n = len(x)
+    if n < 2 * min_size or not np.all(np.isfinite(x)):
+        return []
+    diffs = np.diff(x)
+    sigma = 1.4826 * float(np.median(np.abs(diffs - np.median(diffs)))) / math.sqrt(2)
+    sigma = max(sigma, 1e-3)
+    penalty = PENALTY_FACTOR * sigma * math.log(n)
+    algo = rpt.Pelt(model="l1", min_size=min_size, jump=1).fit(x.reshape(-1, 1))
+    return [int(i) for i in algo.predict(pen=penalty) if 0 < i < n]
+
+
+def describe_changes(
+    values: Sequence[float], indices: Sequence[int], alpha: float = 0.05
+) -> list[tuple[int, float, float, float, bool, int, int]]:
+    """Per change index: (index, median before, median after, one-sided p, significant, n before, n after),
+    each against its neighbouring segments only."""
+    bounds = [0, *indices, len(values)]
+    out = []
+    for j, i in enumerate(indices):
+        before = np.asarray(values[bounds[j] : i], dtype=float)
+        after = np.asarray(values[i : bounds[j + 2]], dtype=float)
+        b, a = float(np.median(before)), float(np.median(after))
+        test = mann_whitney_exact(after, before)
+        p = test.p_less if a < b else test.p_greater
+        out.append((i, b, a, p, p <= alpha, len(before), len(after)))
     return out
 
 
 def build_history(
-    paths: Sequence[Path | str], window: int = 5, threshold: float = 0.05, min_history: int = 3
+    paths: Sequence[Path | str],
+    window: int = 5,
+    threshold: float = 0.05,
+    min_size: int = 2,
+    alpha: float = 0.05,
 ) -> History:
-    """Read every run under ``paths`` (through the one loader) and build one series per case, thread count and
-    fingerprint. A run's value is the median of its round throughputs (``gate.round_throughputs``, the gate's
-    observation), so ``history`` and ``compare`` never disagree on what one round measured."""
+    """Read every run under ``paths`` (through the one loader), build one series per case, thread count and
+    fingerprint, and find its change points. A series warns when its latest change starts within the last
+    ``window`` runs, is a slowdown by more than ``threshold`` and is significant at ``alpha``."""
     from rnnbench.results.loader import load
 
-    if window < 1 or min_history < 1 or min_history > window:
-        raise ConfigError(
-            f"need 1 ≤ --min-history ≤ --window, got --min-history {min_history} --window {window}."
-        )
+    if window < 1 or min_size < 1:
+        raise ConfigError(f"need --window ≥ 1 and --min-history ≥ 1, got {window} and {min_size}.")
     if not 0 < threshold < 1:
         raise ConfigError(f"--threshold must lie in (0, 1) (e.g. 0.05 or 5%), got {threshold}.")
+    if not 0 < alpha < 0.5:
+        raise ConfigError(f"--alpha must lie in (0, 0.5), got {alpha}.")
     results = load(paths, ("summary",))
     started: dict[str, str] = {}
     meta_fp: dict[tuple[str, str], str] = {}
@@ -170,21 +261,32 @@ def build_history(
     order = sorted(rows["run_id"].unique(), key=lambda r: (started.get(r, ""), r))
     rank = {r: i for i, r in enumerate(order)}
     cases: list[CaseHistory] = []
-    groups: dict[tuple[str, int | None, str], Any] = {}
     for key, group in rows.groupby([rows["case_id"].astype(str), "_t", "_fp"], dropna=False, sort=True):
-        groups[(str(key[0]), int_or_none(key[1]), str(key[2]))] = group
-    for (case_id, threads, fp), group in groups.items():
-        # one value per run: the median over that run's round throughputs
+        case_id, threads, fp = str(key[0]), int_or_none(key[1]), str(key[2])
         per_run = round_throughputs(group).groupby(level=0).median()
         runs = sorted(per_run.index, key=lambda r: rank[r])
         values = [float(per_run[r]) for r in runs]
         series = CaseHistory(case_name(case_labels(group), threads), case_id, threads, fp)
-        for run_id, value, (baseline, flagged, warning) in zip(
-            runs, values, flag_series(values, window, threshold, min_history), strict=True
-        ):
-            series.points.append(
-                HistoryPoint(run_id, started.get(run_id, ""), value, baseline, flagged, warning)
+        found = describe_changes(values, change_points(values, min_size), alpha)
+        bounds = [0, *(c[0] for c in found), len(values)]
+        starts = {c[0] for c in found}
+        for j in range(len(bounds) - 1):
+            level = float(np.median(values[bounds[j] : bounds[j + 1]]))
+            for i in range(bounds[j], bounds[j + 1]):
+                series.points.append(
+                    HistoryPoint(runs[i], started.get(runs[i], ""), values[i], level, i in starts)
+                )
+        for i, before, after, p, significant, n_b, n_a in found:
+            series.changes.append(
+                ChangePoint(i, runs[i], started.get(runs[i], ""), before, after, p, significant, n_b, n_a)
             )
+        last = series.last_change
+        series.warning = bool(
+            last is not None
+            and last.significant
+            and last.ratio < 1 - threshold
+            and last.index >= len(values) - window
+        )
         cases.append(series)
     cases.sort(key=lambda c: (c.name, c.fingerprint))
-    return History(cases, window, threshold, min_history, runs=len(order))
+    return History(cases, window, threshold, min_size, runs=len(order), alpha=alpha)

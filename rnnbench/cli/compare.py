@@ -18,7 +18,9 @@ import typer
 from rnnbench.analyse.gate_settings import (  # eager, NumPy-free: its defaults are the options' defaults
     DEFAULT_CONFIRM_ROUNDS,
     DEFAULT_ROUNDS,
+    METHODS,
     GateSettings,
+    PairedSettings,
 )
 from rnnbench.cli.app import MultiValueCommand, app, err_console, out_console
 from rnnbench.core.parsing import split_values
@@ -92,6 +94,36 @@ ExportOption = Annotated[
     list[str] | None, typer.Option("--export", help="Also write FORMAT=PATH (md, json, csv); repeatable.")
 ]
 
+MethodOption = Annotated[
+    str,
+    typer.Option(
+        "--method",
+        help="paired: persistent workers, alternating ~50 ms blocks, restarts (decides effects of a few "
+        "percent on a noisy machine); rounds: fresh processes in ABBA order (large effects only); auto: "
+        "paired, falling back to rounds — with a note — when a side's rnnbench cannot serve it.",
+    ),
+]
+RestartsOption = Annotated[
+    int, typer.Option("--restarts", help="Paired: fresh worker pairs; the interval and test are over them.")
+]
+PairsOption = Annotated[int, typer.Option("--pairs", help="Paired: A/B block pairs per case and restart.")]
+BlockOption = Annotated[
+    float, typer.Option("--block", help="Paired: target seconds per timed block (0.05–0.2).")
+]
+ConfirmRestartsOption = Annotated[
+    int,
+    typer.Option(
+        "--confirm-restarts",
+        help="Paired: fresh restarts that re-measure only the flagged cases (0: trust the first restarts).",
+    ),
+]
+WorkerTimeoutOption = Annotated[
+    float,
+    typer.Option(
+        "--worker-timeout", help="Paired: seconds a worker may take to answer a block before it counts as hung."
+    ),
+]
+
 MIN_EFFECT = _percent(GateSettings.min_effect)
 ALPHA = GateSettings.alpha
 LEVEL = GateSettings.level
@@ -148,6 +180,12 @@ def _parse_exports(exports: list[str] | None) -> list[tuple[str, Path]]:
             raise ConfigError(f"--export takes FORMAT=PATH (formats: {', '.join(FORMATS)}), got '{item}'.")
         out.append((check_choice("export format", fmt, FORMATS), Path(path)))
     return out
+
+
+def _check_method(method: str) -> str:
+    from rnnbench.registry import check_choice
+
+    return check_choice("method", method, METHODS)
 
 
 def _check_format(fmt: str) -> str:
@@ -329,6 +367,20 @@ def ab_command(
         Path | None,
         typer.Option("--output", "-o", help="Folder for all rounds (default `results/ab-<id>`)."),
     ] = None,
+    method: MethodOption = "auto",
+    restarts: RestartsOption = PairedSettings.restarts,
+    pairs: PairsOption = PairedSettings.pairs,
+    block: BlockOption = PairedSettings.block_s,
+    confirm_restarts: ConfirmRestartsOption = PairedSettings.confirm_restarts,
+    worker_timeout: WorkerTimeoutOption = PairedSettings.timeout_s,
+    head_inject: Annotated[
+        str | None,
+        typer.Option(
+            "--head-inject",
+            help="Paired: make head slower by this fraction (busy work inside each timed iteration) — a known "
+            "regression, to check the gate end to end.",
+        ),
+    ] = None,
     min_effect: MinEffectOption = MIN_EFFECT,
     alpha: AlphaOption = ALPHA,
     level: LevelOption = LEVEL,
@@ -339,27 +391,38 @@ def ab_command(
     fmt: GateFormatOption = "table",
     export: GateExportOption = None,
 ) -> None:
-    """Measure base and head in this job, in fresh processes, in ABBA order, then gate; a regression counts
-    only if fresh rounds confirm it.
+    """Measure base and head in this job, then gate; a regression counts only if fresh measurements confirm
+    it.
+
+    **Paired (default):** each side runs a persistent worker (`<python> -m rnnbench.measure.worker --serve`,
+    or `<cmd> worker --serve`); both build and warm the grid, then short timed blocks alternate A B B A …,
+    one side at a time, and each pair of adjacent blocks gives one log-ratio — taken inside one phase of a
+    noisy machine. The workers are restarted --restarts times; the interval and the one-sided t test are over
+    restarts. Regressions are re-measured, only those cases, on --confirm-restarts fresh restarts. A side whose
+    rnnbench cannot serve the protocol makes `--method auto` fall back to process rounds for both sides (said
+    in a note).
+
+    **Rounds:** each round is a fresh `<python> -m rnnbench run <grid> --rounds 1 …` in ABBA order.
 
     False alarms are controlled per run (--alpha over all cases, Holm-corrected one-sided tests), and the
-    confirmation re-tests the regressions at α over them on independent rounds: unchanged code exits 1 with
-    probability ≤ α² per run.
+    confirmation re-tests the regressions at α over them on independent restarts (rounds): unchanged code
+    exits 1 with probability ≤ α² per run.
 
-    Arguments after the options (best after `--`) go to `rnnbench run` on both sides, e.g.
-    `rnnbench ab --base-python base/.venv/bin/python --head-python head/.venv/bin/python -- --preset quick`.
-    Each round runs `<python> -m rnnbench run <grid> --rounds 1 --output <dir> --run-id <side>-r<k>`.
+    Arguments after the options (best after `--`) go to `rnnbench run` (or the workers' build) on both sides,
+    e.g. `rnnbench ab --base-python base/.venv/bin/python --head-python head/.venv/bin/python -- --preset
+    quick --threads 1`.
 
     **Exit codes** (the most severe wins, in this order):
 
     - 3 internal error
-    - 6 a benchmark failed to run (a round's process failed: its stderr tail is shown; or a case has status
-      error/oom)
+    - 6 a benchmark failed to run (a round's process or a worker failed, died or hung: its log tail is shown;
+      or a case has status error/oom, e.g. on one side only)
     - 1 confirmed regression
     - 4 nothing comparable
     - 5 inconclusive, only with --strict
     - 0 otherwise
     - 2 usage error (before anything runs)
+    - 130 interrupted (Ctrl-C): both workers are ended; measured pairs stay in the output folder
     """
     from rnnbench.analyse.ab import run_ab
     from rnnbench.present.gate import ab_summary
@@ -367,9 +430,12 @@ def ab_command(
     settings = _settings(min_effect, alpha, level, n_boot, seed, allow_diff, strict)
     fmt = _check_format(fmt)
     exports = _parse_exports(export)
+    method = _check_method(method)
+    paired = PairedSettings(restarts, pairs, block, confirm_restarts, worker_timeout)
+    inject = parse_fraction("--head-inject", head_inject) if head_inject else 0.0
     base_side = _side("base", base_python, base_cmd, base_args)
     head_side = _side("head", head_python, head_cmd, head_args)
-    if base_side.prefix == head_side.prefix and base_side.extra_args == head_side.extra_args:
+    if base_side.prefix == head_side.prefix and base_side.extra_args == head_side.extra_args and not inject:
         _say("Note: base and head run the same command: this is an A/A comparison (see 'calibrate').")
     result = run_ab(
         base_side,
@@ -380,8 +446,12 @@ def ab_command(
         rounds=rounds,
         confirm_rounds=confirm_rounds,
         progress=_on_progress,
+        method=method,
+        paired=paired,
+        inject=inject,
     )
-    _report(result.comparison, fmt, exports, "rnnbench ab (head / base throughput, ABBA rounds)")
+    how = "paired blocks" if result.comparison.method == "paired" else "ABBA rounds"
+    _report(result.comparison, fmt, exports, f"rnnbench ab (head / base throughput, {how})")
     _say(ab_summary(result))
     raise typer.Exit(result.exit_code)
 
@@ -403,6 +473,20 @@ def calibrate_command(
         Path | None,
         typer.Option("--output", "-o", help="Folder for all rounds (default `results/calibrate-<id>`)."),
     ] = None,
+    method: MethodOption = "auto",
+    restarts: RestartsOption = PairedSettings.restarts,
+    pairs: PairsOption = PairedSettings.pairs,
+    block: BlockOption = PairedSettings.block_s,
+    confirm_restarts: ConfirmRestartsOption = PairedSettings.confirm_restarts,
+    worker_timeout: WorkerTimeoutOption = PairedSettings.timeout_s,
+    inject: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--inject",
+            help="Paired: also measure side b slowed by these fractions (e.g. 2% 5% 10%) in the same "
+            "restarts; report the fraction of cases each is detected and confirmed in (power).",
+        ),
+    ] = None,
     min_effect: MinEffectOption = MIN_EFFECT,
     alpha: AlphaOption = ALPHA,
     level: LevelOption = LEVEL,
@@ -411,22 +495,30 @@ def calibrate_command(
     fmt: FormatOption = "table",
     export: ExportOption = None,
 ) -> None:
-    """A/A calibration: the same environment on both sides, in ABBA order: each case's round-to-round
-    variation and the smallest --min-effect this machine can gate honestly.
+    """A/A calibration: the same environment on both sides (paired blocks by default, or ABBA rounds): each
+    case's variation and the smallest --min-effect this machine can gate honestly; with --inject, the power
+    to catch known slowdowns and the smallest effect detected with ≥ 90% power at this budget.
 
-    Grid arguments after the options (best after `--`) go to `rnnbench run`. A regression or improvement
-    reported here is a false alarm; with --alpha per run and per direction, an A/A run has any with
-    probability ≤ 2α.
+    Grid arguments after the options (best after `--`) go to `rnnbench run` (or the workers). A regression or
+    improvement on the A/A side is a false alarm; with --alpha per run and per direction, an A/A run has any
+    with probability ≤ 2α. `--format json` has `honest_min_effect`, `false_alarms`, `power` (injected fraction
+    → detected fraction) and `seconds`.
 
     Exit codes: 0 done (false alarms do not fail it); 2 usage error; 3 internal error; 4 nothing comparable;
-    6 a benchmark failed to run.
+    6 a benchmark failed to run (a worker died or hung); 130 interrupted.
     """
     from rnnbench.analyse.ab import SideCommand, run_calibrate
+    from rnnbench.core.parsing import split_values
     from rnnbench.present.gate import calibration_summary
 
     settings = _settings(min_effect, alpha, level, n_boot, seed)
     fmt = _check_format(fmt)
     exports = _parse_exports(export)
+    method = _check_method(method)
+    paired = PairedSettings(restarts, pairs, block, confirm_restarts, worker_timeout)
+    injected = [parse_fraction("--inject", v) for v in split_values(inject)]
+    if injected and method == "rounds":
+        raise ConfigError("--inject needs the paired mode; drop --method rounds.")
     if python is not None and cmd is not None:
         raise ConfigError("--python and --cmd both given; pass one of them.")
     side = SideCommand.from_command("a", cmd) if cmd else SideCommand.from_python("a", python)
@@ -437,7 +529,12 @@ def calibrate_command(
         settings,
         rounds=rounds,
         progress=_on_progress,
+        method=method,
+        paired=paired,
+        inject=injected,
     )
+    for note in cal.notes:
+        _say(f"Note: {note}")
     _emit(cal, fmt, exports)
     _say(calibration_summary(cal))
     raise typer.Exit(cal.exit_code)
@@ -449,26 +546,49 @@ def history_command(
     folders: Annotated[
         list[Path], typer.Argument(help="Folders holding past run folders (searched recursively).")
     ],
-    window: Annotated[int, typer.Option("--window", help="Previous runs in the rolling median.")] = 5,
+    window: Annotated[
+        int, typer.Option("--window", help="A change warns if it starts within the last N runs of its series.")
+    ] = 5,
     threshold: Annotated[
-        str, typer.Option("--threshold", help="Slowdown vs the rolling median that flags a point.")
+        str, typer.Option("--threshold", help="Smallest slowdown at a change point that warns.")
     ] = "5%",
     min_history: Annotated[
-        int, typer.Option("--min-history", help="Previous runs needed before a point can be flagged.")
-    ] = 3,
+        int,
+        typer.Option(
+            "--min-history", help="Runs each side of a change point needs (2: one odd run is no change)."
+        ),
+    ] = 2,
+    alpha: Annotated[
+        float, typer.Option("--alpha", help="Significance a change needs (exact one-sided Mann–Whitney).")
+    ] = 0.05,
     fmt: FormatOption = "table",
     export: ExportOption = None,
 ) -> None:
-    """Each case's throughput over past runs against the rolling median of earlier runs with the same
-    environment fingerprint; warns when the latest two runs are both flagged.
+    """Change points in each case's throughput over past runs, per environment fingerprint (a torch upgrade
+    starts a new series): ruptures' PELT on log throughput; each change with its run, magnitude (median
+    after / before) and one-sided Mann–Whitney p. Warns when a series' latest change is a significant slowdown
+    beyond --threshold that started within the last --window runs.
 
-    Exit codes: 0 no warning; 1 a warning (the latest two runs flagged); 2 usage error; 3 internal error.
+    Exit codes: 0 no warning; 1 a warning; 2 usage error; 3 internal error.
     """
     from rnnbench.analyse.history import build_history
 
     fmt = _check_format(fmt)
     exports = _parse_exports(export)
-    hist = build_history(folders, window, parse_fraction("--threshold", threshold), min_history)
+    hist = build_history(folders, window, parse_fraction("--threshold", threshold), min_history, alpha)
     _emit(hist, fmt, exports)
     _say(hist.summary())
     raise typer.Exit(hist.exit_code)
+
+
+# ---- the paired mode's worker ------------------------------------------------------------------------------
+@app.command("worker", hidden=True)
+def worker_command(
+    serve: Annotated[bool, typer.Option("--serve", help="Answer the paired protocol on stdin/stdout.")] = False,
+) -> None:
+    """The paired A/B's persistent worker (`ab`/`calibrate` start it: `<cmd> worker --serve`)."""
+    if not serve:
+        raise ConfigError("'rnnbench worker' only serves the paired protocol: pass --serve.")
+    from rnnbench.measure.serve import serve_stdio
+
+    raise typer.Exit(serve_stdio())

@@ -1,5 +1,6 @@
 """``python -m rnnbench.measure.worker FOLDER ROUND [POOL_PART]``: one round in a fresh process (the
-replication unit).
+replication unit); ``python -m rnnbench.measure.worker --serve``: the paired A/B's persistent worker, which
+answers the JSON-lines protocol of :mod:`rnnbench.measure.serve` until told to quit.
 
 Its only output is one ``ProgressEvent`` JSON object per line on stdout, which the parent relays to its own
 callback (``sweep._relay``) — an entry point, not the library. It derives its cases from the folder's metadata,
@@ -50,8 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if argv is None:
         _die_with_parent()
+    if args == ["--serve"]:
+        from rnnbench.measure.serve import serve_stdio
+
+        return serve_stdio()
     if len(args) not in (2, 3):
-        print("usage: python -m rnnbench.measure.worker RUN_FOLDER ROUND [POOL_PART]", file=sys.stderr)
+        print(
+            "usage: python -m rnnbench.measure.worker RUN_FOLDER ROUND [POOL_PART] | --serve", file=sys.stderr
+        )
         return 2
     try:
         folder = RunFolder.open_existing(args[0])

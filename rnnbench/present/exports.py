@@ -198,17 +198,33 @@ def calibration_markdown(cal: Calibration) -> str:
         f"{cal.comparison.family} cases), so an A/A run has any false alarm with probability "
         f"≤ {2 * s.alpha:g}.",
         "",
+    ]
+    if cal.power:
+        lines += [
+            "| injected slowdown | detected and confirmed | detected (first restarts) |",
+            "|---:|---:|---:|",
+            *(f"| {f:.0%} | {v:.0%} | {cal.power_first.get(f, math.nan):.0%} |" for f, v in cal.power.items()),
+            "",
+            "Smallest slowdown detected with ≥ 90% power at this budget: "
+            f"{fmt_percent(cal.detectable_effect)} in every case, "
+            f"{fmt_percent(cal.median_detectable_effect)} in the median case; "
+            f"took {cal.seconds:.0f} s.",
+            "",
+        ]
+    lines += [
         *markdown_lines(calibration_table(cal, "markdown")),
         "",
-        "- spread: 1.4826·MAD/median of the round throughputs; honest min effect: the farthest the A/A ratio "
-        "interval reaches from 1 — a smaller --min-effect leaves unchanged code inconclusive.",
+        "- spread: 1.4826·MAD/median of the per-round (per-restart) throughputs; honest min effect: the "
+        "farthest "
+        "the A/A ratio interval reaches from 1 — a smaller --min-effect leaves unchanged code inconclusive.",
+        *(f"- {md_cell(n)}" for n in cal.notes),
     ]
     return "\n".join(lines) + "\n"
 
 
 CALIBRATION_CSV_COLUMNS: tuple[str, ...] = (
     "name", "case_id", "rounds", "median_tokens_per_s", "spread", "ratio", "ratio_low", "ratio_high", "p_value",
-    "verdict", "honest_min_effect",
+    "verdict", "honest_min_effect", "detectable_effect",
 )  # fmt: skip
 
 
@@ -222,9 +238,11 @@ def history_markdown(hist: History) -> str:
     lines = [
         "## rnnbench history",
         "",
-        f"**{len(hist.warnings)} warning(s)** over {hist.runs} runs — a point is flagged when slower than "
-        f"{1 - hist.threshold:.0%} of the rolling median of the previous {hist.window} runs with the same "
-        "fingerprint; a warning is two flagged points in a row.",
+        f"**{len(hist.warnings)} warning(s)** over {hist.runs} runs — change points per series (same case, "
+        "threads and environment fingerprint) by ruptures' PELT on log throughput; each change with its run, "
+        "its magnitude (median after / before) and a one-sided Mann–Whitney p; a warning is a slowdown of "
+        f"more than {hist.threshold:.0%}, significant at {hist.alpha:g}, starting within the last "
+        f"{hist.window} runs.",
         "",
         *markdown_lines(history_table(hist, "markdown")),
     ]
@@ -232,16 +250,25 @@ def history_markdown(hist: History) -> str:
 
 
 HISTORY_CSV_COLUMNS: tuple[str, ...] = (
-    "name", "case_id", "threads", "fingerprint", "run_id", "started_at", "tokens_per_s", "rolling_median",
-    "ratio", "flagged", "warning",
+    "name", "case_id", "threads", "fingerprint", "run_id", "started_at", "tokens_per_s", "segment_level",
+    "change_point", "change_ratio", "change_p_value", "change_significant", "warning",
 )  # fmt: skip
+"""One row per point; the ``change_*`` columns are filled on the run where a change point starts."""
 
 
 def history_csv(hist: History) -> str:
     rows = []
     for c in hist.cases:
+        at = {cp.run_id: cp for cp in c.changes}
         for p in c.points:
-            d = {"name": c.name, "case_id": c.case_id, "threads": c.threads, "fingerprint": c.fingerprint}
+            d: dict[str, Any] = {
+                "name": c.name, "case_id": c.case_id, "threads": c.threads, "fingerprint": c.fingerprint,
+            }  # fmt: skip
             d.update(p.as_dict())
+            cp = at.get(p.run_id) if p.change else None
+            d["change_ratio"] = cp.ratio if cp else None
+            d["change_p_value"] = cp.p_value if cp else None
+            d["change_significant"] = cp.significant if cp else None
+            d["warning"] = c.warning
             rows.append([d[col] for col in HISTORY_CSV_COLUMNS])
     return _csv(HISTORY_CSV_COLUMNS, rows)

@@ -86,7 +86,7 @@ _VERDICT_STYLE = {
 DEFAULT_TITLES: dict[type, str] = {
     Comparison: "rnnbench compare (head / base throughput)",
     Calibration: "rnnbench calibrate (A/A: same environment on both sides)",
-    History: "rnnbench history (latest run vs rolling median)",
+    History: "rnnbench history (change points per series)",
 }
 """The terminal tables' titles (Markdown documents carry their own headings, see ``exports``)."""
 
@@ -152,6 +152,8 @@ def calibration_table(cal: Calibration, target: Target) -> TableSpec:
         Column("p (Holm)", "right"),
         Column("verdict"),
         Column("honest min effect" if md else "honest min", "right"),
+        Column("90% power at" if md else "90% power", "right"),
+        Column("injected: detected"),
     )
     rows = tuple(
         (
@@ -163,41 +165,57 @@ def calibration_table(cal: Calibration, target: Target) -> TableSpec:
             Cell(fmt_number(c.p_value, 2)),
             Cell(c.verdict.replace("_", " ") if md else c.verdict),
             Cell(fmt_percent(c.honest_min_effect)),
+            Cell(fmt_percent(c.detectable_effect)),
+            Cell(_detected_text(c.detected)),
         )
         for c in cases
     )
     return TableSpec(columns, rows)
 
 
+def _detected_text(detected: dict[str, bool]) -> str:
+    """``2%: no, 5%: yes`` — per injected fraction, whether the case's slowdown was detected and confirmed."""
+    if not detected:
+        return "—"
+    return ", ".join(f"{float(f):.0%}: {'yes' if hit else 'no'}" for f, hit in detected.items())
+
+
 # ---- history ------------------------------------------------------------------------------------------
 def history_table(hist: History, target: Target) -> TableSpec:
-    """One row per series, warnings first, then flagged ones: the latest run against its rolling median."""
+    """One row per series, warnings first, then series with a change: the latest run, the last change point
+    (its run, levels before → after, magnitude, one-sided p) and the status."""
     md = target == "markdown"
     columns = (
         Column("case"),
         Column("fingerprint"),
         Column("runs", "right"),
         Column("latest" if md else "latest tok/s", "right" if md else "left"),
-        Column("rolling median", "right" if md else "left"),
-        Column("ratio", "right"),
+        Column("last change at"),
+        Column("before → after" if md else "before → after tok/s"),
+        Column("change", "right"),
+        Column("p", "right"),
         Column("status"),
     )
     rows = []
-    for c in sorted(hist.cases, key=lambda c: (not c.warning, not c.latest.flagged, c.name)):
-        p = c.latest
+    for c in sorted(hist.cases, key=lambda c: (not c.warning, c.last_change is None, c.name)):
+        cp = c.last_change
         if c.warning:
-            status = Cell("⚠️ warning") if md else Cell("warning", "bold red")
+            status = Cell("⚠️ slowdown") if md else Cell("slowdown", "bold red")
+        elif cp is not None:
+            kind = "change" if cp.significant else "change (not significant)"
+            status = Cell(kind, "" if md else "yellow")
         else:
-            status = Cell("flagged", "" if md else "yellow") if p.flagged else Cell("ok")
-        ratio = fmt_number(p.ratio, 3) if md else (f"{p.ratio:.3f}" if math.isfinite(p.ratio) else "—")
+            status = Cell("stable")
         rows.append(
             (
                 Cell(c.name),
                 Cell(c.fingerprint or "—"),
                 Cell(str(len(c.points))),
-                Cell(fmt_rate(p.value)),
-                Cell(fmt_rate(p.baseline)),
-                Cell(ratio),
+                Cell(fmt_rate(c.latest.value)),
+                Cell(cp.run_id if cp else "—"),
+                Cell(f"{fmt_rate(cp.before)} → {fmt_rate(cp.after)}" if cp else "—"),
+                Cell(f"{cp.ratio - 1:+.1%}" if cp and math.isfinite(cp.ratio) else "—"),
+                Cell(fmt_number(cp.p_value, 2) if cp else "—"),
                 status,
             )
         )
@@ -274,15 +292,29 @@ def progress_line(event: ProgressEvent) -> str | None:
 
 def ab_summary(result: ABResult) -> str:
     """Where the rounds are and how long the whole A/B took."""
-    return f"Rounds in {result.output}; took {result.seconds.get('total', 0):.0f} s."
+    return f"Measurements in {result.output}; took {result.seconds.get('total', 0):.0f} s."
 
 
 def calibration_summary(cal: Calibration) -> str:
     """The answer a calibration is run for: the smallest honest ``--min-effect``, and the false alarms at
     the current one (α is per run and direction, so an A/A run has any with probability ≤ 2α)."""
     s = cal.comparison.settings
+    power = "; ".join(
+        f"injected {f:.0%} detected and confirmed in {v:.0%} of cases" for f, v in cal.power.items()
+    )
+    mde = (
+        f"; smallest slowdown detected with ≥ 90% power: {fmt_percent(cal.detectable_effect)} in every case, "
+        f"{fmt_percent(cal.median_detectable_effect)} in the median case"
+        if math.isfinite(cal.detectable_effect)
+        else ""
+    )
+    how = "paired blocks" if cal.comparison.method == "paired" else "process rounds"
     return (
-        f"Smallest honest --min-effect here: {fmt_percent(cal.recommended_min_effect)}; false alarms at "
+        f"Smallest honest --min-effect here ({how}): {fmt_percent(cal.recommended_min_effect)}; false alarms "
+        "at "
         f"{s.min_effect:.1%}: {cal.false_alarms} (expected none: at α={s.alpha:g} per run, an A/A run has any "
-        f"with probability ≤ {2 * s.alpha:g}); took {cal.seconds:.0f} s."
+        f"with probability ≤ {2 * s.alpha:g})"
+        + (f"; {power}" if power else "")
+        + mde
+        + f"; took {cal.seconds:.0f} s."
     )
