@@ -543,18 +543,7 @@ def compare_sides(
     pending = [i for i, c in enumerate(cases) if c.verdict == _PENDING]
     decisions = decide_family([(cases[i].base_values, cases[i].head_values) for i in pending], settings)
     for i, decision in zip(pending, decisions, strict=True):
-        cases[i] = replace(
-            cases[i],
-            verdict=decision.verdict,
-            reason=decision.reason,
-            ratio=decision.ratio.estimate,
-            ratio_low=decision.ratio.low,
-            ratio_high=decision.ratio.high,
-            p_value=decision.p_value,
-            p_raw=decision.p_raw,
-            p_side=decision.p_side,
-            rounds_needed=decision.rounds_needed,
-        )
+        cases[i] = with_decision(cases[i], decision)
     family = len(pending)
     cases = _unique_names(cases)
     if any(c.verdict == "not_comparable" and c.reason.startswith("fingerprint") for c in cases):
@@ -602,6 +591,23 @@ def compare_sides(
             "one job and decides effects of a few percent."
         )
     return comp
+
+
+def with_decision(case: CaseComparison, decision: Decision) -> CaseComparison:
+    """``case`` with a family decision's verdict, reason, ratio interval, p values and rounds needed: the one
+    place a decision becomes a case's result (process rounds here, paired restarts in ``analyse.paired``)."""
+    return replace(
+        case,
+        verdict=decision.verdict,
+        reason=decision.reason,
+        ratio=decision.ratio.estimate,
+        ratio_low=decision.ratio.low,
+        ratio_high=decision.ratio.high,
+        p_value=decision.p_value,
+        p_raw=decision.p_raw,
+        p_side=decision.p_side,
+        rounds_needed=decision.rounds_needed,
+    )
 
 
 def _busy_rounds(rows: pd.DataFrame) -> int:

@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
@@ -52,6 +52,7 @@ from rnnbench.analyse.gate import (
     _unique_names,
     case_name,
     classify,
+    with_decision,
 )
 from rnnbench.analyse.gate_settings import GateSettings
 from rnnbench.analyse.stats import Interval, holm_adjust
@@ -328,18 +329,7 @@ def paired_comparison(
             data.append(run.log_ratios[key])
     decisions = decide_paired_family(data, settings)
     for i, decision in zip(pending, decisions, strict=True):
-        cases[i] = replace(
-            cases[i],
-            verdict=decision.verdict,
-            reason=decision.reason,
-            ratio=decision.ratio.estimate,
-            ratio_low=decision.ratio.low,
-            ratio_high=decision.ratio.high,
-            p_value=decision.p_value,
-            p_raw=decision.p_raw,
-            p_side=decision.p_side,
-            rounds_needed=decision.rounds_needed,
-        )
+        cases[i] = with_decision(cases[i], decision)
     notes = []
     if len(pending) > 0 and run.restarts < MIN_RESTARTS:
         notes.append(
