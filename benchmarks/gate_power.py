@@ -12,9 +12,9 @@ Stages (each writes its JSON into ``--output`` as soon as it ends, so a stage cu
     restarts (shared by all 16 cases, which were measured by the same worker pairs) are decided as the gate
     decides (Holm over the cases), counting runs with any regression verdict at the default 5% min effect and
     runs with any statistically significant slowdown whatever the min effect.
-``t2`` — ``rnnbench ab --head-inject 5% --min-effect 2% -f json -- --preset quick --threads 2``: a whole ``ab``
-    of the quick grid with confirmation (every case flagged: the slowest case; target ≤ 10 minutes), at two
-    threads, with the cases confirmed and how busy the idle worker was.
+``ab1`` / ``ab2`` — ``rnnbench ab --head-inject 5% --min-effect 2% -f json -- --preset quick --threads N``: a
+    whole ``ab`` of the quick grid with confirmation (every case flagged: the slowest case; target ≤ 10 minutes
+    at one thread, reported at two), with the cases confirmed.
 
 Run it on an otherwise idle machine (it checks and records the load average and any other Python process):
 
@@ -125,12 +125,12 @@ def stage_fwer(out: Path, runs: int = 4000, seed: int = 0) -> dict[str, Any]:
     }
 
 
-def stage_t2(out: Path) -> dict[str, Any]:
+def stage_ab(out: Path, threads: int) -> dict[str, Any]:
     before = machine_state()
     code, stdout, wall = rnnbench(
-        ["ab", "--head-inject", "5%", "--min-effect", "2%", "-f", "json", "-o", str(out / "ab-t2"), "--",
-         "--preset", "quick", "--threads", "2"],
-        out / "ab-t2.log",
+        ["ab", "--head-inject", "5%", "--min-effect", "2%", "-f", "json", "-o", str(out / f"ab-t{threads}"),
+         "--", "--preset", "quick", "--threads", str(threads)],
+        out / f"ab-t{threads}.log",
     )  # fmt: skip
     data = json.loads(stdout) if stdout.strip() else {}
     cases = data.get("cases", [])
@@ -139,6 +139,7 @@ def stage_t2(out: Path) -> dict[str, Any]:
         (c["ratio_high"] - c["ratio_low"]) / 2 for c in cases if c.get("ratio_low") and c.get("ratio_high")
     ]
     return {
+        "threads": threads,
         "exit_code": code,
         "wall_s": wall,
         "before": before,
@@ -188,19 +189,29 @@ def table(results: dict[str, Any]) -> str:
             f"{fwer['runs_with_a_significant_slowdown']:.2%})",
             fwer["runs_with_a_regression"] <= 0.01,
         )
-    t2 = results.get("t2")
-    if t2:
-        row("whole `ab` of the quick grid with confirmation ≤ 10 min (t=2, every case flagged)",
-            f"{t2['wall_s'] / 60:.1f} min", t2["wall_s"] <= 600)  # fmt: skip
-        row("injected 5% confirmed (t=2)", f"{t2['confirmed']}/{t2['cases']} cases", None)
-        hw = t2.get("median_interval_half_width")
-        row("median ratio-interval half-width (t=2)", f"±{hw:.2%}" if hw else "—", None)
+    for threads in (1, 2):
+        ab = results.get(f"ab{threads}")
+        if not ab:
+            continue
+        row(f"whole `ab` of the quick grid with confirmation ≤ 10 min (t={threads}, every case flagged)",
+            f"{ab['wall_s'] / 60:.1f} min", ab["wall_s"] <= 600 if threads == 1 else None)  # fmt: skip
+        row(f"injected 5% confirmed (t={threads})", f"{ab['confirmed']}/{ab['cases']} cases", None)
+        hw = ab.get("median_interval_half_width")
+        row(f"median ratio-interval half-width (t={threads})", f"±{hw:.2%}" if hw else "—", None)
     return "\n".join(lines)
+
+
+STAGES: dict[str, Any] = {
+    "t1": stage_t1,
+    "fwer": stage_fwer,
+    "ab1": lambda out: stage_ab(out, 1),
+    "ab2": lambda out: stage_ab(out, 2),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stages", nargs="+", default=["t1", "fwer", "t2"], choices=["t1", "fwer", "t2"])
+    parser.add_argument("--stages", nargs="+", default=list(STAGES), choices=list(STAGES))
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args(argv)
     out = args.output or ROOT / "results" / time.strftime("gate_power-%Y%m%d-%H%M%S", time.gmtime())
@@ -210,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(machine_state()), file=sys.stderr, flush=True)
     for stage in args.stages:
         print(f"stage {stage} …", file=sys.stderr, flush=True)
-        results[stage] = {"t1": stage_t1, "fwer": stage_fwer, "t2": stage_t2}[stage](out)
+        results[stage] = STAGES[stage](out)
         path.write_text(
             json.dumps(
                 results, indent=2, default=lambda v: None if isinstance(v, float) and math.isnan(v) else str(v)

@@ -361,3 +361,17 @@ def test_real_paired_ab_a_a_on_a_tiny_grid(tmp_path: Path) -> None:
     assert case.verdict == "inconclusive" and "a verdict needs ≥ 4" in case.reason  # 2 restarts: honest
     assert 0.5 < case.ratio < 2 and result.exit_code == EXIT_OK  # a mechanics check: 2 restarts decide nothing
     assert len((tmp_path / "paired" / "first" / "pairs.csv").read_text().splitlines()) == 1 + 2 * 3
+
+
+def test_builds_run_side_by_side_only_when_the_threads_fit_the_cores() -> None:
+    from rnnbench.analyse.workers import builds_fit_side_by_side, threads_asked
+
+    assert threads_asked(["--preset", "quick", "--threads", "1"]) == 1
+    assert threads_asked(["--threads", "1", "2", "-a", "gru"]) == 2
+    assert threads_asked(["--threads=1,4"]) == 4 and threads_asked(["--threads", "2", "--threads", "1"]) == 2
+    assert threads_asked(["--preset", "quick"]) is None  # torch's default: every core
+    assert threads_asked(["--threads", "0"]) is None and threads_asked(["--threads", "x"]) is None
+    assert builds_fit_side_by_side(["--threads", "1"], ["--threads", "1"], cores=2)
+    assert not builds_fit_side_by_side(["--threads", "2"], ["--threads", "2"], cores=2)
+    assert not builds_fit_side_by_side(["--threads", "1"], [], cores=16)
+    assert builds_fit_side_by_side(["--threads", "2"], ["--threads", "2"], cores=16)

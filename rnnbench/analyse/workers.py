@@ -390,7 +390,7 @@ def run_paired(
         emit(
             ProgressEvent(
                 "done",
-                label=f"{phase} restart {r + 1}/{n_restarts}",
+                label=f"{phase} restart",
                 done=r + 1,
                 total=n_restarts,
                 status="ok",
@@ -446,10 +446,16 @@ def _one_restart(
         if only is not None:  # confirmation: build only the flagged cases (pair id = "<base key>|<head key>")
             keys_a = sorted({p.split("|")[0] for p in only})
             keys_b = sorted({p.split("|")[1] for p in only})
-        # both sides build and warm at once (nothing is timed yet; one core each with --threads 1)
+        # Both sides build and warm at once when their threads fit the cores side by side (nothing is timed
+        # yet; one core each with --threads 1). Otherwise one after the other: two OpenMP pools spinning on
+        # too few cores made the quick grid's build 10× slower at --threads 2 on 2 cores.
+        together = builds_fit_side_by_side(base.grid_args, head.grid_args)
         a.send({"op": "build", "args": list(base.grid_args), "cases": keys_a})
+        if not together:
+            built_a = _check(a, a.receive("build", settings.build_timeout_s), "build")
         b.send({"op": "build", "args": list(head.grid_args), "cases": keys_b})
-        built_a = _check(a, a.receive("build", settings.build_timeout_s), "build")
+        if together:
+            built_a = _check(a, a.receive("build", settings.build_timeout_s), "build")
         built_b = _check(b, b.receive("build", settings.build_timeout_s), "build")
         run.fingerprint_keys.setdefault(base.label, built_a.get("fingerprint_keys") or {})
         run.fingerprint_keys.setdefault(head.label, built_b.get("fingerprint_keys") or {})
@@ -471,6 +477,39 @@ def _one_restart(
     finally:
         for chan in chans:
             chan.close()
+
+
+def threads_asked(args: Sequence[str]) -> int | None:
+    """The largest ``--threads`` value in a side's grid arguments (``--threads 1 2``, ``--threads=1,2``,
+    repeated flags); ``None`` when it is not given or is 0 (torch's default: every core)."""
+    values: list[int] = []
+    taking = False
+    for token in args:
+        name, eq, rest = token.partition("=")
+        if name == "--threads":
+            taking = not eq
+            parts = rest.split(",") if eq else []
+        elif taking and not token.startswith("-"):
+            parts = token.split(",")
+        else:
+            taking = False
+            continue
+        for part in filter(None, (p.strip() for p in parts)):
+            try:
+                values.append(int(part))
+            except ValueError:
+                return None
+    if not values or min(values) <= 0:
+        return None
+    return max(values)
+
+
+def builds_fit_side_by_side(args_a: Sequence[str], args_b: Sequence[str], cores: int | None = None) -> bool:
+    """Whether both workers may build and warm at once: their largest thread counts together fit the
+    cores. Unknown thread counts (torch's default is every core) do not."""
+    cores = cores if cores is not None else os.cpu_count() or 1
+    ta, tb = threads_asked(args_a), threads_asked(args_b)
+    return ta is not None and tb is not None and ta + tb <= cores
 
 
 def _check(chan: Channel, reply: dict[str, Any], what: str) -> dict[str, Any]:

@@ -291,7 +291,7 @@ TRAIN_PRESET_NAMES: tuple[str, ...] = ("quick", "full")
 """``learn.presets.TRAIN_PRESETS``' names (a test checks they agree)."""
 
 
-def _starting(choices: Sequence[str], incomplete: str) -> list[str]:
+def complete_from(choices: Sequence[str], incomplete: str) -> list[str]:
     """The names that complete what was typed so far; after a comma, the list's last item."""
     head, _, last = incomplete.rpartition(",")
     prefix = head + "," if head else ""
@@ -301,46 +301,46 @@ def _starting(choices: Sequence[str], incomplete: str) -> list[str]:
 def complete_arch(incomplete: str) -> list[str]:
     from rnnbench.core.vocab import ARCHS
 
-    return _starting(ARCHS, incomplete)
+    return complete_from(ARCHS, incomplete)
 
 
 def complete_arm(incomplete: str) -> list[str]:
     """``train --arch``: the architectures and ``lstm-fb1`` (LSTM with forget bias +1)."""
     from rnnbench.core.vocab import ARMS
 
-    return _starting(ARMS, incomplete)
+    return complete_from(ARMS, incomplete)
 
 
 def complete_impl(incomplete: str) -> list[str]:
     from rnnbench.core.vocab import IMPLS
 
-    return _starting(IMPLS, incomplete)
+    return complete_from(IMPLS, incomplete)
 
 
 def complete_mode(incomplete: str) -> list[str]:
     from rnnbench.core.vocab import MODES
 
-    return _starting(MODES, incomplete)
+    return complete_from(MODES, incomplete)
 
 
 def complete_dtype(incomplete: str) -> list[str]:
     from rnnbench.core.vocab import DTYPES
 
-    return _starting(DTYPES, incomplete)
+    return complete_from(DTYPES, incomplete)
 
 
 def complete_run_preset(incomplete: str) -> list[str]:
     from rnnbench.measure.presets import RUN_PRESETS
 
-    return _starting(RUN_PRESETS.names(), incomplete)
+    return complete_from(RUN_PRESETS.names(), incomplete)
 
 
 def complete_train_preset(incomplete: str) -> list[str]:
-    return _starting(TRAIN_PRESET_NAMES, incomplete)
+    return complete_from(TRAIN_PRESET_NAMES, incomplete)
 
 
 def complete_task(incomplete: str) -> list[str]:
-    return _starting(TASK_NAMES, incomplete)
+    return complete_from(TASK_NAMES, incomplete)
 
 
 def complete_device(incomplete: str) -> list[str]:
@@ -350,7 +350,7 @@ def complete_device(incomplete: str) -> list[str]:
 
     gpus = sorted(int(p.removeprefix("/dev/nvidia")) for p in glob.glob("/dev/nvidia[0-9]*"))
     names = ["cpu", "auto", "cuda", *(f"cuda:{i}" for i in gpus)]
-    return _starting(names, incomplete)
+    return complete_from(names, incomplete)
 
 
 # ---- progress ---------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ GPU stack.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,11 +22,23 @@ from rnnbench.analyse.gate_settings import (  # eager, NumPy-free: its defaults 
     GateSettings,
     PairedSettings,
 )
-from rnnbench.cli.app import MultiValueCommand, app, err_console, out_console
+from rnnbench.cli.app import (
+    MultiValueCommand,
+    app,
+    clock,
+    complete_from,
+    err_console,
+    eta_text,
+    out_console,
+    progress_console,
+)
 from rnnbench.core.parsing import split_values
 from rnnbench.errors import ConfigError
 
 if TYPE_CHECKING:  # the other library modules are imported inside the commands: --help stays fast
+    from rich.console import Console
+    from rich.progress import Progress
+
     from rnnbench.analyse.ab import Calibration, SideCommand
     from rnnbench.analyse.gate import Comparison
     from rnnbench.analyse.history import History
@@ -35,6 +47,33 @@ if TYPE_CHECKING:  # the other library modules are imported inside the commands:
 _EXTRA_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 _FORMAT_CHOICES = ("table", "md", "json", "csv", "github-benchmark")
+
+
+# ---- completion of the gate options' names (no torch, no NumPy: completion answers at once) ------------------
+def complete_gate_format(incomplete: str) -> list[str]:
+    return complete_from(_FORMAT_CHOICES, incomplete)
+
+
+def complete_file_format(incomplete: str) -> list[str]:
+    """calibrate's and history's --format (their results are not comparisons: no github-benchmark)."""
+    return complete_from(_FORMAT_CHOICES[:4], incomplete)
+
+
+def complete_method(incomplete: str) -> list[str]:
+    return complete_from(METHODS, incomplete)
+
+
+def complete_allow_diff(incomplete: str) -> list[str]:
+    from rnnbench.results.schema import HARD_KEYS
+
+    return complete_from(HARD_KEYS, incomplete)
+
+
+def complete_export(incomplete: str) -> list[str]:
+    """``md=`` … ``github-benchmark=``: the format part of FORMAT=PATH (the path is the user's to type)."""
+    if "=" in incomplete:
+        return []
+    return [f"{fmt}=" for fmt in ("md", "json", "csv", "github-benchmark") if fmt.startswith(incomplete)]
 
 
 # ---- shared options: defined once, defaults read from GateSettings -----------------------------------------
@@ -71,12 +110,18 @@ AllowDiffOption = Annotated[
         "--allow-diff",
         help="Hard fingerprint key allowed to differ between base and head: torch, cuda, cudnn, onednn, "
         "device_model, threads, numeric_flags (repeatable).",
+        autocompletion=complete_allow_diff,
     ),
 ]
 StrictOption = Annotated[bool, typer.Option("--strict", help="Exit 5 when any case is inconclusive.")]
 GateFormatOption = Annotated[
     str,
-    typer.Option("--format", "-f", help="What to print on stdout: table, md, json, csv or github-benchmark."),
+    typer.Option(
+        "--format",
+        "-f",
+        help="What to print on stdout: table, md, json, csv or github-benchmark.",
+        autocompletion=complete_gate_format,
+    ),
 ]
 GateExportOption = Annotated[
     list[str] | None,
@@ -84,14 +129,33 @@ GateExportOption = Annotated[
         "--export",
         help="Also write FORMAT=PATH (md, json, csv, github-benchmark = github-action-benchmark "
         "customBiggerIsBetter); repeatable.",
+        autocompletion=complete_export,
     ),
 ]
 FormatOption = Annotated[
-    str, typer.Option("--format", "-f", help="What to print on stdout: table, md, json or csv.")
+    str,
+    typer.Option(
+        "--format",
+        "-f",
+        help="What to print on stdout: table, md, json or csv.",
+        autocompletion=complete_file_format,
+    ),
 ]
 """``--format`` of calibrate and history, whose results are not comparisons (no github-benchmark)."""
 ExportOption = Annotated[
-    list[str] | None, typer.Option("--export", help="Also write FORMAT=PATH (md, json, csv); repeatable.")
+    list[str] | None,
+    typer.Option(
+        "--export", help="Also write FORMAT=PATH (md, json, csv); repeatable.", autocompletion=complete_export
+    ),
+]
+QuietOption = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        help="No progress, no table, no notes: stderr keeps warnings and the one-line summary (ab/calibrate: "
+        "stdout gets only `Results: <folder>`); an explicit --format other than table still prints.",
+    ),
 ]
 
 MethodOption = Annotated[
@@ -101,6 +165,7 @@ MethodOption = Annotated[
         help="paired: persistent workers, alternating ~50 ms blocks, restarts (decides effects of a few "
         "percent on a noisy machine); rounds: fresh processes in ABBA order (large effects only); auto: "
         "paired, falling back to rounds — with a note — when a side's rnnbench cannot serve it.",
+        autocompletion=complete_method,
     ),
 ]
 RestartsOption = Annotated[
@@ -200,12 +265,78 @@ def _say(line: str) -> None:
     err_console().print(line, markup=False)
 
 
-def _on_progress(event: ProgressEvent) -> None:
-    from rnnbench.present.gate import progress_line
+class GateProgress:
+    """What ``ab`` and ``calibrate`` show while they measure, all on stderr, one phase at a time (the first
+    restarts or rounds, then the confirmation's): a bar at a terminal; in a pipe or CI log one line per
+    finished restart or round, ``[3/12] first restart done in 12.9 s (0:00:39 elapsed, ETA 0:01:57)``, whose ETA
+    is the phase's own, from the pace of its finished items (a confirmation is only known to be needed once
+    the first phase has been decided); with ``--quiet`` only warnings."""
 
-    line = progress_line(event)
-    if line is not None:
-        _say(line)
+    def __init__(self, quiet: bool, console: Console | None = None) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.quiet = quiet
+        self.phase: str | None = None
+        self.phase_started = 0.0
+        self.task: Any = None
+        target = None if quiet else console or progress_console()
+        self.bar: Progress | None = None
+        if target is not None:
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(bar_width=max(5, min(40, target.width - 60))),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("ETA {task.fields[eta]}"),
+                console=target,
+                transient=False,
+            )
+
+    def __enter__(self) -> GateProgress:
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def _print(self, line: str) -> None:
+        if self.bar is not None:
+            self.bar.console.print(line, markup=False)
+        else:
+            _say(line)
+
+    def on_event(self, event: ProgressEvent) -> None:
+        import time
+
+        from rnnbench.present.gate import progress_line
+
+        if event.kind == "warning":
+            self._print(f"Warning: {event.message}")
+            return
+        if self.quiet:
+            return
+        if event.kind == "note":
+            self._print(event.message)
+            return
+        if event.kind != "done":
+            return
+        phase = str(event.values.get("phase", ""))
+        now = time.monotonic()
+        if phase != self.phase:  # a new phase: its own count, clock and bar
+            self.phase = phase
+            self.phase_started = now - float(event.values.get("seconds", 0.0))
+            if self.bar is not None:
+                if self.task is not None:
+                    self.bar.update(self.task, eta="0:00:00")
+                self.task = self.bar.add_task(event.label or phase, total=event.total, eta="?")
+        elapsed = now - self.phase_started
+        eta = eta_text(elapsed, event.done, event.total - event.done)
+        if self.bar is not None:
+            self.bar.update(self.task, completed=event.done, total=event.total, eta=eta)
+        else:
+            self._print(f"{progress_line(event)} ({clock(elapsed)} elapsed, ETA {eta})")
 
 
 def _emit(
@@ -213,9 +344,10 @@ def _emit(
     fmt: str,
     exports: list[tuple[str, Path]],
     title: str | None = None,
+    quiet: bool = False,
 ) -> None:
-    """Write the exports, then print the table or the chosen format on stdout (summary lines go to stderr,
-    so stdout stays machine-readable)."""
+    """Write the exports, then print the table (not with ``quiet``) or the chosen format on stdout (summary
+    lines go to stderr, so stdout stays machine-readable)."""
     from rnnbench.present.exports import render
     from rnnbench.present.gate import terminal_table
 
@@ -225,15 +357,27 @@ def _emit(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     if stdout is None:
-        out_console().print(terminal_table(result, title))
+        if not quiet:
+            out_console().print(terminal_table(result, title))
     else:
         typer.echo(stdout, nl=False)
 
 
-def _report(comp: Comparison, fmt: str, exports: list[tuple[str, Path]], title: str) -> None:
-    _emit(comp, fmt, exports, title)
-    for note in comp.notes:
-        _say(f"Note: {note}")
+def _finish(summary: str, output: Path, quiet: bool) -> None:
+    """The last lines of ab/calibrate: the summary on stderr; with --quiet stdout gets only where the
+    measurements are (as ``run --quiet`` prints only its results folder)."""
+    _say(summary)
+    if quiet:
+        out_console().print(f"Results: {output}", markup=False)
+
+
+def _report(
+    comp: Comparison, fmt: str, exports: list[tuple[str, Path]], title: str, quiet: bool = False
+) -> None:
+    _emit(comp, fmt, exports, title, quiet)
+    if not quiet:
+        for note in comp.notes:
+            _say(f"Note: {note}")
     _say(comp.summary())
 
 
@@ -259,6 +403,7 @@ def compare_command(
     strict: StrictOption = STRICT,
     fmt: GateFormatOption = "table",
     export: GateExportOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Gate HEAD against BASE, per case: ratio of medians of per-round throughputs, bootstrap interval
     over rounds, exact one-sided Mann–Whitney test, verdict.
@@ -286,6 +431,11 @@ def compare_command(
     - 5 inconclusive, only with --strict
     - 0 otherwise
     - 2 usage error (before anything is compared)
+
+    **Examples:** `rnnbench compare results/base results/head` ·
+    `rnnbench compare --base main-*/ --head pr-*/ --min-effect 10%` ·
+    `rnnbench compare base/ head/ -f md --export json=gate.json` ·
+    `rnnbench compare base/ head/ --allow-diff torch -q`
     """
     from rnnbench.analyse.gate import compare_paths
 
@@ -302,7 +452,7 @@ def compare_command(
     fmt = _check_format(fmt)
     exports = _parse_exports(export)
     comp = compare_paths(base_paths, head_paths, settings)
-    _report(comp, fmt, exports, "rnnbench compare (head / base throughput)")
+    _report(comp, fmt, exports, "rnnbench compare (head / base throughput)", quiet)
     raise typer.Exit(comp.exit_code)
 
 
@@ -390,6 +540,7 @@ def ab_command(
     strict: StrictOption = STRICT,
     fmt: GateFormatOption = "table",
     export: GateExportOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Measure base and head in this job, then gate; a regression counts only if fresh measurements confirm
     it.
@@ -423,6 +574,14 @@ def ab_command(
     - 0 otherwise
     - 2 usage error (before anything runs)
     - 130 interrupted (Ctrl-C): both workers are ended; measured pairs stay in the output folder
+
+    Progress goes to stderr: a bar at a terminal, a line per finished restart (round) with its ETA in a pipe
+    or CI log, none with --quiet.
+
+    **Examples:** `rnnbench ab --base-python base/.venv/bin/python --head-python .venv/bin/python -- --preset
+    quick --threads 1` · `rnnbench ab --base-cmd 'uv run --project base rnnbench' -f md --export
+    json=gate.json -- -a gru -T 64` · `rnnbench ab --head-inject 5% -- --preset quick` (a known 5% slowdown,
+    to check the gate end to end)
     """
     from rnnbench.analyse.ab import run_ab
     from rnnbench.present.gate import ab_summary
@@ -435,24 +594,30 @@ def ab_command(
     inject = parse_fraction("--head-inject", head_inject) if head_inject else 0.0
     base_side = _side("base", base_python, base_cmd, base_args)
     head_side = _side("head", head_python, head_cmd, head_args)
-    if base_side.prefix == head_side.prefix and base_side.extra_args == head_side.extra_args and not inject:
+    if (
+        not quiet
+        and base_side.prefix == head_side.prefix
+        and base_side.extra_args == head_side.extra_args
+        and not inject
+    ):
         _say("Note: base and head run the same command: this is an A/A comparison (see 'calibrate').")
-    result = run_ab(
-        base_side,
-        head_side,
-        list(ctx.args),
-        output or _default_output("ab"),
-        settings,
-        rounds=rounds,
-        confirm_rounds=confirm_rounds,
-        progress=_on_progress,
-        method=method,
-        paired=paired,
-        inject=inject,
-    )
+    with GateProgress(quiet) as view:
+        result = run_ab(
+            base_side,
+            head_side,
+            list(ctx.args),
+            output or _default_output("ab"),
+            settings,
+            rounds=rounds,
+            confirm_rounds=confirm_rounds,
+            progress=view.on_event,
+            method=method,
+            paired=paired,
+            inject=inject,
+        )
     how = "paired blocks" if result.comparison.method == "paired" else "ABBA rounds"
-    _report(result.comparison, fmt, exports, f"rnnbench ab (head / base throughput, {how})")
-    _say(ab_summary(result))
+    _report(result.comparison, fmt, exports, f"rnnbench ab (head / base throughput, {how})", quiet)
+    _finish(ab_summary(result), result.output, quiet)
     raise typer.Exit(result.exit_code)
 
 
@@ -494,6 +659,7 @@ def calibrate_command(
     seed: SeedOption = SEED,
     fmt: FormatOption = "table",
     export: ExportOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """A/A calibration: the same environment on both sides (paired blocks by default, or ABBA rounds): each
     case's variation and the smallest --min-effect this machine can gate honestly; with --inject, the power
@@ -506,6 +672,10 @@ def calibrate_command(
 
     Exit codes: 0 done (false alarms do not fail it); 2 usage error; 3 internal error; 4 nothing comparable;
     6 a benchmark failed to run (a worker died or hung); 130 interrupted.
+
+    **Examples:** `rnnbench calibrate -- --preset quick --threads 1` ·
+    `rnnbench calibrate --inject 2% 5% 10% -f json -- --preset quick` (power at this budget) ·
+    `rnnbench calibrate --method rounds --rounds 6 -- -a gru -T 64`
     """
     from rnnbench.analyse.ab import SideCommand, run_calibrate
     from rnnbench.core.parsing import split_values
@@ -522,21 +692,23 @@ def calibrate_command(
     if python is not None and cmd is not None:
         raise ConfigError("--python and --cmd both given; pass one of them.")
     side = SideCommand.from_command("a", cmd) if cmd else SideCommand.from_python("a", python)
-    cal = run_calibrate(
-        side,
-        list(ctx.args),
-        output or _default_output("calibrate"),
-        settings,
-        rounds=rounds,
-        progress=_on_progress,
-        method=method,
-        paired=paired,
-        inject=injected,
-    )
-    for note in cal.notes:
+    out = output or _default_output("calibrate")
+    with GateProgress(quiet) as view:
+        cal = run_calibrate(
+            side,
+            list(ctx.args),
+            out,
+            settings,
+            rounds=rounds,
+            progress=view.on_event,
+            method=method,
+            paired=paired,
+            inject=injected,
+        )
+    for note in [] if quiet else cal.notes:
         _say(f"Note: {note}")
-    _emit(cal, fmt, exports)
-    _say(calibration_summary(cal))
+    _emit(cal, fmt, exports, quiet=quiet)
+    _finish(calibration_summary(cal), out, quiet)
     raise typer.Exit(cal.exit_code)
 
 
@@ -563,6 +735,7 @@ def history_command(
     ] = 0.05,
     fmt: FormatOption = "table",
     export: ExportOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Change points in each case's throughput over past runs, per environment fingerprint (a torch upgrade
     starts a new series): ruptures' PELT on log throughput; each change with its run, magnitude (median
@@ -570,13 +743,16 @@ def history_command(
     beyond --threshold that started within the last --window runs.
 
     Exit codes: 0 no warning; 1 a warning; 2 usage error; 3 internal error.
+
+    **Examples:** `rnnbench history results/nightly/` · `rnnbench history ci-artifacts/ --window 3
+    --threshold 3%` · `rnnbench history results/ -f md --export json=history.json`
     """
     from rnnbench.analyse.history import build_history
 
     fmt = _check_format(fmt)
     exports = _parse_exports(export)
     hist = build_history(folders, window, parse_fraction("--threshold", threshold), min_history, alpha)
-    _emit(hist, fmt, exports)
+    _emit(hist, fmt, exports, quiet=quiet)
     _say(hist.summary())
     raise typer.Exit(hist.exit_code)
 

@@ -23,6 +23,7 @@ from rnnbench.core.labels import SHAPE_TAGS, shape_label
 from rnnbench.core.spec import Case
 from rnnbench.core.values import truthy
 from rnnbench.core.vocab import ARCHS, MIN_EFFECT, THEORETICAL_GRU_LSTM
+from rnnbench.present.formatting import fmt_seconds
 from rnnbench.present.pairing import verdict_text
 
 NOISY_IQR_FRACTION = 0.10
@@ -32,18 +33,6 @@ _GRID_COLUMNS = ("#", "arch", "impl", "mode", "device", "dtype", "T", "B", "I", 
                  "workload")  # fmt: skip
 _DDP_COLUMNS = ("arch", "T", "B/rank", "H", "rank", "step", "1-process step", "scaling eff.",
                 "exposed all-reduce", "global tokens/s")  # fmt: skip
-
-
-def fmt_step(value: float | None) -> str:
-    """A per-iteration time with fixed decimals per unit (``812 µs``, ``3.41 ms``, ``1.203 s``), as ``run``
-    has always printed it; ``report`` uses ``formatting.fmt_seconds`` (three significant digits) instead."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    if value < 1e-3:
-        return f"{value * 1e6:.0f} µs"
-    if value < 1:
-        return f"{value * 1e3:.2f} ms"
-    return f"{value:.3f} s"
 
 
 # ---- --dry-run --------------------------------------------------------------------------------------------
@@ -109,7 +98,7 @@ def _speed_tables(summary: pd.DataFrame, ratios: pd.DataFrame) -> list[Table]:
             backends = rows.groupby("arch")["backend"].first()
             table.add_row(
                 *(str(values[c]) for c in varying),
-                *(f"{fmt_step(by_arch.get(a))} {backends.get(a, '')}".strip() for a in archs),
+                *(f"{fmt_seconds(by_arch.get(a))} {backends.get(a, '')}".strip() for a in archs),
                 _ratio_text(ratios, mode, device, values),
                 f"{THEORETICAL_GRU_LSTM:.2f}",
             )
@@ -191,7 +180,7 @@ def ddp_table(ddp: pd.DataFrame) -> Table:
     for r in ddp.to_dict("records"):
         table.add_row(
             str(r["arch"]), str(r["seq_len"]), str(r["batch_size"]), str(r["hidden_size"]), str(r["rank"]),
-            fmt_step(r["step_median_s"]), fmt_step(r["single_median_s"]), f"{r['scaling_efficiency']:.2f}",
-            f"{r['allreduce_frac']:.0%}", f"{r['global_tokens_per_s']:,.0f}",
+            fmt_seconds(r["step_median_s"]), fmt_seconds(r["single_median_s"]),
+            f"{r['scaling_efficiency']:.2f}", f"{r['allreduce_frac']:.0%}", f"{r['global_tokens_per_s']:,.0f}",
         )  # fmt: skip
     return table
