@@ -8,7 +8,7 @@ from rnnbench.analyse.stats import NOMINAL_LEVEL
 
 
 # ---- display formatting (shared by every renderer) ------------------------------------------------------
-def fmt_seconds(value: float) -> str:
+def fmt_seconds(value: float | None) -> str:
     """Seconds in the unit that keeps three significant digits readable."""
     if value is None or not np.isfinite(value):
         return "—"
