@@ -54,3 +54,11 @@ class Cli:
 @pytest.fixture
 def cli() -> Cli:
     return Cli()
+
+
+@pytest.fixture
+def cli80() -> Cli:
+    """The CLI as a CI log sees it: 80 columns, stdout and stderr not terminals (CliRunner's buffers)."""
+    cli = Cli()
+    cli.runner = CliRunner(env={**CLI_ENV, "COLUMNS": "80"})
+    return cli

@@ -14,28 +14,14 @@ from typing import Any
 import numpy as np
 import pytest
 from rich.console import Console
-from typer.testing import CliRunner
 
 from rnnbench.core.progress import ProgressEvent
 from rnnbench.errors import EXIT_OK, EXIT_REGRESSION
-from tests.conftest import CLI_ENV
 from tests.runfolders import noisy, write_run
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE = ROOT / "tests" / "fake_worker.py"
 ESCAPES = re.compile(r"\x1b\[|\r")
-
-
-@pytest.fixture
-def cli80() -> Any:
-    runner = CliRunner(env={**CLI_ENV, "COLUMNS": "80"})
-
-    def invoke(args: list[str], **kwargs: Any) -> Any:
-        from rnnbench.cli import app
-
-        return runner.invoke(app, args, **kwargs)
-
-    return invoke
 
 
 @pytest.fixture

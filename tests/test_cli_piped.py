@@ -10,9 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
-
-from tests.conftest import CLI_ENV
 
 GOLDEN = Path(__file__).parent / "golden"
 FAST = ["--budget", "0.05", "--warmup", "0.02", "--threads", "1"]
@@ -35,18 +32,6 @@ TRAIN_TINY = [
 ]
 TRAIN_TINY += ["--match", "hidden", "--hidden", "4"]
 ESCAPES = re.compile(r"\x1b\[|\r")
-
-
-@pytest.fixture
-def cli80() -> Any:
-    runner = CliRunner(env={**CLI_ENV, "COLUMNS": "80"})
-
-    def invoke(args: list[str], **kwargs: Any) -> Any:
-        from rnnbench.cli import app
-
-        return runner.invoke(app, args, **kwargs)
-
-    return invoke
 
 
 def _folder(root: Path) -> Path:

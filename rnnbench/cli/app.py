@@ -15,7 +15,7 @@ import sys
 import traceback
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 import typer
 from rich.console import Console
@@ -31,6 +31,9 @@ from rnnbench.errors import (
     RnnbenchError,
     describe_os_error,
 )
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 1 confirmed regression; 2 usage error; 3 internal error; "
@@ -369,3 +372,19 @@ def eta_text(elapsed_s: float, done_here: int, remaining: int, estimate_s: float
     if done_here <= 0:
         return f"~{clock(estimate_s)}" if estimate_s is not None else "?"
     return clock(elapsed_s / done_here * remaining)
+
+
+class BarView:
+    """A progress view that may draw a rich bar: ``bar`` is ``None`` in a pipe, a CI log or with --quiet
+    (the view prints lines instead). Used as a context manager, which starts and stops the bar."""
+
+    bar: Progress | None = None
+
+    def __enter__(self) -> Self:
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()

@@ -23,6 +23,7 @@ from rnnbench.analyse.gate_settings import (  # eager, NumPy-free: its defaults 
     PairedSettings,
 )
 from rnnbench.cli.app import (
+    BarView,
     MultiValueCommand,
     app,
     clock,
@@ -265,7 +266,7 @@ def _say(line: str) -> None:
     err_console().print(line, markup=False)
 
 
-class GateProgress:
+class GateProgress(BarView):
     """What ``ab`` and ``calibrate`` show while they measure, all on stderr, one phase at a time (the first
     restarts or rounds, then the confirmation's): a bar at a terminal; in a pipe or CI log one line per
     finished restart or round, ``[3/12] first restart done in 12.9 s (0:00:39 elapsed, ETA 0:01:57)``, whose ETA
@@ -291,15 +292,6 @@ class GateProgress:
                 console=target,
                 transient=False,
             )
-
-    def __enter__(self) -> GateProgress:
-        if self.bar is not None:
-            self.bar.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
     def _print(self, line: str) -> None:
         if self.bar is not None:

@@ -19,6 +19,7 @@ from rich.progress import (
 )
 
 from rnnbench.cli.app import (
+    BarView,
     MultiValueCommand,
     app,
     clock,
@@ -496,7 +497,7 @@ def _execute(
     summarise(run.folder.path, console, quiet)
 
 
-class _RunProgress:
+class _RunProgress(BarView):
     """What ``run`` shows while it measures, all on stderr. ``warning`` events (e.g. sample rows dropped on
     resume) print as ``Warning: …`` lines whatever the mode. The count follows ``round_done`` too, so cases
     recorded without a ``done`` event (skipped: their device is absent) still complete the bar."""
@@ -534,15 +535,6 @@ class _RunProgress:
             self.task = self.bar.add_task("starting", total=total, completed=done_before, eta=self._eta())
         elif not quiet and done_before:
             err_console().print(f"{done_before} of {total} measurements done before; continuing.", markup=False)
-
-    def __enter__(self) -> _RunProgress:
-        if self.bar is not None:
-            self.bar.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
     def _elapsed(self) -> float:
         import time
