@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import pandas as pd
 
-from rnnbench.present.formatting import fmt_interval_seconds
+from rnnbench.present.formatting import fmt_interval_seconds, fmt_seconds
+
+
+def test_times_keep_three_significant_digits_with_their_zeros() -> None:
+    """A column of times reads at one precision: ``36.0 ms`` beside ``52.9 ms`` (``.3g`` printed ``36 ms``)."""
+    assert [fmt_seconds(v) for v in (0.036, 0.0529, 1e-4, 0.5, 12.0)] == [
+        "36.0 ms", "52.9 ms", "100 µs", "500 ms", "12.0 s",
+    ]  # fmt: skip
+    assert fmt_seconds(None) == "—" and fmt_seconds(float("nan")) == "—"
 
 
 def test_interval_has_one_unit_and_one_precision() -> None:
     assert fmt_interval_seconds(943e-6, 827e-6, 1.13e-3) == "943 µs [827–1130]"
-    assert fmt_interval_seconds(0.0072, 0.0070, 0.0074) == "7.2 ms [7.0–7.4]"
-    assert fmt_interval_seconds(2.5, 2.41, 2.66, 0.75) == "2.5 s [2.4–2.7] (75%)"
+    assert fmt_interval_seconds(0.0072, 0.0070, 0.0074) == "7.20 ms [7.00–7.40]"
+    assert fmt_interval_seconds(2.5, 2.41, 2.66, 0.75) == "2.50 s [2.41–2.66] (75%)"
     assert "e+" not in fmt_interval_seconds(9.99e-4, 9.0e-4, 2.2e-3)
 
 

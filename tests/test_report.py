@@ -112,8 +112,8 @@ def test_speed_tables_per_mode_device_dtype_with_ratio_beside_theory(report) -> 
 def test_time_interval_at_its_level_shows_no_level() -> None:
     from rnnbench.present.formatting import fmt_interval_seconds
 
-    assert fmt_interval_seconds(0.0072, 0.0070, 0.0074, 0.978) == "7.2 ms [7.0–7.4]"
-    assert fmt_interval_seconds(0.0072, 0.0070, 0.0074, 0.75) == "7.2 ms [7.0–7.4] (75%)"
+    assert fmt_interval_seconds(0.0072, 0.0070, 0.0074, 0.978) == "7.20 ms [7.00–7.40]"
+    assert fmt_interval_seconds(0.0072, 0.0070, 0.0074, 0.75) == "7.20 ms [7.00–7.40] (75%)"
 
 
 def test_claim_parameters_says_a_quarter_not_a_third(report) -> None:

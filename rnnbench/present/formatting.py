@@ -9,13 +9,19 @@ from rnnbench.analyse.stats import NOMINAL_LEVEL
 
 # ---- display formatting (shared by every renderer) ------------------------------------------------------
 def fmt_seconds(value: float | None) -> str:
-    """Seconds in the unit that keeps three significant digits readable."""
+    """Seconds in the unit that keeps three significant digits readable, trailing zeros kept so a column
+    reads at one precision (``36.0 ms`` beside ``52.9 ms``, never ``36 ms``)."""
     if value is None or not np.isfinite(value):
         return "—"
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
         if abs(value) >= scale:
-            return f"{value / scale:.3g} {unit}"
-    return f"{value / 1e-9:.3g} ns"
+            return f"{_sig3(value / scale)} {unit}"
+    return f"{_sig3(value / 1e-9)} ns"
+
+
+def _sig3(number: float) -> str:
+    """Three significant digits with their trailing zeros (``36.0``, ``7.20``, ``100``)."""
+    return f"{number:#.3g}".rstrip(".")
 
 
 def fmt_level(level: float | None, nominal: float = NOMINAL_LEVEL) -> str:
@@ -27,7 +33,7 @@ def fmt_level(level: float | None, nominal: float = NOMINAL_LEVEL) -> str:
 
 
 def fmt_interval_seconds(median: float, low: float, high: float, level: float | None = None) -> str:
-    """``7.2 ms [7.0–7.4]``, with `` (75%)`` after it when the interval covers less than 95%.
+    """``7.20 ms [7.00–7.40]``, with `` (75%)`` after it when the interval covers less than 95%.
 
     One unit (the median's) and one precision (the median's decimals, at least three significant digits of
     the median) for the median and both bounds: ``943 µs [827–1130]``, never ``[827–1.13e+03]``."""
@@ -64,7 +70,7 @@ def fmt_bytes(value: float) -> str:
         return "—"
     for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if abs(value) >= scale:
-            return f"{value / scale:.3g} {unit}"
+            return f"{_sig3(value / scale)} {unit}"
     return f"{value:.0f} B"
 
 
