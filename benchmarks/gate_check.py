@@ -26,6 +26,8 @@ from pathlib import Path
 
 from rnnbench.analyse.ab import SideCommand, run_ab
 from rnnbench.analyse.gate_settings import DEFAULT_CONFIRM_ROUNDS, DEFAULT_ROUNDS, GateSettings
+from rnnbench.core.progress import ProgressEvent
+from rnnbench.present.gate import progress_line
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,8 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     base = SideCommand.from_python("base", args.python)
     head = SideCommand.from_python("head", args.python)
 
-    def progress(message: str) -> None:
-        print(f"  {message}", file=sys.stderr, flush=True)
+    def progress(event: ProgressEvent) -> None:
+        line = progress_line(event)  # the line `rnnbench ab` prints for it (or None: not worth one)
+        if line is not None:
+            print(f"  {line}", file=sys.stderr, flush=True)
 
     status = 0
     if args.skip != "aa":
