@@ -184,3 +184,6 @@ def test_gate_completion() -> None:
     assert complete_method("p") == ["paired"]
     assert "torch" in complete_allow_diff("") and complete_allow_diff("cud") == ["cuda", "cudnn"]
     assert complete_export("j") == ["json="] and complete_export("md=re") == []
+    from rnnbench.present.exports import FORMATS
+
+    assert complete_export("") == [f"{fmt}=" for fmt in FORMATS]  # the same formats --export accepts

@@ -481,7 +481,10 @@ def _one_restart(
 
 def threads_asked(args: Sequence[str]) -> int | None:
     """The largest ``--threads`` value in a side's grid arguments (``--threads 1 2``, ``--threads=1,2``,
-    repeated flags); ``None`` when it is not given or is 0 (torch's default: every core)."""
+    repeated flags); ``None`` when it is not given or is 0 (torch's default: every core). Read from the
+    arguments, not through the workers' parser (``measure.serve.parse_grid``): ``analyse`` does not import
+    ``measure``. Thread counts set only by a preset or a config file read as ``None``, which is the safe
+    side (builds one after the other)."""
     values: list[int] = []
     taking = False
     for token in args:

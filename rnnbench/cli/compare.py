@@ -47,7 +47,11 @@ if TYPE_CHECKING:  # the other library modules are imported inside the commands:
 
 _EXTRA_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 
-_FORMAT_CHOICES = ("table", "md", "json", "csv", "github-benchmark")
+_EXPORT_FORMATS = ("md", "json", "csv", "github-benchmark")
+"""``present.exports.FORMATS``, spelled here so that completion imports no pandas (a test checks they agree)."""
+_FORMAT_CHOICES = ("table", *_EXPORT_FORMATS)
+_RESULT_FORMAT_CHOICES = ("table", "md", "json", "csv")
+"""calibrate's and history's formats: their results are not comparisons (no github-benchmark)."""
 
 
 # ---- completion of the gate options' names (no torch, no NumPy: completion answers at once) ------------------
@@ -56,8 +60,7 @@ def complete_gate_format(incomplete: str) -> list[str]:
 
 
 def complete_file_format(incomplete: str) -> list[str]:
-    """calibrate's and history's --format (their results are not comparisons: no github-benchmark)."""
-    return complete_from(_FORMAT_CHOICES[:4], incomplete)
+    return complete_from(_RESULT_FORMAT_CHOICES, incomplete)
 
 
 def complete_method(incomplete: str) -> list[str]:
@@ -74,7 +77,7 @@ def complete_export(incomplete: str) -> list[str]:
     """``md=`` … ``github-benchmark=``: the format part of FORMAT=PATH (the path is the user's to type)."""
     if "=" in incomplete:
         return []
-    return [f"{fmt}=" for fmt in ("md", "json", "csv", "github-benchmark") if fmt.startswith(incomplete)]
+    return [f"{fmt}=" for fmt in _EXPORT_FORMATS if fmt.startswith(incomplete)]
 
 
 # ---- shared options: defined once, defaults read from GateSettings -----------------------------------------
