@@ -5,13 +5,13 @@ counts how often it contains the truth. ``claimed`` is the level the tool prints
 unless the interval says otherwise, as a median of ≤ 5 values does); an honest interval covers at least that
 often, up to simulation noise (± 2·√(p(1−p)/replicates), about ±0.3% at 20,000 replicates).
 
-- median (order statistics): ``stats.median_ci`` — time per case, within a round (samples) or over rounds;
+- median (order statistics): ``intervals.median_ci`` — time per case, within a round (samples) or over rounds;
 - GRU/LSTM ratio over rounds: ``analyse.speed.ratio_over_rounds`` (what ``run``/``report`` use: the log-ratio
   t-interval below 5 rounds per side, the bootstrap from 5), beside the plain bootstrap it replaced below 5;
-- GRU/LSTM ratio over one round's samples: ``stats.bootstrap_ratio_ci_batch`` on samples — honest about that
+- GRU/LSTM ratio over one round's samples: ``intervals.bootstrap_ratio_ci_batch`` on samples — honest about that
   one process, not about the next: with a between-process offset it misses the cross-process ratio;
-- t: ``stats.t_interval`` (training metrics over seeds);
-- Wilson: ``stats.wilson_interval`` (success rates) — computed exactly from the binomial, no simulation.
+- t: ``intervals.t_interval`` (training metrics over seeds);
+- Wilson: ``intervals.wilson_interval`` (success rates) — computed exactly from the binomial, no simulation.
 
     python benchmarks/coverage.py [--replicates 20000] [--seed 0]
 
@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnbench.analyse import stats
 from rnnbench.analyse.speed import ratio_over_rounds
+from rnnbench.stats import intervals
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,8 @@ def median_rows(
     rows = []
     for n in sizes:
         x = np.sort(rng.lognormal(0.0, 0.5, (replicates, n)), axis=1)
-        k, level = stats.median_order(n)
-        ci = stats.median_ci(x[0])
+        k, level = intervals.median_order(n)
+        ci = intervals.median_ci(x[0])
         assert ci.low == x[0, k - 1] and ci.level == level  # the same positions median_ci uses
         rows.append(
             Row(
@@ -107,7 +107,7 @@ def ratio_rounds_rows(replicates: int, rng: np.random.Generator) -> list[Row]:
     rows = []
     for n in (2, 3, 4, 5, 8):
         gru, lstm = _rounds(rng, replicates, n, n, "lognormal 5%")
-        _, low, high = stats.bootstrap_ratio_ci_batch(gru, lstm)
+        _, low, high = intervals.bootstrap_ratio_ci_batch(gru, lstm)
         rows.append(
             Row(
                 "ratio over rounds: bootstrap (old below 5)",
@@ -151,7 +151,7 @@ def ratio_samples_rows(replicates: int, rng: np.random.Generator, n: int = 20) -
     for offset in (0.0, 0.03):
         gru = 0.8 * np.exp(rng.normal(0.0, 0.05, (replicates, n)) + rng.normal(0.0, offset, (replicates, 1)))
         lstm = np.exp(rng.normal(0.0, 0.05, (replicates, n)) + rng.normal(0.0, offset, (replicates, 1)))
-        _, low, high = stats.bootstrap_ratio_ci_batch(gru, lstm)
+        _, low, high = intervals.bootstrap_ratio_ci_batch(gru, lstm)
         scenario = f"process offset sd {offset:.0%}" if offset else "no process offset"
         rows.append(
             Row(
@@ -180,7 +180,7 @@ def t_rows(replicates: int, rng: np.random.Generator) -> list[Row]:
     ):
         for n in (3, 5, 10):
             x = draw((replicates, n))
-            assert stats.t_interval(x[0]).contains(float(np.mean(x[0])))
+            assert intervals.t_interval(x[0]).contains(float(np.mean(x[0])))
             half = student_t.ppf(0.975, n - 1) * x.std(axis=1, ddof=1) / math.sqrt(n)
             mean = x.mean(axis=1)
             rows.append(
@@ -202,7 +202,7 @@ def wilson_coverage(n: int, p: float, level: float = 0.95) -> float:
 
     total = 0.0
     for k in range(n + 1):
-        ci = stats.wilson_interval(k, n, level)
+        ci = intervals.wilson_interval(k, n, level)
         if ci.low <= p <= ci.high:
             total += float(binom.pmf(k, n, p))
     return total

@@ -24,9 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from rnnbench.analyse.ab import SideCommand, run_ab
-from rnnbench.analyse.gate_settings import DEFAULT_CONFIRM_ROUNDS, DEFAULT_ROUNDS, GateSettings
+from rnnbench.ab.flows import run_ab
+from rnnbench.ab.sides import SideCommand
 from rnnbench.core.progress import ProgressEvent
+from rnnbench.gate.settings import DEFAULT_CONFIRM_ROUNDS, DEFAULT_ROUNDS, GateSettings
 from rnnbench.present.gate import progress_line
 
 

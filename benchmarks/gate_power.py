@@ -98,8 +98,8 @@ def read_pairs(path: Path) -> dict[str, list[list[float]]]:
 
 
 def stage_fwer(out: Path, runs: int = 4000, seed: int = 0) -> dict[str, Any]:
-    from rnnbench.analyse.gate_settings import GateSettings
-    from rnnbench.analyse.paired import decide_paired_family
+    from rnnbench.gate.settings import GateSettings
+    from rnnbench.gate.verdict import decide_restarts
 
     pairs = read_pairs(out / "cal-t1" / "paired" / "first" / "pairs.csv")
     cases = sorted(pairs)
@@ -110,7 +110,7 @@ def stage_fwer(out: Path, runs: int = 4000, seed: int = 0) -> dict[str, Any]:
     for _ in range(runs):
         signs = rng.choice([-1.0, 1.0], restarts)
         family = [[[s * v for v in pairs[c][r]] for r, s in enumerate(signs)] for c in cases]
-        decisions = decide_paired_family(family, settings)
+        decisions = decide_restarts(family, settings)
         regression += any(d.verdict == "regression" for d in decisions)
         significant += any(
             d.p_side == "slower" and d.p_value <= settings.alpha and d.ratio.high < 1 for d in decisions

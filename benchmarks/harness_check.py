@@ -17,11 +17,11 @@ import time
 import torch
 from torch.utils import benchmark
 
-from rnnbench.analyse.stats import bootstrap_ratio_ci
 from rnnbench.core.spec import Case, Settings
 from rnnbench.measure.machine_load import between, snapshot
 from rnnbench.measure.runner import prepare
 from rnnbench.measure.timing import time_one
+from rnnbench.stats.intervals import bootstrap_ratio_ci
 
 CASES = [
     Case(arch, mode=mode, seq_len=t, hidden_size=h, input_size=h, batch_size=16, threads=0)

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from rnnbench.analyse.gate import Comparison
     from rnnbench.core.progress import OnProgress
+    from rnnbench.gate.results import Comparison
 
 PathLike = str | Path
 Values = Sequence[Any] | Any | None
@@ -193,8 +193,8 @@ def compare(
     per-round throughputs with its interval, a one-sided test and a verdict. The result has ``.cases`` (each
     with ``name``, ``verdict``, ``ratio``, ``ratio_low``, ``ratio_high``, ``p_value``), ``.counts()``,
     ``.summary()`` (one line) and ``.exit_code`` (what the command would exit with)."""
-    from rnnbench.analyse.gate import compare_paths
-    from rnnbench.analyse.gate_settings import GateSettings
+    from rnnbench.gate.rounds import compare_paths
+    from rnnbench.gate.settings import GateSettings
 
     return compare_paths(_paths(base), _paths(head), GateSettings(min_effect=min_effect, alpha=alpha))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Iterable
 
 EXIT_OK = 0
 EXIT_REGRESSION = 1
@@ -17,6 +18,27 @@ EXIT_NOTHING_COMPARABLE = 4
 EXIT_INCONCLUSIVE = 5
 EXIT_BENCHMARK_FAILED = 6
 EXIT_INTERRUPTED = 130
+
+EXIT_PRECEDENCE: tuple[int, ...] = (
+    EXIT_INTERNAL,
+    EXIT_BENCHMARK_FAILED,
+    EXIT_REGRESSION,
+    EXIT_NOTHING_COMPARABLE,
+    EXIT_INCONCLUSIVE,
+    EXIT_OK,
+)
+"""The gate's exit codes from most to least severe; when several apply the first one wins (``compare``,
+``ab``, ``calibrate`` and their ``--help`` all read this order; ``gate.results`` says why it is this one)."""
+
+
+def most_severe(codes: Iterable[int]) -> int:
+    """The code that wins under :data:`EXIT_PRECEDENCE` (unknown codes rank as internal errors)."""
+    rank = {code: i for i, code in enumerate(EXIT_PRECEDENCE)}
+    best = EXIT_OK
+    for code in codes:
+        if rank.get(code, 0) < rank[best]:
+            best = code if code in rank else EXIT_INTERNAL
+    return best
 
 
 class RnnbenchError(Exception):

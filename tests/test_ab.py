@@ -15,17 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnbench.analyse.ab import (
-    LaunchResult,
-    SideCommand,
-    abba_order,
-    build_jobs,
-    calibration_from,
-    run_ab,
-    run_calibrate,
-)
-from rnnbench.analyse.gate import Comparison, decide
-from rnnbench.analyse.gate_settings import GateSettings
+from rnnbench.ab.calibrate import run_calibrate
+from rnnbench.ab.flows import run_ab
+from rnnbench.ab.rounds import abba_order, build_jobs
+from rnnbench.ab.sides import LaunchResult, SideCommand
 from rnnbench.core.progress import ProgressEvent
 from rnnbench.errors import (
     EXIT_BENCHMARK_FAILED,
@@ -35,6 +28,10 @@ from rnnbench.errors import (
     BenchmarkFailedError,
     ConfigError,
 )
+from rnnbench.gate.calibration import calibration_from
+from rnnbench.gate.results import Comparison
+from rnnbench.gate.settings import GateSettings
+from rnnbench.gate.verdict import decide
 from tests.runfolders import write_run
 
 Model = Callable[[str, str, int, Sequence[str]], dict[str, float]]
@@ -311,7 +308,7 @@ def test_calibrate_aa(tmp_path: Path) -> None:
 
 
 def test_calibration_recommendation_rounds_up_to_half_percent() -> None:
-    from rnnbench.analyse.gate import CaseComparison
+    from rnnbench.gate.results import CaseComparison
 
     def case(lo: float, hi: float) -> CaseComparison:
         return CaseComparison("c", "id", {}, 2, 2, (1.0,) * 6, (1.0,) * 6, "no_change", "", 1.0, lo, hi, 0.5)
@@ -325,7 +322,7 @@ def test_calibration_recommendation_rounds_up_to_half_percent() -> None:
 def test_calibration_exit_code() -> None:
     """Calibration carries its exit code, as Comparison and History do: false alarms never fail it (they are
     what it measures); a failed case is 6, nothing comparable 4, and 6 outranks 4."""
-    from rnnbench.analyse.gate import CaseComparison
+    from rnnbench.gate.results import CaseComparison
 
     def case(verdict: str) -> CaseComparison:
         return CaseComparison("c", "id", {}, 2, 2, (1.0,) * 6, (1.0,) * 6, verdict, "", 1.0, 0.9, 1.1, 0.5)

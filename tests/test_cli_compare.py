@@ -111,9 +111,9 @@ def test_gate_option_defaults_are_the_gate_settings(cli, folders: dict[str, Path
     """compare, ab and calibrate share one option block whose defaults are GateSettings' own."""
     import typer
 
-    from rnnbench.analyse.gate_settings import GateSettings
     from rnnbench.cli import app
-    from rnnbench.cli.compare import parse_fraction
+    from rnnbench.cli.gate_options import parse_fraction
+    from rnnbench.gate.settings import GateSettings
 
     result = cli(["compare", str(folders["base"]), str(folders["same"]), "-f", "json"])
     assert json.loads(result.stdout)["settings"] == GateSettings().as_dict()

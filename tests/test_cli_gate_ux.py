@@ -80,7 +80,7 @@ def test_calibrate_piped_progress_lines_and_one_line_per_case(cli80: Any, tmp_pa
     assert [line.split("]")[0] for line in progress] == ["[1/4", "[2/4", "[3/4", "[4/4"]
     for line in progress:
         assert re.fullmatch(
-            r"\[\d/4\] first restart done in \d+\.\d s \(\d:\d\d:\d\d elapsed, ETA \d:\d\d:\d\d\)", line
+            r"\[\d/4\] first restart done in \d+(\.\d+)? m?s \(\d:\d\d:\d\d elapsed, ETA \d:\d\d:\d\d\)", line
         )
     assert progress[-1].endswith("ETA 0:00:00)")
     assert "Smallest honest --min-effect" in err
@@ -118,7 +118,7 @@ def _done(n: int, total: int, phase: str, seconds: float = 1.0) -> ProgressEvent
 
 
 def test_gate_progress_lines_per_phase(capsys: pytest.CaptureFixture[str]) -> None:
-    from rnnbench.cli.compare import GateProgress
+    from rnnbench.cli.gate import GateProgress
 
     with GateProgress(quiet=False) as view:  # capsys' stderr is not a terminal: plain lines
         assert view.bar is None
@@ -128,15 +128,15 @@ def test_gate_progress_lines_per_phase(capsys: pytest.CaptureFixture[str]) -> No
         view.on_event(_done(1, 3, "confirm"))  # a new phase: its own count and ETA
         view.on_event(ProgressEvent("warning", message="a worker was slow"))
     lines = capsys.readouterr().err.splitlines()
-    assert lines[0].startswith("[1/2] first restart done in 1.0 s (0:00:01 elapsed, ETA 0:00:01)")
+    assert lines[0].startswith("[1/2] first restart done in 1.00 s (0:00:01 elapsed, ETA 0:00:01)")
     assert lines[1] == "1 regression(s); confirming only those cases"
     assert lines[2].startswith("[2/2] first restart") and lines[2].endswith("ETA 0:00:00)")
-    assert lines[3].startswith("[1/3] confirm restart done in 1.0 s (0:00:01 elapsed, ETA 0:00:02)")
+    assert lines[3].startswith("[1/3] confirm restart done in 1.00 s (0:00:01 elapsed, ETA 0:00:02)")
     assert lines[4] == "Warning: a worker was slow"
 
 
 def test_gate_progress_quiet_keeps_only_warnings(capsys: pytest.CaptureFixture[str]) -> None:
-    from rnnbench.cli.compare import GateProgress
+    from rnnbench.cli.gate import GateProgress
 
     with GateProgress(quiet=True) as view:
         view.on_event(_done(1, 2, "first"))
@@ -146,7 +146,7 @@ def test_gate_progress_quiet_keeps_only_warnings(capsys: pytest.CaptureFixture[s
 
 
 def test_gate_progress_bar_at_a_terminal() -> None:
-    from rnnbench.cli.compare import GateProgress
+    from rnnbench.cli.gate import GateProgress
 
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=True, width=100)
@@ -171,7 +171,7 @@ def test_gate_help_has_examples_and_quiet(cli80: Any, command: str) -> None:
 
 
 def test_gate_completion() -> None:
-    from rnnbench.cli.compare import (
+    from rnnbench.cli.gate_options import (
         complete_allow_diff,
         complete_export,
         complete_file_format,

@@ -85,7 +85,8 @@ def test_run_progress_counts_skipped_cases_and_prints_warnings(capsys: pytest.Ca
 
 
 def test_eta_comes_from_this_process_pace() -> None:
-    from rnnbench.cli.app import clock, eta_text
+    from rnnbench.cli.app import eta_text
+    from rnnbench.present.durations import fmt_clock as clock
 
     assert eta_text(0.0, 0, 10, 120.0) == "~0:02:00"  # before the first case: the plan's estimate, marked
     assert eta_text(0.0, 0, 10) == "?"

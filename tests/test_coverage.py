@@ -17,7 +17,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from rnnbench.analyse import stats
+from rnnbench.stats import intervals
 
 REPLICATES = 4000
 
@@ -120,7 +120,7 @@ def test_median_order_matches_the_binomial_definition() -> None:
     from scipy.stats import binom
 
     for n in range(2, 40):
-        k, level = stats.median_order(n)
+        k, level = intervals.median_order(n)
         assert level == pytest.approx(1 - 2 * binom.cdf(k - 1, n, 0.5))
         if n >= 6:
             assert level >= 0.95 and 1 - 2 * binom.cdf(k, n, 0.5) < 0.95  # the narrowest that reaches 95%

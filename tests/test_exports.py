@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from rnnbench.analyse.ab import calibration_from
-from rnnbench.analyse.gate import Comparison, compare_paths
-from rnnbench.analyse.gate_settings import GateSettings
-from rnnbench.analyse.history import build_history
 from rnnbench.errors import ConfigError
+from rnnbench.gate.calibration import calibration_from
+from rnnbench.gate.history import build_history
+from rnnbench.gate.results import Comparison
+from rnnbench.gate.rounds import compare_paths
+from rnnbench.gate.settings import GateSettings
 from rnnbench.present.exports import (
     COMPARISON_CSV_COLUMNS,
     FORMATS,
@@ -165,7 +166,7 @@ def test_calibration_and_history_exports(tmp_path: Path) -> None:
 
 
 def test_markdown_escapes_pipes() -> None:
-    from rnnbench.analyse.gate import CaseComparison
+    from rnnbench.gate.results import CaseComparison
 
     case = CaseComparison("a|b", "id", {"device": "cpu"}, 1, 1, (), (), "error", "x | y")
     md = render(Comparison([case], GateSettings()), "md")
@@ -174,7 +175,12 @@ def test_markdown_escapes_pipes() -> None:
 
 # ---- one specification per table, two renderings -----------------------------------------------------------
 def _markdown_cells(line: str) -> list[str]:
-    return line.removeprefix("| ").removesuffix(" |").split(" | ")
+    """A Markdown row's cells as the reader sees them: backslash escapes and HTML entities undone."""
+    import html
+    import re
+
+    cells = re.split(r"(?<!\\) \| ", line.removeprefix("| ").removesuffix(" |"))
+    return [html.unescape(re.sub(r"\\(.)", r"\1", cell)) for cell in cells]
 
 
 @pytest.mark.parametrize("target", ["markdown", "terminal"])
@@ -219,7 +225,7 @@ def test_exports_use_the_table_specs(comparison: Comparison) -> None:
 def test_terminal_table_shows_text_literally() -> None:
     """Cells and headers are plain text on the terminal: a ``[…]`` is never read as rich markup (the A/A
     ratio header once lost its ``[interval]`` that way)."""
-    from rnnbench.analyse.gate import CaseComparison
+    from rnnbench.gate.results import CaseComparison
 
     case = CaseComparison("lstm [deadbeef]", "id", {"device": "cpu"}, 1, 1, (), (), "error", "see [bold]x[/]")
     out = io.StringIO()

@@ -13,31 +13,25 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnnbench.analyse.gate import (
-    EXIT_PRECEDENCE,
-    CaseComparison,
-    Comparison,
-    GateSettings,
-    case_name,
-    classify,
-    compare_paths,
-    decide,
-    decide_family,
-    exit_code_for,
-    most_severe,
-    round_throughputs,
-)
-from rnnbench.analyse.history import build_history
-from rnnbench.analyse.stats import Interval, mann_whitney_exact
 from rnnbench.errors import (
     EXIT_BENCHMARK_FAILED,
     EXIT_INCONCLUSIVE,
     EXIT_INTERNAL,
     EXIT_NOTHING_COMPARABLE,
     EXIT_OK,
+    EXIT_PRECEDENCE,
     EXIT_REGRESSION,
     ConfigError,
+    most_severe,
 )
+from rnnbench.gate.cases import case_name
+from rnnbench.gate.history import build_history
+from rnnbench.gate.results import CaseComparison, Comparison, exit_code_for
+from rnnbench.gate.rounds import compare_paths, round_throughputs
+from rnnbench.gate.settings import GateSettings
+from rnnbench.gate.verdict import classify, decide, decide_rounds
+from rnnbench.stats.intervals import Interval
+from rnnbench.stats.ranks import mann_whitney_exact
 from tests.runfolders import SHAPE, noisy, write_run
 
 S = GateSettings()
@@ -136,7 +130,7 @@ def test_aa_false_alarms_per_run_at_most_alpha_over_16_cases() -> None:
     for _ in range(runs):
         values = np.exp(rng.normal(0, 0.1, (cases, 2, rounds)))
         pairs = [(v[0], v[1]) for v in values]
-        decisions = decide_family(pairs, settings)
+        decisions = decide_rounds(pairs, settings)
         new_alarms += any(d.verdict == "regression" for d in decisions)
         old = [
             classify(d.ratio, mann_whitney_exact(head, base).p_value, rounds, rounds, settings)[0]
@@ -157,7 +151,7 @@ def test_holm_is_step_down() -> None:
     clear = np.arange(1.0, 9.0)  # all 8 below all 8 base rounds: p = 1/12870
     almost = np.array([1.0, 2, 3, 4, 5, 6, 7, 100.5])  # against 6 base rounds: U = 1
     same = [(base, base.copy()) for _ in range(14)]  # unchanged: p ≈ 0.5
-    decisions = decide_family([(base, clear), (base[:6], almost), *same], settings)
+    decisions = decide_rounds([(base, clear), (base[:6], almost), *same], settings)
     assert [d.family for d in decisions] == [16] * 16
     assert decisions[1].p_raw == pytest.approx(2 / 3003) and 16 * decisions[1].p_raw > settings.alpha
     assert decisions[0].p_value == pytest.approx(16 / 12870)
@@ -435,9 +429,9 @@ def test_hard_keys_are_declared_once() -> None:
 
 def test_effect_wording_names_throughput_and_time() -> None:
     """Half the throughput is twice the time: the reason says both, never a bare "slower by 50%" (issue 11, 12)."""
-    from rnnbench.analyse.gate import classify
-    from rnnbench.analyse.gate_settings import GateSettings
-    from rnnbench.analyse.stats import Interval
+    from rnnbench.gate.settings import GateSettings
+    from rnnbench.gate.verdict import classify
+    from rnnbench.stats.intervals import Interval
 
     verdict, reason = classify(Interval(0.5, 0.45, 0.55), 0.001, 8, 8, GateSettings(), 1)
     assert verdict == "regression"

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnbench.analyse.history import build_history, change_points, describe_changes
 from rnnbench.errors import EXIT_OK, EXIT_REGRESSION, ConfigError
+from rnnbench.gate.history import build_history
+from rnnbench.stats.changes import change_points, describe_changes
 from tests.runfolders import write_run
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from rnnbench.analyse.gate import case_name
 from rnnbench.analyse.speed import shape_labels
 from rnnbench.core.labels import field_of_token, shape_label, shape_tokens
 from rnnbench.core.spec import Case
+from rnnbench.gate.cases import case_name
 
 
 def test_defaults_are_left_out_and_the_rest_spelled_once() -> None:

@@ -15,18 +15,22 @@ ALLOWED: dict[str, set[str]] = {
     "errors": {"rnnbench"},
     "registry": {"rnnbench", "errors"},
     "core": BASE | {"core"},
+    # the statistics leaf: NumPy/SciPy (and ruptures), nothing of rnnbench's but itself
+    "stats": {"stats"},
     "results": BASE | {"core", "results"},
-    # analyse.stats is a leaf (NumPy only): the runner summarises each case's samples with it.
-    "measure": BASE | {"core", "results", "measure", "analyse.stats"},
+    "measure": BASE | {"core", "results", "stats", "measure"},
     # training builds on the measuring half: its models, device handling and environment capture
-    "learn": BASE | {"core", "results", "learn", "measure"},
-    "analyse": BASE | {"core", "results", "analyse"},
-    "present": BASE | {"core", "results", "analyse", "present"},
-    "cli": BASE | {"core", "results", "measure", "learn", "analyse", "present", "cli"},
+    "learn": BASE | {"core", "results", "stats", "learn", "measure"},
+    "analyse": BASE | {"core", "results", "stats", "analyse"},
+    "gate": BASE | {"core", "results", "stats", "gate"},
+    # the A/B orchestration measures through processes; it reads a worker's grid options with measure's parser
+    "ab": BASE | {"core", "results", "stats", "gate", "measure", "ab"},
+    "present": BASE | {"core", "results", "stats", "analyse", "gate", "present"},
+    "cli": BASE | {"core", "results", "stats", "measure", "learn", "analyse", "gate", "ab", "present", "cli"},
     # the Python API: the library as functions, beside the CLI (never imports it)
-    "api": BASE | {"core", "results", "measure", "learn", "analyse", "present"},
+    "api": BASE | {"core", "results", "stats", "measure", "learn", "analyse", "gate", "ab", "present"},
 }
-NO_TORCH = ("core", "results", "analyse", "present", "errors", "registry")
+NO_TORCH = ("core", "results", "stats", "analyse", "gate", "ab", "present", "errors", "registry")
 
 
 def _modules() -> dict[str, Path]:
@@ -104,3 +108,129 @@ def test_every_module_is_in_the_readme_module_map() -> None:
             continue
         missing.append(f"{rel.as_posix()}.py")
     assert not missing, "README 'Design' module map lacks: " + ", ".join(missing)
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """Module → the rnnbench modules it imports (``from rnnbench.x import name`` counts ``rnnbench.x``, or
+    ``rnnbench.x.name`` when that is a module itself), lazy imports inside functions included."""
+    modules = _modules()
+    graph: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        targets = set()
+        for target in _imports(path):
+            if not target.startswith("rnnbench."):
+                continue
+            while target not in modules and "." in target:
+                target = target.rsplit(".", 1)[0]
+            if target in modules and target != module:
+                targets.add(target)
+        graph[module] = targets
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every strongly connected component of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_circle_between_modules_even_inside_a_package() -> None:
+    """A circle inside a package (gate ↔ paired importing each other's privates, as before the gate got its
+    own package) is as much a tangle as one between layers, even when a lazy import keeps it running.
+    (A package's ``__init__`` importing its own submodules is not a circle of logic and is left out.)"""
+    graph = {m: {t for t in targets if not m.startswith(t + ".")} for m, targets in _module_graph().items()}
+    assert not _cycles(graph), _cycles(graph)
+
+
+def test_the_cycle_finder_finds_a_circle() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+PROCESS_CALLS = {
+    ("subprocess", None),
+    ("os", "fork"),
+    ("os", "forkpty"),
+    ("os", "kill"),
+    ("os", "killpg"),
+    ("os", "posix_spawn"),
+    ("os", "posix_spawnp"),
+    ("os", "system"),
+    ("os", "popen"),
+    ("multiprocessing", None),
+    ("concurrent.futures", "ProcessPoolExecutor"),
+    ("signal", "pthread_kill"),
+}
+"""What starts (or signals) another process: a module that imports these (``None``: anything from it)."""
+
+PROCESS_PACKAGES = ("measure", "ab")
+FORKS_ITSELF = {"rnnbench.present.plots"}
+"""Draws figures in forked copies of its own interpreter (``multiprocessing``'s fork pool): no other program
+is started, nothing outlives the call — named here rather than hidden."""
+
+
+def _process_uses(path: Path) -> list[str]:
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                whole = [mod for mod, name in PROCESS_CALLS if name is None]
+                if any(alias.name == mod or alias.name.startswith(mod + ".") for mod in whole):
+                    out.append(f"import {alias.name}")
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                if (node.module, None) in PROCESS_CALLS or (node.module, alias.name) in PROCESS_CALLS:
+                    out.append(f"from {node.module} import {alias.name}")
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and (node.value.id, node.attr) in PROCESS_CALLS
+        ):
+            out.append(f"{node.value.id}.{node.attr}")
+    return out
+
+
+def test_only_measure_and_ab_start_processes() -> None:
+    """The A/B orchestration is the only package outside ``measure`` that starts (or kills) processes."""
+    wrong = []
+    for module, path in _modules().items():
+        if _layer(module) in PROCESS_PACKAGES or module in FORKS_ITSELF:
+            continue
+        wrong += [f"{module}: {use}" for use in _process_uses(path)]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_process_scan_sees_what_it_looks_for(tmp_path: Path) -> None:
+    sample = tmp_path / "x.py"
+    sample.write_text("import subprocess\nimport os\nos.killpg(1, 9)\nfrom multiprocessing import Pool\n")
+    assert set(_process_uses(sample)) == {"import subprocess", "os.killpg", "from multiprocessing import Pool"}
+    assert _process_uses(PACKAGE / "ab" / "channel.py")  # the real coordinator side is seen too

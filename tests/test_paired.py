@@ -19,19 +19,19 @@ import numpy as np
 import psutil
 import pytest
 
-from rnnbench.analyse.ab import SideCommand, run_ab, run_calibrate
-from rnnbench.analyse.gate import decide_family
-from rnnbench.analyse.gate_settings import GateSettings, PairedSettings
-from rnnbench.analyse.paired import (
-    decide_paired_family,
-    detectable_effect,
-    paired_comparison,
-    paired_evidence,
-    restart_estimate,
-)
-from rnnbench.analyse.phase_sim import PhaseMachine, SimCase, process_rounds, sim_factory
-from rnnbench.analyse.workers import PROTOCOL_VERSION, PairedSide, WorkerFailed, run_paired
+from rnnbench.ab.calibrate import run_calibrate
+from rnnbench.ab.channel import WorkerFailed
+from rnnbench.ab.coordinator import run_paired
+from rnnbench.ab.flows import run_ab
+from rnnbench.ab.paired import paired_comparison
+from rnnbench.ab.sides import PairedSide, SideCommand
+from rnnbench.core.protocol import PROTOCOL_VERSION
 from rnnbench.errors import EXIT_BENCHMARK_FAILED, EXIT_INTERRUPTED, EXIT_OK, ConfigError
+from rnnbench.gate.settings import GateSettings, PairedSettings
+from rnnbench.gate.verdict import decide_restarts, decide_rounds
+from rnnbench.stats.power import detectable_effect
+from rnnbench.stats.restarts import paired_evidence, restart_estimate
+from tests.phase_sim import PhaseMachine, SimCase, process_rounds, sim_factory
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE = ROOT / "tests" / "fake_worker.py"
@@ -154,7 +154,7 @@ def test_phase_machine_rounds_stay_inconclusive_where_pairs_decide(tmp_path: Pat
     slow = {c.key: 1 / 0.95 for c in grid}  # throughput −5%
     machine = PhaseMachine(np.random.default_rng(1))
     rounds = process_rounds(machine, grid, 8, slow)
-    verdicts = [d.verdict for d in decide_family([rounds[c.key] for c in grid], settings)]
+    verdicts = [d.verdict for d in decide_rounds([rounds[c.key] for c in grid], settings)]
     assert verdicts == ["inconclusive"] * 4
     machine = PhaseMachine(np.random.default_rng(2))
     run = run_paired(
@@ -184,7 +184,7 @@ def test_ab_confirms_by_re_measuring_only_flagged_cases(tmp_path: Path) -> None:
 
 
 def _ok_launcher(argv: object, cwd: Path) -> object:
-    from rnnbench.analyse.ab import LaunchResult
+    from rnnbench.ab.sides import LaunchResult
 
     return LaunchResult(0, "Usage: rnnbench run")
 
@@ -243,7 +243,7 @@ def test_family_wise_false_alarms_by_simulation() -> None:
         for _ in range(16):
             data = _restarts(rng, 0.0, r=12, p=4)
             family.append([[v + s for v in r] for r, s in zip(data, shared, strict=True)])
-        decisions = decide_paired_family(family, settings)
+        decisions = decide_restarts(family, settings)
         alarms += any(d.p_side == "slower" and d.p_value <= settings.alpha for d in decisions)
     assert alarms / runs <= 0.05 + 2 * math.sqrt(0.05 * 0.95 / runs), alarms / runs
 
@@ -364,7 +364,8 @@ def test_real_paired_ab_a_a_on_a_tiny_grid(tmp_path: Path) -> None:
 
 
 def test_builds_run_side_by_side_only_when_the_threads_fit_the_cores() -> None:
-    from rnnbench.analyse.workers import builds_fit_side_by_side, threads_asked
+    from rnnbench.ab.coordinator import builds_fit_side_by_side
+    from rnnbench.measure.serve import largest_threads as threads_asked
 
     assert threads_asked(["--preset", "quick", "--threads", "1"]) == 1
     assert threads_asked(["--threads", "1", "2", "-a", "gru"]) == 2

@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnnbench.analyse import stats
 from rnnbench.analyse.claims import claim_speed
 from rnnbench.analyse.report import build_report, make_report
 from rnnbench.analyse.speed import ratio_verdict
@@ -20,6 +19,7 @@ from rnnbench.errors import SchemaError
 from rnnbench.present.display import display_speed, display_train, speed_table_title
 from rnnbench.present.render import default_out_dir
 from rnnbench.results.loader import ReportData, load_report_data
+from rnnbench.stats import intervals
 
 GOLDEN = Path(__file__).parent / "golden"
 CPU_RUN = GOLDEN / "20261101-090000-aaaa"
@@ -265,7 +265,7 @@ def test_pair_verdict_from_two_rounds_states_no_direction_the_bootstrap_would() 
     from rnnbench.analyse.speed import aggregate_cases, pair_ratios
     from rnnbench.present.pairing import verdict_text
 
-    old = stats.bootstrap_ratio_ci([0.90, 0.95], [1.00, 1.05])
+    old = intervals.bootstrap_ratio_ci([0.90, 0.95], [1.00, 1.05])
     assert old.high < 1  # the old interval's (wrong) "GRU faster"
     cases, ok = aggregate_cases(_summary_rows([0.90, 0.95], [1.00, 1.05]))
     row = pair_ratios(cases, ok).iloc[0]
@@ -290,9 +290,9 @@ def test_batch_bootstrap_equals_the_scalar_one() -> None:
     for na, nb in ((3, 3), (5, 4), (1, 6), (20, 17)):
         a = np.sort(rng.lognormal(size=(25, na)), axis=1)
         b = np.sort(rng.lognormal(size=(25, nb)), axis=1)
-        est, low, high = stats.bootstrap_ratio_ci_batch(a, b)
+        est, low, high = intervals.bootstrap_ratio_ci_batch(a, b)
         for i in range(0, 25, 6):
-            ci = stats.bootstrap_ratio_ci(a[i], b[i])
+            ci = intervals.bootstrap_ratio_ci(a[i], b[i])
             assert (est[i], low[i], high[i]) == pytest.approx((ci.estimate, ci.low, ci.high), rel=1e-12)
 
 

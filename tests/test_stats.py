@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from rnnbench.analyse.stats import (
+from rnnbench.stats.intervals import (
     bootstrap_ratio_ci,
     iqr,
     log_ratio_t_interval,

@@ -1,4 +1,4 @@
-"""The gate's statistics in ``rnnbench.analyse.stats``: the exact Mann–Whitney test against brute-force
+"""The gate's statistics in ``rnnbench.stats`` (``ranks``, ``power``): the exact Mann–Whitney test against brute-force
 enumeration (untied and tied) and SciPy (untied), the smallest exact p values the round counts allow, Holm's
 correction, and the power behind "rounds needed"."""
 
@@ -12,17 +12,17 @@ import numpy as np
 import pytest
 from scipy.stats import mannwhitneyu, rankdata
 
-from rnnbench.analyse.gate import GateSettings, classify, evidence
-from rnnbench.analyse.stats import (
+from rnnbench.gate.evidence import RoundEvidence
+from rnnbench.gate.settings import GateSettings
+from rnnbench.gate.verdict import classify
+from rnnbench.stats.power import decision_power, log_spread_from_interval, rounds_needed
+from rnnbench.stats.ranks import (
     _tied_rank_sum_counts,
-    _u_counts,
-    decision_power,
     holm_adjust,
-    log_spread_from_interval,
     mann_whitney_exact,
     min_rounds_for_alpha,
-    rounds_needed,
     smallest_exact_p,
+    u_counts,
 )
 
 
@@ -44,15 +44,15 @@ def brute_force(x: list[float], y: list[float]) -> tuple[float, float]:
 
 
 @pytest.mark.parametrize(("m", "n"), [(1, 1), (1, 4), (2, 3), (3, 3), (3, 5), (4, 4), (5, 6), (6, 6), (2, 9)])
-def test_u_counts_equal_brute_force_enumeration(m: int, n: int) -> None:
+def testu_counts_equal_brute_force_enumeration(m: int, n: int) -> None:
     """The untied null table: U of x counted over every way to give x m of the ranks 1…m+n."""
     brute: Counter[int] = Counter()
     for chosen in itertools.combinations(range(m + n), m):
         taken = set(chosen)
         # U of x: pairs (x, y) with x above y, i.e. for each x rank, the y ranks below it
         brute[sum(sum(1 for r in range(c) if r not in taken) for c in chosen)] += 1
-    assert _u_counts(m, n) == tuple(brute[u] for u in range(m * n + 1))
-    assert _u_counts(n, m) == _u_counts(m, n)  # the gate looks the table up as (min, max)
+    assert u_counts(m, n) == tuple(brute[u] for u in range(m * n + 1))
+    assert u_counts(n, m) == u_counts(m, n)  # the gate looks the table up as (min, max)
 
 
 @pytest.mark.parametrize(
@@ -72,7 +72,7 @@ def test_tied_table_without_ties_is_the_untied_table() -> None:
     m, n = 4, 5
     counts = _tied_rank_sum_counts((1,) * (m + n), m)
     offset = m * (m + 1)  # doubled rank sum = 2U + m(m+1)
-    assert tuple(counts[offset + 2 * u] for u in range(m * n + 1)) == _u_counts(m, n)
+    assert tuple(counts[offset + 2 * u] for u in range(m * n + 1)) == u_counts(m, n)
     assert all(c == 0 for c in counts[offset + 1 :: 2])  # no half-integer U without ties
 
 
@@ -203,7 +203,7 @@ def decided_share(estimate: float, spread: float, n: int, family: int, target: s
     for i in range(runs):
         base = np.exp(rng.normal(0, spread, n))
         head = np.exp(rng.normal(math.log(estimate), spread, n))
-        e = evidence(base, head, replace_seed(settings, i))
+        e = RoundEvidence.of(base, head, replace_seed(settings, i))
         p_raw = e.test.p_less if e.slower else e.test.p_greater
         verdict, _ = classify(e.ratio, min(1.0, family * p_raw), n, n, settings, family)
         hits += verdict == target

@@ -9,7 +9,6 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from rnnbench.analyse import stats
 from rnnbench.analyse.speed import (
     GRU_FASTER,
     LSTM_FASTER,
@@ -35,6 +34,7 @@ from rnnbench.core.flops import param_count
 from rnnbench.core.values import int_text, is_finite
 from rnnbench.core.vocab import IMPLS, MIN_EFFECT, MODES, PAIR_KEYS, THEORETICAL_GRU_LSTM
 from rnnbench.results.schema import TRAIN_SIZE_COLUMN
+from rnnbench.stats import intervals
 
 # ---- claims --------------------------------------------------------------------------------------------
 VERDICTS = ("true", "false", "inconclusive", "no difference", "no data", "mixed")
@@ -514,8 +514,8 @@ def claim_forget_bias(chosen: pd.DataFrame) -> Claim:
             if fb1.empty or plain.empty:
                 continue
             d = compare_seeds(fb1, plain, "normalized_metric_w")
-            wf = stats.wilson_interval(int(fb1["solved"].sum()), len(fb1))
-            wp = stats.wilson_interval(int(plain["solved"].sum()), len(plain))
+            wf = intervals.wilson_interval(int(fb1["solved"].sum()), len(fb1))
+            wp = intervals.wilson_interval(int(plain["solved"].sum()), len(plain))
             rows.append(
                 ClaimRow(
                     scope,

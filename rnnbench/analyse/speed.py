@@ -15,17 +15,17 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from rnnbench.analyse import stats
 from rnnbench.core.labels import shape_label
 from rnnbench.core.vocab import ARCHS, CASE_KEYS, IMPLS, MIN_EFFECT, MODES, PAIR_KEYS, SHAPE_COLUMNS
 from rnnbench.results.loader import load_tables
+from rnnbench.stats import intervals
 
 
 # ---- speed ---------------------------------------------------------------------------------------------
 def _order_statistic_index(n: int) -> tuple[int, int]:
-    """Positions (0-based, in sorted order) of ``stats.median_ci``'s bounds for ``n`` values: the same
+    """Positions (0-based, in sorted order) of ``intervals.median_ci``'s bounds for ``n`` values: the same
     interval, computed once per n instead of once per case."""
-    ci = stats.median_ci(np.arange(n, dtype=float))
+    ci = intervals.median_ci(np.arange(n, dtype=float))
     return int(ci.low), int(ci.high)
 
 
@@ -33,8 +33,8 @@ def aggregate_cases(summary: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per case (over rounds and runs) and the ok rows with their case id (``gid``) and rank.
 
     Time is the median of round medians; its interval is the row's own (within-round, order-statistic)
-    interval with one round, and ``stats.median_ci`` over the round medians with several (the full range
-    below six rounds). ``ci_level`` is that interval's exact coverage (``stats.median_ci_level`` of the
+    interval with one round, and ``intervals.median_ci`` over the round medians with several (the full range
+    below six rounds). ``ci_level`` is that interval's exact coverage (``intervals.median_ci_level`` of the
     samples or rounds it rests on): 93.75% for a range of five, 75% for three — displays print it when it is
     below 95%. Rates, efficiency and memory are medians over rounds.
     """
@@ -74,7 +74,7 @@ def aggregate_cases(summary: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     agg["ci_low_s"] = agg["gid"].map(lows).fillna(agg["first_ci_low_s"])
     agg["ci_high_s"] = agg["gid"].map(highs).fillna(agg["first_ci_high_s"])
     basis = agg["rounds"].where(agg["rounds"] >= 2, agg["first_n_samples"]).fillna(0).astype(int)
-    agg["ci_level"] = basis.map(lambda n: stats.median_ci_level(int(n)))
+    agg["ci_level"] = basis.map(lambda n: intervals.median_ci_level(int(n)))
     agg["status"] = "ok"
     agg["message"] = ""
     failed = summary.loc[~is_ok]
@@ -166,24 +166,24 @@ def ratio_over_rounds(
     """The ratio interval over round medians for many pairs with the same round counts (one row per pair,
     ≥ 2 rounds per side): ``(estimate, low, high, method)``.
 
-    From ``stats.MIN_BOOTSTRAP_ROUNDS`` rounds per side the percentile bootstrap (``rounds``: ratio of
+    From ``intervals.MIN_BOOTSTRAP_ROUNDS`` rounds per side the percentile bootstrap (``rounds``: ratio of
     medians); below, the conservative log-ratio t-interval (``t-rounds``: ratio of geometric means), because
     the bootstrap's "95%" covers 67% at 2 rounds. The choice ``pair_ratios`` makes, and the one
     ``benchmarks/coverage.py`` and ``tests/test_coverage.py`` simulate."""
     num, den = np.asarray(numerators, dtype=float), np.asarray(denominators, dtype=float)
-    if min(num.shape[1], den.shape[1]) >= stats.MIN_BOOTSTRAP_ROUNDS:
-        return (*stats.bootstrap_ratio_ci_batch(num, den), "rounds")
-    return (*stats.log_ratio_t_interval_batch(num, den), "t-rounds")
+    if min(num.shape[1], den.shape[1]) >= intervals.MIN_BOOTSTRAP_ROUNDS:
+        return (*intervals.bootstrap_ratio_ci_batch(num, den), "rounds")
+    return (*intervals.log_ratio_t_interval_batch(num, den), "t-rounds")
 
 
 def pair_ratios(cases: pd.DataFrame, ok: pd.DataFrame, sample_files: Sequence[Path] = ()) -> pd.DataFrame:
     """GRU/LSTM time ratio per shape (and impl) with a 95% interval, the method it came from and the verdict
     (:func:`ratio_verdict`). Methods, by the replication each side has:
 
-    - ``rounds`` — both sides ≥ ``stats.MIN_BOOTSTRAP_ROUNDS`` (5) rounds: ratio of the medians of round
+    - ``rounds`` — both sides ≥ ``intervals.MIN_BOOTSTRAP_ROUNDS`` (5) rounds: ratio of the medians of round
       medians, percentile bootstrap over round medians (fresh processes, the replication unit);
     - ``t-rounds`` — both sides ≥ 2 rounds but fewer than 5 on one: ratio of geometric means of round medians
-      with ``stats.log_ratio_t_interval`` (the bootstrap covers only 67–92% there; this keeps 95%);
+      with ``intervals.log_ratio_t_interval`` (the bootstrap covers only 67–92% there; this keeps 95%);
     - ``samples`` — one round: the bootstrap over that round's samples, which ignores between-process noise
       (its verdicts say "in one process");
     - ``point`` — no interval possible.
@@ -237,7 +237,7 @@ def pair_ratios(cases: pd.DataFrame, ok: pd.DataFrame, sample_files: Sequence[Pa
                 sub = pairs.loc[idx]
                 num = np.stack([samples[g] for g in sub["gid_gru"]])
                 den = np.stack([samples[g] for g in sub["gid_lstm"]])
-                est, low, high = stats.bootstrap_ratio_ci_batch(num, den)
+                est, low, high = intervals.bootstrap_ratio_ci_batch(num, den)
                 pairs.loc[idx, ["ratio", "ratio_low", "ratio_high"]] = np.column_stack([est, low, high])
                 pairs.loc[idx, "method"] = "samples"
                 pairs.loc[idx, "n_gru"] = na

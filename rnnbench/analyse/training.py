@@ -40,10 +40,10 @@ import numpy as np
 import pandas as pd
 
 from rnnbench.analyse.speed import order_rank
-from rnnbench.analyse.stats import Interval, t_interval, wilson_interval
 from rnnbench.core.values import int_text, is_finite
 from rnnbench.core.vocab import ARMS, SOLVED_MAJORITY
 from rnnbench.results.schema import TRAIN_SIZE_COLUMN
+from rnnbench.stats.intervals import Interval, t_interval, wilson_interval
 
 # ---- settings ------------------------------------------------------------------------------------------
 SETTING_COLUMNS: tuple[str, ...] = ("task", "seq_len", "match", "budget", TRAIN_SIZE_COLUMN)

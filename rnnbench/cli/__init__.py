@@ -1,7 +1,7 @@
 """The command line: a thin layer that parses, calls the library and renders. Nothing imports it."""
 
 # Each import registers that module's commands on the app.
-from rnnbench.cli import compare as compare
+from rnnbench.cli import gate as gate
 from rnnbench.cli import info as info
 from rnnbench.cli import merge as merge
 from rnnbench.cli import report as report

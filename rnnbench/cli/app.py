@@ -31,6 +31,7 @@ from rnnbench.errors import (
     RnnbenchError,
     describe_os_error,
 )
+from rnnbench.present.durations import fmt_clock
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -357,12 +358,6 @@ def complete_device(incomplete: str) -> list[str]:
 
 
 # ---- progress ---------------------------------------------------------------------------------------------
-def clock(seconds: float) -> str:
-    """``0:04:05``: elapsed time and ETAs in progress lines."""
-    total = max(0, round(seconds))
-    return f"{total // 3600}:{total % 3600 // 60:02d}:{total % 60:02d}"
-
-
 def eta_text(elapsed_s: float, done_here: int, remaining: int, estimate_s: float | None = None) -> str:
     """The time left, from the average pace of the items finished *in this process* (never from items
     finished before a resume, nor from a short recent window that one fast first case makes wildly
@@ -370,8 +365,28 @@ def eta_text(elapsed_s: float, done_here: int, remaining: int, estimate_s: float
     if remaining <= 0:
         return "0:00:00"
     if done_here <= 0:
-        return f"~{clock(estimate_s)}" if estimate_s is not None else "?"
-    return clock(elapsed_s / done_here * remaining)
+        return f"~{fmt_clock(estimate_s)}" if estimate_s is not None else "?"
+    return fmt_clock(elapsed_s / done_here * remaining)
+
+
+def progress_bar(console: Console | None, reserved: int, last: str = "ETA {task.fields[eta]}") -> Progress:
+    """Every command's progress bar, one layout: description, bar, done/total, elapsed time, then ``last``
+    (the ETA, or a command's own field). The bar gives way to the rest: it takes what ``reserved`` columns
+    leave of the console's width, between 5 and 40. Without a console (a pipe, a CI log, --quiet) the bar is
+    disabled and draws nothing."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    width = console.width if console is not None else 80
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(bar_width=max(5, min(40, width - reserved))),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn(last),
+        console=console,
+        transient=False,
+        disable=console is None,
+    )
 
 
 class BarView:

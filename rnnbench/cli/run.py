@@ -10,19 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
 from rnnbench.cli.app import (
     BarView,
     MultiValueCommand,
     app,
-    clock,
     complete_arch,
     complete_device,
     complete_dtype,
@@ -32,10 +24,12 @@ from rnnbench.cli.app import (
     err_console,
     eta_text,
     out_console,
+    progress_bar,
     progress_console,
 )
 from rnnbench.core.progress import ProgressEvent
 from rnnbench.errors import EXIT_INTERRUPTED, ConfigError
+from rnnbench.present.durations import fmt_clock, fmt_duration
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -381,21 +375,6 @@ def slow_case_note(settings: Settings) -> str:
     )
 
 
-def fmt_duration(seconds: float) -> str:
-    """``45 s``, ``12 min``, ``3 h 20 min``, ``2 d 3 h``: an estimate's precision, no more."""
-    seconds = max(0.0, float(seconds))
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    minutes = round(seconds / 60)
-    if minutes < 90:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
-
-
 def _interactive() -> bool:
     """Someone at a terminal can answer: stdin and stderr are terminals and this is not CI."""
     import os
@@ -516,22 +495,13 @@ class _RunProgress(BarView):
         self.total, self.done, self.before, self.rounds = total, done_before, done_before, rounds
         self.estimate_s, self.quiet = estimate_s, quiet
         self.started = time.monotonic()
-        self.bar: Progress | None = None
         self.task: Any = None
         self.label_width = 48
         target = None if quiet else console or progress_console()
         if target is not None:
             # the counts, times and ETA always fit: the case's label gives way (at 80 columns: 30 characters)
             self.label_width = max(12, min(48, target.width - 50))
-            self.bar = Progress(
-                TextColumn("[progress.description]{task.description}"),
-                BarColumn(bar_width=max(5, min(40, target.width - self.label_width - 45))),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TextColumn("ETA {task.fields[eta]}"),
-                console=target,
-                transient=False,
-            )
+            self.bar = progress_bar(target, reserved=self.label_width + 45)
             self.task = self.bar.add_task("starting", total=total, completed=done_before, eta=self._eta())
         elif not quiet and done_before:
             err_console().print(f"{done_before} of {total} measurements done before; continuing.", markup=False)
@@ -562,7 +532,7 @@ class _RunProgress(BarView):
             if self.bar is None and not self.quiet:
                 err_console().print(
                     f"[{self.done}/{self.total}] {event.status:5s} {event.label}  "
-                    f"({clock(self._elapsed())} elapsed, ETA {self._eta()})",
+                    f"({fmt_clock(self._elapsed())} elapsed, ETA {self._eta()})",
                     markup=False,
                 )
         elif event.kind == "round_start" and self.bar is not None:

@@ -16,7 +16,6 @@ from rnnbench.cli.app import (
     TASK_NAMES,
     MultiValueCommand,
     app,
-    clock,
     complete_arm,
     complete_device,
     complete_dtype,
@@ -26,11 +25,13 @@ from rnnbench.cli.app import (
     err_console,
     eta_text,
     out_console,
+    progress_bar,
     progress_console,
 )
 from rnnbench.core.parsing import parse_floats, parse_ints, split_values
 from rnnbench.core.values import now_iso
 from rnnbench.errors import EXIT_INTERRUPTED, BenchmarkFailedError, ConfigError, StorageError
+from rnnbench.present.durations import fmt_clock
 
 if TYPE_CHECKING:
     from rnnbench.analyse.training import TrainSummary
@@ -292,22 +293,11 @@ def _run_with_progress(
     log: only those lines, each with its count and ETA. With ``--quiet``: nothing."""
     import time
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from rnnbench.learn.session import run_training
     from rnnbench.present.training import done_line
 
     target = None if quiet else progress_console()
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-        console=target,
-        transient=False,
-        disable=target is None,
-    )
+    progress = progress_bar(target, reserved=70, last="{task.fields[info]}")
     bars: dict[Any, Any] = {}
     overall = progress.add_task("all runs", total=None, info="")
     started = time.monotonic()
@@ -345,7 +335,7 @@ def _run_with_progress(
                 progress.console.print(line, markup=False)
                 progress.update(overall, advance=1, info=f"ETA {eta()}")
             elif not quiet:
-                elapsed = clock(time.monotonic() - started)
+                elapsed = fmt_clock(time.monotonic() - started)
                 err_console().print(
                     f"[{state['done']}/{state['total']}] {line}  ({elapsed} elapsed, ETA {eta()})", markup=False
                 )

@@ -1,10 +1,12 @@
 """Small value helpers shared by every layer: one rule each for "is this a number?", "is this cell true?",
-"what time is it?" and "make this JSON-friendly". Stdlib only (NumPy scalars are recognised, not imported)."""
+"what time is it?", "make this JSON-friendly" and "what did that child say last?". Stdlib only (NumPy scalars
+are recognised, not imported)."""
 
 from __future__ import annotations
 
 import datetime as _dt
 import math
+from pathlib import Path
 from typing import Any
 
 TRUE_TEXTS: tuple[str, ...] = ("true", "1", "1.0", "yes")
@@ -59,3 +61,17 @@ def plain(value: Any) -> Any:
 def now_iso() -> str:
     """Local time to the second, ISO 8601: the ``started_at``/``finished_at`` stamp of every file."""
     return _dt.datetime.now().isoformat(timespec="seconds")
+
+
+def last_lines(text: str, lines: int) -> list[str]:
+    """The last ``lines`` non-blank lines of a child's output or log: what an error message quotes when a
+    process rnnbench started fails (a round, a worker, a side's preflight)."""
+    return [line for line in text.strip().splitlines() if line.strip()][-lines:]
+
+
+def file_tail(path: Path, lines: int) -> list[str]:
+    """:func:`last_lines` of a log file; none when it cannot be read."""
+    try:
+        return last_lines(path.read_text(errors="replace"), lines)
+    except OSError:
+        return []

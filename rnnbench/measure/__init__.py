@@ -3,5 +3,5 @@ runner, sweeps with rounds in worker processes, shards, merge, DDP, environment 
 verification. The only layer (with ``learn``) that imports torch, and only lazily where a command may not
 need it.
 
-May import: ``core``, ``results``, and ``analyse.stats`` (a NumPy-only leaf) for per-case summaries.
+May import: ``core``, ``results``, ``stats`` (the statistics leaf) for per-case summaries.
 """

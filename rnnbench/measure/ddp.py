@@ -25,12 +25,12 @@ import time
 from pathlib import Path
 from typing import Any, NoReturn
 
-from rnnbench.analyse.stats import iqr, median_ci
 from rnnbench.core.progress import OnProgress, ProgressEvent
 from rnnbench.core.spec import Case, Settings, SweepSpec
 from rnnbench.core.values import now_iso
 from rnnbench.errors import EXIT_BENCHMARK_FAILED, ConfigError
 from rnnbench.results.folder import RunFolder, check_run_id
+from rnnbench.stats.intervals import iqr, median_ci
 
 FAIL_RANK_ENV = "RNNBENCH_DDP_FAIL_RANK"
 """Test hook: the rank named here raises inside its first DDP step, to exercise the failure path."""

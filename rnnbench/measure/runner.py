@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from rnnbench.analyse.stats import iqr, median_ci
 from rnnbench.core import flops
 from rnnbench.core.progress import OnProgress, ProgressEvent
 from rnnbench.core.spec import Case, Settings
@@ -28,6 +27,7 @@ from rnnbench.measure.machine_load import between, snapshot
 from rnnbench.measure.numerics import policy_name, set_tf32
 from rnnbench.measure.timing import Timed, TimingResult, time_interleaved, time_one
 from rnnbench.results.folder import RunFolder
+from rnnbench.stats.intervals import iqr, median_ci
 
 
 # ---- preparing one case -------------------------------------------------------------------------------------

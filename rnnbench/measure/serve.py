@@ -5,19 +5,10 @@ Why a persistent worker: the paired gate compares ~100 ms blocks of the two side
 each side must keep its models built and warm between blocks; and why over pipes: the waiting side blocks in
 ``readline`` on its stdin — it sleeps in the kernel, never spins, so exactly one side runs at a time.
 
-Protocol (version :data:`PROTOCOL_VERSION`; one JSON object per line each way, one reply per request)::
+The protocol's messages, version and key formats are :mod:`rnnbench.core.protocol` (one definition for
+the worker and the coordinator).
 
-    → {"op": "hello", "protocol": 1}
-    ← {"ok": true, "protocol": 1, "rnnbench": "0.1.0", "pid": 4242}
-    → {"op": "build", "args": ["--preset", "quick", "--threads", "1"], "cases": null | ["<key>", …]}
-    ← {"ok": true, "cases": [{"key", "case_id", "threads", "status", "message", "labels", "tokens_per_iter",
-                              "iter_s"}, …], "fingerprint_keys": {device: {…}}}
-    → {"op": "block", "case": "<key>", "iters": 40, "inject": 0.0}
-    ← {"ok": true, "seconds": 0.0812, "iters": 40}
-    → {"op": "quit"}
-    ← {"ok": true}
-
-A case key is ``<case_id>@<threads>``. ``build`` takes ``run``'s grid options (the same list ``ab`` passes to
+``build`` takes ``run``'s grid options (the same list ``ab`` passes to
 ``run``) and builds and warms every case of the grid, or only the listed keys (confirmation re-measures only
 the flagged cases). ``block`` times ``iters`` iterations of one case; ``inject`` > 0 makes each iteration
 slower by that fraction of its own time, busy-waiting inside the timed region — ``calibrate --inject``'s known
@@ -41,21 +32,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
+from rnnbench.core.protocol import PROTOCOL_VERSION, fingerprint_slot, worker_key
 from rnnbench.core.spec import Case
 from rnnbench.errors import ConfigError
-
-PROTOCOL_VERSION = 1
-"""The version this worker speaks; ``analyse.workers.PROTOCOL_VERSION`` is what the coordinator speaks (a test
-keeps them equal within one rnnbench; across versions the hello exchange decides)."""
 
 WARM_S = 0.15
 """Seconds of untimed iterations per case after building (at least :data:`WARM_ITERS`): enough for oneDNN's
 primitive cache and the allocator; the ABBA order cancels what is left."""
 WARM_ITERS = 3
-
-
-def case_key(case_id: str, threads: int) -> str:
-    return f"{case_id}@{threads}"
 
 
 def grid_parser() -> argparse.ArgumentParser:
@@ -103,6 +87,19 @@ def parse_grid(args: list[str]) -> tuple[Any, Any]:
     settings: dict[str, float | None] = {"tf32": 1.0 if ns.tf32 else None}
     config = read_config(Path(ns.config)) if ns.config else {}
     return build_plan(ns.preset, config, axes, settings, ns.seed)
+
+
+def largest_threads(args: list[str]) -> int | None:
+    """The largest thread count a side's grid options ask for, read as ``build`` reads them (presets and
+    config files included); ``None`` for torch's default (0: every core) or options ``build`` would refuse.
+    The coordinator asks this to decide whether both sides may build at once."""
+    try:
+        spec, _ = parse_grid(args)
+    except (ConfigError, ValueError):
+        return None
+    if not spec.threads or min(spec.threads) <= 0:
+        return None
+    return max(spec.threads)
 
 
 @dataclass
@@ -164,12 +161,12 @@ class Worker:
         prints: dict[str, Any] = {}
         for case in cases:
             threads = case.threads or torch.get_num_threads()
-            key = case_key(case.case_id, threads)
+            key = worker_key(case.case_id, threads)
             if wanted is not None and key not in wanted:
                 continue
             out.append(self._build_one(case, threads, key))
             for device in spec.device:
-                prints.setdefault(f"{device}@{threads}", fingerprint_keys(env, device, threads))
+                prints.setdefault(fingerprint_slot(device, threads), fingerprint_keys(env, device, threads))
         return {"ok": True, "cases": out, "fingerprint_keys": prints}
 
     def _build_one(self, case: Case, threads: int, key: str) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from typing import Any
 
 from rnnbench.core.progress import OnProgress, ProgressEvent
 from rnnbench.core.spec import Case, Settings, SweepSpec
-from rnnbench.core.values import now_iso
+from rnnbench.core.values import file_tail, now_iso
 from rnnbench.errors import (
     EXIT_USAGE,
     BenchmarkFailedError,
@@ -440,10 +440,7 @@ def run_round_in_workers(
     failed = [(code, log) for code, (_, log) in zip(codes, procs, strict=True) if code != 0]
     if failed:
         code, log_path = failed[0]
-        try:
-            tail = log_path.read_text()[-2000:]
-        except OSError:
-            tail = ""
+        tail = "\n".join(file_tail(log_path, 30))
         stated = [line for line in tail.splitlines() if line.startswith("Error: ")]
         if code == EXIT_USAGE and stated:  # the worker's own one-line error (a full disk, a bad row)
             raise RnnbenchError(stated[-1].removeprefix("Error: "))

@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from rnnbench.analyse.stats import relative_half_width
 from rnnbench.core.spec import Settings
+from rnnbench.stats.intervals import relative_half_width
 
 Clock = Callable[[], float]
 

@@ -6,7 +6,6 @@ from typing import Any, cast
 
 import pandas as pd
 
-from rnnbench.analyse import stats
 from rnnbench.analyse.speed import SpeedTable, shape_labels
 from rnnbench.analyse.training import SETTING_COLUMNS, setting_label
 from rnnbench.core.labels import field_of_token
@@ -20,6 +19,7 @@ from rnnbench.present.formatting import (
     fmt_ratio,
     fmt_seconds,
 )
+from rnnbench.stats import intervals
 
 PEAK_COLUMN = "% of torch.matmul"
 """GFLOP/s as a share of what ``torch.matmul`` reached in the same run, dtype and threads: above 100% means
@@ -137,7 +137,7 @@ def display_train(arms: pd.DataFrame, max_rows: int | None = None) -> pd.DataFra
     keys = [c for c in SETTING_COLUMNS if c in data.columns]
     rows = []
     for r in data.to_dict("records"):
-        w = stats.wilson_interval(int(r["solved"]), int(r["seeds"]))
+        w = intervals.wilson_interval(int(r["solved"]), int(r["seeds"]))
         solved = f"{int(r['solved'])}/{int(r['seeds'])}"
         solved += f" [{w.low:.2f}–{w.high:.2f}]" if is_finite(w.low) else " (every run failed)"
         norm = fmt_number(r["normalized_mean"])

@@ -21,21 +21,21 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from rnnbench.analyse.ab import Calibration
-from rnnbench.analyse.gate import Comparison
-from rnnbench.analyse.gate_settings import METRIC_UNIT
-from rnnbench.analyse.history import History
-from rnnbench.analyse.stats import median_ci
 from rnnbench.errors import ConfigError
-from rnnbench.present.formatting import fmt_number, fmt_percent, fmt_ratio_interval
+from rnnbench.gate.calibration import Calibration
+from rnnbench.gate.history import History
+from rnnbench.gate.results import Comparison
+from rnnbench.gate.settings import METRIC_UNIT
+from rnnbench.present.durations import fmt_duration
+from rnnbench.present.formatting import fmt_number, fmt_percent, fmt_ratio_interval, md_escape
 from rnnbench.present.gate import (
     calibration_table,
     comparison_table,
     history_table,
     markdown_lines,
-    md_cell,
     sorted_cases,
 )
+from rnnbench.stats.intervals import median_ci
 
 FORMATS: tuple[str, ...] = ("md", "json", "csv", "github-benchmark")
 """Export formats; ``github-benchmark`` is github-action-benchmark's ``customBiggerIsBetter``."""
@@ -112,7 +112,7 @@ def comparison_markdown(comp: Comparison, title: str = "rnnbench regression gate
         *markdown_lines(comparison_table(comp, "markdown")),
     ]
     if comp.notes:
-        lines += ["", *[f"- {md_cell(n)}" for n in comp.notes]]
+        lines += ["", *[f"- {md_escape(n)}" for n in comp.notes]]
     return "\n".join(lines) + "\n"
 
 
@@ -208,7 +208,7 @@ def calibration_markdown(cal: Calibration) -> str:
             "Smallest slowdown detected with ≥ 90% power at this budget: "
             f"{fmt_percent(cal.detectable_effect)} in every case, "
             f"{fmt_percent(cal.median_detectable_effect)} in the median case; "
-            f"took {cal.seconds:.0f} s.",
+            f"took {fmt_duration(cal.seconds)}.",
             "",
         ]
     lines += [
@@ -217,7 +217,7 @@ def calibration_markdown(cal: Calibration) -> str:
         "- spread: 1.4826·MAD/median of the per-round (per-restart) throughputs; honest min effect: the "
         "farthest "
         "the A/A ratio interval reaches from 1 — a smaller --min-effect leaves unchanged code inconclusive.",
-        *(f"- {md_cell(n)}" for n in cal.notes),
+        *(f"- {md_escape(n)}" for n in cal.notes),
     ]
     return "\n".join(lines) + "\n"
 

@@ -1,10 +1,13 @@
-"""Number formatting for display: units, rates, intervals. Data stay in seconds and bytes."""
+"""Formatting for display: units, rates, intervals, and text made safe for a Markdown table. Data stay in
+seconds and bytes."""
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 
-from rnnbench.analyse.stats import NOMINAL_LEVEL
+from rnnbench.stats.intervals import NOMINAL_LEVEL
 
 
 # ---- display formatting (shared by every renderer) ------------------------------------------------------
@@ -107,3 +110,12 @@ def fmt_ratio(ratio: float, low: float, high: float, method: str = "") -> str:
     if method:
         text += f" ({method})"
     return text
+
+
+def md_escape(text: object) -> str:
+    """Make a data string inert in a GFM table cell or list item: no HTML, no pipes, no line breaks, no
+    emphasis, no links. Every Markdown rnnbench writes (reports, the gate's job summaries) escapes with this."""
+    value = html.escape(str(text), quote=False)
+    for ch in ("\\", "|", "*", "_", "`", "[", "]"):
+        value = value.replace(ch, "\\" + ch)
+    return value.replace("\r", " ").replace("\n", " ")

@@ -21,11 +21,19 @@ from typing import Literal
 from rich.table import Table
 from rich.text import Text
 
-from rnnbench.analyse.ab import ABResult, Calibration
-from rnnbench.analyse.gate import CaseComparison, Comparison
-from rnnbench.analyse.history import History
 from rnnbench.core.progress import ProgressEvent
-from rnnbench.present.formatting import fmt_number, fmt_percent, fmt_rate, fmt_ratio_interval
+from rnnbench.gate.calibration import Calibration
+from rnnbench.gate.history import History
+from rnnbench.gate.results import ABResult, CaseComparison, Comparison
+from rnnbench.present.durations import fmt_duration
+from rnnbench.present.formatting import (
+    fmt_number,
+    fmt_percent,
+    fmt_rate,
+    fmt_ratio_interval,
+    fmt_seconds,
+    md_escape,
+)
 
 Target = Literal["markdown", "terminal"]
 """Where a table is shown: a Markdown document (GitHub renders it) or a rich table on a terminal."""
@@ -232,16 +240,11 @@ def table_spec(result: Comparison | Calibration | History, target: Target) -> Ta
     return history_table(result, target)
 
 
-def md_cell(text: str) -> str:
-    """Text safe inside a Markdown table cell: a ``|`` would end the cell, a newline the row."""
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def markdown_lines(spec: TableSpec) -> list[str]:
     """A GitHub-flavoured Markdown table: header, alignment row (``---:`` is right-aligned), rows."""
 
     def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(md_cell(text) for text in cells) + " |"
+        return "| " + " | ".join(md_escape(text) for text in cells) + " |"
 
     return [
         line([col.header for col in spec.columns]),
@@ -284,7 +287,8 @@ def progress_line(event: ProgressEvent) -> str | None:
     """A line for an ``ab``/``calibrate`` progress event (``[3/12] head-r1 done in 4.2 s``, or the event's
     message); ``None`` for events not worth a line."""
     if event.kind == "done":
-        return f"[{event.done}/{event.total}] {event.label} done in {event.values.get('seconds', 0.0):.1f} s"
+        took = fmt_seconds(event.values.get("seconds", 0.0))
+        return f"[{event.done}/{event.total}] {event.label} done in {took}"
     if event.kind in ("note", "warning"):
         return event.message
     return None
@@ -292,7 +296,7 @@ def progress_line(event: ProgressEvent) -> str | None:
 
 def ab_summary(result: ABResult) -> str:
     """Where the rounds are and how long the whole A/B took."""
-    return f"Measurements in {result.output}; took {result.seconds.get('total', 0):.0f} s."
+    return f"Measurements in {result.output}; took {fmt_duration(result.seconds.get('total', 0))}."
 
 
 def calibration_summary(cal: Calibration) -> str:
@@ -316,5 +320,5 @@ def calibration_summary(cal: Calibration) -> str:
         f"with probability ≤ {2 * s.alpha:g})"
         + (f"; {power}" if power else "")
         + mde
-        + f"; took {cal.seconds:.0f} s."
+        + f"; took {fmt_duration(cal.seconds)}."
     )

@@ -18,9 +18,9 @@ from rnnbench.analyse.speed import (
     ONE_PROCESS,
     ratio_verdict,
 )
-from rnnbench.analyse.stats import MIN_BOOTSTRAP_ROUNDS
 from rnnbench.core.labels import shape_label
 from rnnbench.core.vocab import MIN_EFFECT
+from rnnbench.stats.intervals import MIN_BOOTSTRAP_ROUNDS
 
 
 def shape_where(row: Mapping[Any, Any]) -> str:

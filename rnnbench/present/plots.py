@@ -25,11 +25,11 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
 from rnnbench.analyse.report import Report
 from rnnbench.analyse.speed import GRU_FASTER, LSTM_FASTER, NO_DIFFERENCE
-from rnnbench.analyse.stats import NOMINAL_LEVEL
 from rnnbench.analyse.training import setting_keys, setting_label, success_rates
 from rnnbench.core.labels import shape_label
 from rnnbench.core.vocab import ARMS, IMPLS, MIN_EFFECT, MODES, SHAPE_COLUMNS, THEORETICAL_GRU_LSTM
 from rnnbench.present.formatting import fmt_rate
+from rnnbench.stats.intervals import NOMINAL_LEVEL
 
 ARCH_COLORS: dict[str, str] = {
     "lstm": "#0072B2",  # blue       (Okabe–Ito palette: distinguishable with colour-vision deficiencies)

@@ -12,6 +12,7 @@ import base64
 import datetime as _dt
 import html
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ from rnnbench.analyse.claims import Claim
 from rnnbench.analyse.report import Report
 from rnnbench.core.vocab import MIN_EFFECT, THEORETICAL_GRU_LSTM
 from rnnbench.present.display import display_speed, display_train, speed_table_title
+from rnnbench.present.formatting import md_escape
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -137,15 +139,50 @@ def _claim_digest(claim: Claim, limit: int = 6) -> str:
     return "\n".join(lines)
 
 
+# ---- the claims tables, defined once for Markdown and HTML -------------------------------------------------
+@dataclass(frozen=True)
+class VerdictTable:
+    """A table whose middle column is a verdict: the claims, and each claim's evidence. Specified once, shown
+    as Markdown (the verdict marked and bold) and as HTML (the verdict a coloured badge), every other cell
+    escaped as data."""
+
+    headers: tuple[str, str, str]
+    rows: tuple[tuple[str, str, str], ...]
+
+
+def claims_table(report: Report) -> VerdictTable:
+    return VerdictTable(
+        ("claim", "verdict", "summary"), tuple((c.statement, c.verdict, c.summary) for c in report.claims)
+    )
+
+
+def evidence_table(claim: Claim) -> VerdictTable:
+    return VerdictTable(
+        ("scope", "verdict", "evidence"), tuple((r.scope, r.verdict, r.evidence) for r in claim.rows)
+    )
+
+
+def _md_verdict_table(table: VerdictTable) -> list[str]:
+    def mark(verdict: str) -> str:
+        return f"{VERDICT_STYLE.get(verdict, ('',))[0]} **{md_escape(verdict)}**".strip()
+
+    return [
+        "| " + " | ".join(table.headers) + " |",
+        "|---|---|---|",
+        *(f"| {md_escape(a)} | {mark(v)} | {md_escape(b)} |" for a, v, b in table.rows),
+    ]
+
+
+def _html_verdict_table(table: VerdictTable) -> str:
+    head = "".join(f'<th class="l">{_esc(h)}</th>' for h in table.headers)
+    rows = "".join(
+        f'<tr><td class="l">{_esc(a)}</td><td class="l">{_badge(v)}</td><td class="l">{_esc(b)}</td></tr>'
+        for a, v, b in table.rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
 # ---- Markdown ------------------------------------------------------------------------------------------
-def md_escape(text: object) -> str:
-    """Make a data string inert in a GFM table cell: no HTML, no pipes, no line breaks, no emphasis."""
-    value = html.escape(str(text), quote=False)
-    for ch in ("\\", "|", "*", "_", "`", "[", "]"):
-        value = value.replace(ch, "\\" + ch)
-    return value.replace("\r", " ").replace("\n", " ")
-
-
 def md_table(frame: pd.DataFrame) -> str:
     head = "| " + " | ".join(md_escape(c) for c in frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
@@ -166,14 +203,7 @@ def markdown(report: Report, figures: Sequence[SavedFigure] = (), max_rows: int 
         lines.append(f"> **Warning:** {md_escape(warning)}")
     if report.warnings:
         lines.append("")
-    lines += ["## Claims", "", "| claim | verdict | summary |", "|---|---|---|"]
-    for claim in report.claims:
-        mark = VERDICT_STYLE.get(claim.verdict, ("",))[0]
-        lines.append(
-            f"| {md_escape(claim.statement)} | {mark} **{md_escape(claim.verdict)}** | "
-            f"{md_escape(claim.summary)} |"
-        )
-    lines.append("")
+    lines += ["## Claims", "", *_md_verdict_table(claims_table(report)), ""]
     for claim in report.claims:
         if not claim.rows:
             continue
@@ -181,12 +211,7 @@ def markdown(report: Report, figures: Sequence[SavedFigure] = (), max_rows: int 
             "<details>",
             f"<summary>{md_escape(claim.statement)}: {md_escape(claim.verdict)}</summary>",
             "",
-            md_table(
-                pd.DataFrame(
-                    [(r.scope, r.verdict, r.evidence) for r in claim.rows],
-                    columns=["scope", "verdict", "evidence"],
-                )
-            ),
+            *_md_verdict_table(evidence_table(claim)),
             "",
         ]
         if claim.note:
@@ -281,29 +306,12 @@ def html_report(report: Report, figures: Sequence[SavedFigure] = (), max_rows: i
                 f'<figure id="fig-{_esc(fig.name)}"><img alt="{_esc(fig.caption)}" '
                 f'src="data:image/png;base64,{data}"><figcaption>{_esc(fig.caption)}</figcaption></figure>'
             )
-    parts.append(
-        '<h2 id="claims">Claims</h2><table><thead><tr><th class="l">claim</th><th class="l">verdict</th>'
-        '<th class="l">summary</th></tr></thead><tbody>'
-    )
-    for claim in report.claims:
-        parts.append(
-            f'<tr><td class="l">{_esc(claim.statement)}</td><td class="l">{_badge(claim.verdict)}</td>'
-            f'<td class="l">{_esc(claim.summary)}</td></tr>'
-        )
-    parts.append("</tbody></table>")
+    parts.append('<h2 id="claims">Claims</h2>' + _html_verdict_table(claims_table(report)))
     for claim in report.claims:
         if not claim.rows:
             continue
         parts.append(f"<details><summary>{_esc(claim.statement)} — evidence</summary>")
-        rows = "".join(
-            f'<tr><td class="l">{_esc(r.scope)}</td><td class="l">{_badge(r.verdict)}</td>'
-            f'<td class="l">{_esc(r.evidence)}</td></tr>'
-            for r in claim.rows
-        )
-        parts.append(
-            '<table><thead><tr><th class="l">scope</th><th class="l">verdict</th><th class="l">evidence</th>'
-            f"</tr></thead><tbody>{rows}</tbody></table>"
-        )
+        parts.append(_html_verdict_table(evidence_table(claim)))
         if claim.note:
             parts.append(f'<p class="muted">{_esc(claim.note)}</p>')
         parts.append("</details>")

@@ -17,7 +17,6 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from rnnbench.analyse.stats import Interval
 from rnnbench.analyse.training import (
     MIN_SIGN_SEEDS,
     NO_VALIDATION,
@@ -26,6 +25,7 @@ from rnnbench.analyse.training import (
     SeedComparison,
     TrainSummary,
 )
+from rnnbench.stats.intervals import Interval
 
 _ARM_COLUMNS: tuple[str, ...] = (
     "arm", "h", "params", "lr", "seeds", "mean [95% CI]", "median", "solved [95% CI]", "steps→target",

@@ -3,11 +3,11 @@
 Why simulate: the behaviour the paired mode exists for — a shared VM whose speed switches by 1.8× in phases
 lasting seconds (measured on the 2-core development VM: the same LSTM forward at 0.40 ms, then 0.73 ms) — is
 neither reproducible nor fast on a real machine. :class:`PhaseMachine` reproduces it with a simulated clock;
-:class:`SimWorker` speaks the worker protocol of :mod:`rnnbench.measure.serve` against it (so the real
-coordinator, :func:`rnnbench.analyse.workers.run_paired`, is what the tests drive); :func:`process_rounds`
+:class:`SimWorker` speaks the worker protocol of :mod:`rnnbench.core.protocol` against it (so the real
+coordinator, :func:`rnnbench.ab.coordinator.run_paired`, is what the tests drive); :func:`process_rounds`
 measures the same machine the way process rounds do. ``tests/test_paired.py`` shows process rounds staying
-inconclusive and the paired mode deciding a 5% effect on the same machine; ``benchmarks/gate_power.py``
-reuses it for the interval's coverage.
+inconclusive and the paired mode deciding a 5% effect on the same machine. Test support, not the product:
+it lives beside the tests that use it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from rnnbench.analyse.workers import PROTOCOL_VERSION, WorkerFailed
+from rnnbench.ab.channel import WorkerFailed
+from rnnbench.core.protocol import PROTOCOL_VERSION
 
 
 class PhaseMachine:
@@ -184,7 +185,7 @@ def sim_factory(
     process_sd: float = 0.005,
     **head_options: Any,
 ) -> Any:
-    """A :data:`~rnnbench.analyse.workers.WorkerFactory` of simulated workers: the side labelled ``head``
+    """A :data:`~rnnbench.ab.channel.WorkerFactory` of simulated workers: the side labelled ``head``
     (or ``b``) gets ``head_effect`` and ``head_options``; every worker made is kept in ``factory.made``."""
     made: list[SimWorker] = []
 

@@ -82,10 +82,8 @@ class GateSettings:
         """Rounds per side an exact one-sided test needs to reach α / ``family``, Holm's level for the most
         significant of ``family`` cases (never below :attr:`min_rounds`' interval floor): 7 for 16 cases at
         α = 0.01."""
-        from rnnbench.analyse.stats import (  # NumPy: only when a gate really runs
-            MIN_BOOTSTRAP_ROUNDS,
-            min_rounds_for_alpha,
-        )
+        from rnnbench.stats.intervals import MIN_BOOTSTRAP_ROUNDS  # NumPy: only when a gate runs
+        from rnnbench.stats.ranks import min_rounds_for_alpha
 
         return max(MIN_BOOTSTRAP_ROUNDS, min_rounds_for_alpha(self.alpha, max(1, family)))
 

@@ -5,20 +5,15 @@ last few flags single noisy runs and forgets a lasting change after window/2 run
 a change happened nor how sure we are. A change-point method segments the whole series into stretches of
 constant level and names the run where each level starts; each change then gets a magnitude (median after /
 median before) and a significance (exact one-sided Mann–Whitney test of the runs after against the runs
-before, :func:`rnnbench.analyse.stats.mann_whitney_exact`).
+before, :func:`rnnbench.stats.ranks.mann_whitney_exact`).
 
-Segmentation is `ruptures <https://centre-borelli.github.io/ruptures-docs/>`_ (PELT with the L1 cost — the
-median's, so one odd run cannot pull a segment — on log throughput, penalty ``2.5·σ·ln n`` with σ the robust
-spread of successive differences, see :data:`PENALTY_FACTOR`; the number of changes is chosen by the data,
-not fixed). The
-Mann–Whitney p of a change is computed on segments the data chose, so it is optimistic (selection); it ranks
-and filters changes, it is not a calibrated false-alarm rate — the penalty is what keeps spurious changes
-rare. Chosen over MongoDB's E-Divisive
-(``signal-processing-algorithms``, which pins NumPy < 2 and cannot be installed beside pandas 3) and Apache
-Otava (a service around the same E-Divisive); ruptures is maintained, has wheels, and needs only NumPy/SciPy.
+Segmentation and the test of each change are :mod:`rnnbench.stats.changes` (ruptures' PELT with the L1 cost
+— the median's, so one odd run cannot pull a segment — on log throughput; the number of changes is chosen by
+the data). The Mann–Whitney p of a change is optimistic (the segments were chosen on the same data): it ranks
+and filters changes, it is not a calibrated false-alarm rate.
 
 One series per case, thread count and environment fingerprint, one point per run (the median of its round
-throughputs — ``gate.round_throughputs``, the gate's observation): a torch upgrade starts a new series
+throughputs — ``gate.rounds.round_throughputs``, the gate's observation): a torch upgrade starts a new series
 instead of being a change. A segment needs ``min_size`` runs (default 2: one odd run is not a change — the
 "seen twice" rule ``ab`` applies with confirmation), so a change at the latest run shows from its second run.
 """
@@ -33,16 +28,11 @@ from typing import Any
 
 import numpy as np
 
-from rnnbench.analyse.gate import case_labels, case_name, round_throughputs, throughput_rows
-from rnnbench.analyse.stats import mann_whitney_exact
 from rnnbench.core.values import int_or_none
 from rnnbench.errors import EXIT_OK, EXIT_REGRESSION, ConfigError
-
-PENALTY_FACTOR = 2.5
-"""PELT's penalty per change is ``PENALTY_FACTOR·σ·ln n`` (L1 cost). Chosen by simulation (20 runs, 2%
-lognormal noise, 300 series each): a spurious change in 1% of flat series (2σ: 3%, 3σ: 0.5%); a 10% step
-found in 100% of series (68% when it is only the last two runs), a 5% step in 72%; a single run 30% off in
-a 1%-noise series: no change (the L2 cost with a BIC-like 6σ²·ln n penalty found one every time)."""
+from rnnbench.gate.cases import case_labels, case_name
+from rnnbench.gate.rounds import round_throughputs, throughput_rows
+from rnnbench.stats.changes import change_points, describe_changes
 
 METHOD = (
     "ruptures PELT (L1 cost on log throughput, penalty 2.5·σ·ln n) + exact one-sided Mann–Whitney per change"
@@ -189,41 +179,6 @@ class History:
             "exit_code": self.exit_code,
             "cases": [c.as_dict() for c in self.cases],
         }
-
-
-def change_points(values: Sequence[float], min_size: int = 2) -> list[int]:
-    """Indices where a new level starts (0 < i < n), by PELT on log values with the penalty
-    ``2.5·σ·ln n`` (L1 cost, :data:`PENALTY_FACTOR`); σ is the robust spread of successive differences
-    (1.4826·MAD/√2), floored at 0.1% so a perfectly flat series finds nothing."""
-    import ruptures as rpt
-
-    x = np.log(np.asarray(values, dtype=float))
-    n = len(x)
-    if n < 2 * min_size or not np.all(np.isfinite(x)):
-        return []
-    diffs = np.diff(x)
-    sigma = 1.4826 * float(np.median(np.abs(diffs - np.median(diffs)))) / math.sqrt(2)
-    sigma = max(sigma, 1e-3)
-    penalty = PENALTY_FACTOR * sigma * math.log(n)
-    algo = rpt.Pelt(model="l1", min_size=min_size, jump=1).fit(x.reshape(-1, 1))
-    return [int(i) for i in algo.predict(pen=penalty) if 0 < i < n]
-
-
-def describe_changes(
-    values: Sequence[float], indices: Sequence[int], alpha: float = 0.05
-) -> list[tuple[int, float, float, float, bool, int, int]]:
-    """Per change index: (index, median before, median after, one-sided p, significant, n before, n after),
-    each against its neighbouring segments only."""
-    bounds = [0, *indices, len(values)]
-    out = []
-    for j, i in enumerate(indices):
-        before = np.asarray(values[bounds[j] : i], dtype=float)
-        after = np.asarray(values[i : bounds[j + 2]], dtype=float)
-        b, a = float(np.median(before)), float(np.median(after))
-        test = mann_whitney_exact(after, before)
-        p = test.p_less if a < b else test.p_greater
-        out.append((i, b, a, p, p <= alpha, len(before), len(after)))
-    return out
 
 
 def build_history(

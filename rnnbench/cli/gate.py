@@ -1,11 +1,12 @@
 """``rnnbench compare``, ``ab``, ``calibrate`` and ``history``: the CI regression gate's commands.
 
-Thin by design: parse options, call :mod:`rnnbench.analyse.gate` / :mod:`rnnbench.analyse.ab` /
-:mod:`rnnbench.analyse.history`, render with :mod:`rnnbench.present.gate` (terminal) or
-:mod:`rnnbench.present.exports` (files, machine-readable stdout), exit with the result's own ``exit_code``.
-Errors are raised and turned into ``Error: …`` and an exit code in one place, ``cli/app.py``. None of this
-imports torch: a CI job that only compares folders starts in a second and works on a machine without torch's
-GPU stack.
+Thin by design: parse options (their shared declarations are :mod:`rnnbench.cli.gate_options`), call the
+library — :mod:`rnnbench.gate.rounds` (compare), :mod:`rnnbench.ab.flows` (ab), :mod:`rnnbench.ab.calibrate`,
+:mod:`rnnbench.gate.history` — render with :mod:`rnnbench.present.gate` (terminal) or
+:mod:`rnnbench.present.exports` (files, machine-readable stdout), and exit with the result's own
+``exit_code``. Errors are raised and turned into ``Error: …`` and an exit code in one place, ``cli/app.py``.
+``compare`` and ``history`` import no torch: a CI job that only compares folders starts in a second and works
+on a machine without torch's GPU stack.
 """
 
 from __future__ import annotations
@@ -15,252 +16,68 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from rnnbench.analyse.gate_settings import (  # eager, NumPy-free: its defaults are the options' defaults
-    DEFAULT_CONFIRM_ROUNDS,
-    DEFAULT_ROUNDS,
-    METHODS,
-    GateSettings,
-    PairedSettings,
-)
 from rnnbench.cli.app import (
     BarView,
     MultiValueCommand,
     app,
-    clock,
-    complete_from,
     err_console,
     eta_text,
     out_console,
+    progress_bar,
     progress_console,
 )
-from rnnbench.core.parsing import split_values
-from rnnbench.errors import ConfigError
+from rnnbench.cli.gate_options import (
+    ALPHA,
+    EXTRA_ARGS,
+    LEVEL,
+    MIN_EFFECT,
+    N_BOOT,
+    SEED,
+    STRICT,
+    AllowDiffOption,
+    AlphaOption,
+    BlockOption,
+    ConfirmRestartsOption,
+    ExportOption,
+    FormatOption,
+    GateExportOption,
+    GateFormatOption,
+    LevelOption,
+    MethodOption,
+    MinEffectOption,
+    NBootOption,
+    PairsOption,
+    QuietOption,
+    RestartsOption,
+    SeedOption,
+    StrictOption,
+    WorkerTimeoutOption,
+    exit_codes,
+    gate_settings,
+    measuring,
+    outputs,
+    parse_fraction,
+)
+from rnnbench.errors import (
+    EXIT_BENCHMARK_FAILED,
+    EXIT_INCONCLUSIVE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_REGRESSION,
+    EXIT_USAGE,
+    ConfigError,
+)
+from rnnbench.gate.settings import DEFAULT_CONFIRM_ROUNDS, DEFAULT_ROUNDS, PairedSettings
+from rnnbench.present.durations import fmt_clock
 
 if TYPE_CHECKING:  # the other library modules are imported inside the commands: --help stays fast
     from rich.console import Console
-    from rich.progress import Progress
 
-    from rnnbench.analyse.ab import Calibration, SideCommand
-    from rnnbench.analyse.gate import Comparison
-    from rnnbench.analyse.history import History
+    from rnnbench.ab.sides import SideCommand
     from rnnbench.core.progress import ProgressEvent
-
-_EXTRA_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
-
-_EXPORT_FORMATS = ("md", "json", "csv", "github-benchmark")
-"""``present.exports.FORMATS``, spelled here so that completion imports no pandas (a test checks they agree)."""
-_FORMAT_CHOICES = ("table", *_EXPORT_FORMATS)
-_RESULT_FORMAT_CHOICES = ("table", "md", "json", "csv")
-"""calibrate's and history's formats: their results are not comparisons (no github-benchmark)."""
-
-
-# ---- completion of the gate options' names (no torch, no NumPy: completion answers at once) ------------------
-def complete_gate_format(incomplete: str) -> list[str]:
-    return complete_from(_FORMAT_CHOICES, incomplete)
-
-
-def complete_file_format(incomplete: str) -> list[str]:
-    return complete_from(_RESULT_FORMAT_CHOICES, incomplete)
-
-
-def complete_method(incomplete: str) -> list[str]:
-    return complete_from(METHODS, incomplete)
-
-
-def complete_allow_diff(incomplete: str) -> list[str]:
-    from rnnbench.results.schema import HARD_KEYS
-
-    return complete_from(HARD_KEYS, incomplete)
-
-
-def complete_export(incomplete: str) -> list[str]:
-    """``md=`` … ``github-benchmark=``: the format part of FORMAT=PATH (the path is the user's to type)."""
-    if "=" in incomplete:
-        return []
-    return [f"{fmt}=" for fmt in _EXPORT_FORMATS if fmt.startswith(incomplete)]
-
-
-# ---- shared options: defined once, defaults read from GateSettings -----------------------------------------
-# compare, ab and calibrate take the same gate options; each is declared here once, as a typed alias, and its
-# default is GateSettings' own, so the command line and the library cannot disagree about what "default" is.
-def _percent(fraction: float) -> str:
-    """0.05 → ``5%``: how --min-effect is usually typed (and shown as its default)."""
-    return f"{fraction * 100:g}%"
-
-
-MinEffectOption = Annotated[
-    str,
-    typer.Option(
-        "--min-effect",
-        help="Smallest slowdown/speed-up that counts, as a fraction or percentage (0.05 or 5%).",
-    ),
-]
-AlphaOption = Annotated[
-    float,
-    typer.Option(
-        "--alpha",
-        help="False-alarm probability of the whole run: the chance that unchanged code gives any regression, "
-        "over all cases compared (exact one-sided Mann–Whitney tests on round throughputs, Holm-corrected).",
-    ),
-]
-LevelOption = Annotated[
-    float, typer.Option("--level", help="Confidence level of the bootstrap ratio interval.")
-]
-NBootOption = Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples (fixed seed: reproducible).")]
-SeedOption = Annotated[int, typer.Option("--seed", help="Bootstrap seed.")]
-AllowDiffOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--allow-diff",
-        help="Hard fingerprint key allowed to differ between base and head: torch, cuda, cudnn, onednn, "
-        "device_model, threads, numeric_flags (repeatable).",
-        autocompletion=complete_allow_diff,
-    ),
-]
-StrictOption = Annotated[bool, typer.Option("--strict", help="Exit 5 when any case is inconclusive.")]
-GateFormatOption = Annotated[
-    str,
-    typer.Option(
-        "--format",
-        "-f",
-        help="What to print on stdout: table, md, json, csv or github-benchmark.",
-        autocompletion=complete_gate_format,
-    ),
-]
-GateExportOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--export",
-        help="Also write FORMAT=PATH (md, json, csv, github-benchmark = github-action-benchmark "
-        "customBiggerIsBetter); repeatable.",
-        autocompletion=complete_export,
-    ),
-]
-FormatOption = Annotated[
-    str,
-    typer.Option(
-        "--format",
-        "-f",
-        help="What to print on stdout: table, md, json or csv.",
-        autocompletion=complete_file_format,
-    ),
-]
-"""``--format`` of calibrate and history, whose results are not comparisons (no github-benchmark)."""
-ExportOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--export", help="Also write FORMAT=PATH (md, json, csv); repeatable.", autocompletion=complete_export
-    ),
-]
-QuietOption = Annotated[
-    bool,
-    typer.Option(
-        "--quiet",
-        "-q",
-        help="No progress, no table, no notes: stderr keeps warnings and the one-line summary (ab/calibrate: "
-        "stdout gets only `Results: <folder>`); an explicit --format other than table still prints.",
-    ),
-]
-
-MethodOption = Annotated[
-    str,
-    typer.Option(
-        "--method",
-        help="paired: persistent workers, alternating ~50 ms blocks, restarts (decides effects of a few "
-        "percent on a noisy machine); rounds: fresh processes in ABBA order (large effects only); auto: "
-        "paired, falling back to rounds — with a note — when a side's rnnbench cannot serve it.",
-        autocompletion=complete_method,
-    ),
-]
-RestartsOption = Annotated[
-    int, typer.Option("--restarts", help="Paired: fresh worker pairs; the interval and test are over them.")
-]
-PairsOption = Annotated[int, typer.Option("--pairs", help="Paired: A/B block pairs per case and restart.")]
-BlockOption = Annotated[
-    float, typer.Option("--block", help="Paired: target seconds per timed block (0.05–0.2).")
-]
-ConfirmRestartsOption = Annotated[
-    int,
-    typer.Option(
-        "--confirm-restarts",
-        help="Paired: fresh restarts that re-measure only the flagged cases (0: trust the first restarts).",
-    ),
-]
-WorkerTimeoutOption = Annotated[
-    float,
-    typer.Option(
-        "--worker-timeout", help="Paired: seconds a worker may take to answer a block before it counts as hung."
-    ),
-]
-
-MIN_EFFECT = _percent(GateSettings.min_effect)
-ALPHA = GateSettings.alpha
-LEVEL = GateSettings.level
-N_BOOT = GateSettings.n_boot
-SEED = GateSettings.seed
-STRICT = GateSettings.strict
-
-
-def parse_fraction(option: str, raw: str) -> float:
-    """``5%`` or ``0.05`` → 0.05; a bare number ≥ 1 is refused (``5`` is probably meant as 5%)."""
-    text = raw.strip()
-    try:
-        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-    except ValueError:
-        raise ConfigError(
-            f"{option} takes a fraction like 0.05 or a percentage like 5%, got '{raw}'."
-        ) from None
-    if not text.endswith("%") and value >= 1:
-        raise ConfigError(f"{option} {raw}: did you mean {raw}%? Pass a fraction (0.05) or a percentage (5%).")
-    if not 0 < value < 1:
-        raise ConfigError(f"{option} must lie strictly between 0 and 100%, got '{raw}'.")
-    return value
-
-
-def _settings(
-    min_effect: str,
-    alpha: float,
-    level: float,
-    n_boot: int,
-    seed: int,
-    allow_diff: list[str] | None = None,
-    strict: bool = STRICT,
-) -> GateSettings:
-    return GateSettings(
-        min_effect=parse_fraction("--min-effect", min_effect),
-        alpha=alpha,
-        level=level,
-        n_boot=n_boot,
-        seed=seed,
-        allow_diff=tuple(k.lower() for k in split_values(allow_diff)),
-        strict=strict,
-    )
-
-
-def _parse_exports(exports: list[str] | None) -> list[tuple[str, Path]]:
-    """``md=report.md`` → ``("md", Path("report.md"))``; the format is checked against the known ones."""
-    from rnnbench.present.exports import FORMATS
-    from rnnbench.registry import check_choice
-
-    out = []
-    for item in exports or ():
-        fmt, sep, path = item.partition("=")
-        if not sep or not path:
-            raise ConfigError(f"--export takes FORMAT=PATH (formats: {', '.join(FORMATS)}), got '{item}'.")
-        out.append((check_choice("export format", fmt, FORMATS), Path(path)))
-    return out
-
-
-def _check_method(method: str) -> str:
-    from rnnbench.registry import check_choice
-
-    return check_choice("method", method, METHODS)
-
-
-def _check_format(fmt: str) -> str:
-    from rnnbench.registry import check_choice
-
-    return check_choice("format", fmt, _FORMAT_CHOICES)
+    from rnnbench.gate.calibration import Calibration
+    from rnnbench.gate.history import History
+    from rnnbench.gate.results import Comparison
 
 
 # ---- shared output ----------------------------------------------------------------------------------------
@@ -277,24 +94,12 @@ class GateProgress(BarView):
     the first phase has been decided); with ``--quiet`` only warnings."""
 
     def __init__(self, quiet: bool, console: Console | None = None) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
         self.quiet = quiet
         self.phase: str | None = None
         self.phase_started = 0.0
         self.task: Any = None
         target = None if quiet else console or progress_console()
-        self.bar: Progress | None = None
-        if target is not None:
-            self.bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(bar_width=max(5, min(40, target.width - 60))),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TextColumn("ETA {task.fields[eta]}"),
-                console=target,
-                transient=False,
-            )
+        self.bar = progress_bar(target, reserved=60) if target is not None else None
 
     def _print(self, line: str) -> None:
         if self.bar is not None:
@@ -331,7 +136,7 @@ class GateProgress(BarView):
         if self.bar is not None:
             self.bar.update(self.task, completed=event.done, total=event.total, eta=eta)
         else:
-            self._print(f"{progress_line(event)} ({clock(elapsed)} elapsed, ETA {eta})")
+            self._print(f"{progress_line(event)} ({fmt_clock(elapsed)} elapsed, ETA {eta})")
 
 
 def _emit(
@@ -378,6 +183,10 @@ def _report(
 
 # ---- compare -------------------------------------------------------------------------------------------------
 @app.command("compare", cls=MultiValueCommand)
+@exit_codes(
+    {EXIT_BENCHMARK_FAILED: "a benchmark failed (a case has status error/oom or no usable round)"},
+    [(EXIT_USAGE, "usage error (before anything is compared)")],
+)
 def compare_command(
     folders: Annotated[
         list[Path] | None,
@@ -417,22 +226,14 @@ def compare_command(
     Folders from different CI jobs or machines also differ by the drift between jobs, which no test over
     rounds covers; a "regression" between them may be the machine.
 
-    **Exit codes** (the most severe wins, in this order):
-
-    - 3 internal error
-    - 6 a benchmark failed (a case has status error/oom or no usable round)
-    - 1 regression
-    - 4 nothing comparable
-    - 5 inconclusive, only with --strict
-    - 0 otherwise
-    - 2 usage error (before anything is compared)
+    {exit_codes}
 
     **Examples:** `rnnbench compare results/base results/head` ·
     `rnnbench compare --base main-*/ --head pr-*/ --min-effect 10%` ·
     `rnnbench compare base/ head/ -f md --export json=gate.json` ·
     `rnnbench compare base/ head/ --allow-diff torch -q`
     """
-    from rnnbench.analyse.gate import compare_paths
+    from rnnbench.gate.rounds import compare_paths
 
     positional = list(folders or [])
     if len(positional) not in (0, 2):
@@ -443,26 +244,26 @@ def compare_command(
     head_paths = positional[1:] + list(head or [])
     if not base_paths or not head_paths:
         raise ConfigError("compare needs a base and a head: 'rnnbench compare BASE HEAD' or --base … --head ….")
-    settings = _settings(min_effect, alpha, level, n_boot, seed, allow_diff, strict)
-    fmt = _check_format(fmt)
-    exports = _parse_exports(export)
+    settings = gate_settings(min_effect, alpha, level, n_boot, seed, allow_diff, strict)
+    fmt, exports = outputs(fmt, export)
     comp = compare_paths(base_paths, head_paths, settings)
     _report(comp, fmt, exports, "rnnbench compare (head / base throughput)", quiet)
     raise typer.Exit(comp.exit_code)
 
 
 # ---- ab ------------------------------------------------------------------------------------------------------
-def _side(label: str, python: Path | None, cmd: str | None, args: str | None) -> SideCommand:
+def _side(label: str, python: Path | None, cmd: str | None, args: str | None, flags: str) -> SideCommand:
+    """One side from its options (``flags``: ``--base-``, ``--head-`` or ``--`` for calibrate's one side)."""
     import shlex
 
-    from rnnbench.analyse.ab import SideCommand
+    from rnnbench.ab.sides import SideCommand
 
     extra = shlex.split(args) if args else []
     if python is not None and cmd is not None:
-        raise ConfigError(f"--{label}-python and --{label}-cmd both given; pass one of them.")
+        raise ConfigError(f"{flags}python and {flags}cmd both given; pass one of them.")
     if cmd is not None:
-        return SideCommand.from_command(label, cmd, extra)
-    return SideCommand.from_python(label, python, extra)
+        return SideCommand.from_command(label, cmd, extra, option=f"{flags}cmd")
+    return SideCommand.from_python(label, python, extra, option=f"{flags}python")
 
 
 def _default_output(kind: str) -> Path:
@@ -471,7 +272,21 @@ def _default_output(kind: str) -> Path:
     return Path("results") / f"{kind}-{new_run_id()}"
 
 
-@app.command("ab", cls=MultiValueCommand, context_settings=_EXTRA_ARGS)
+@app.command("ab", cls=MultiValueCommand, context_settings=EXTRA_ARGS)
+@exit_codes(
+    {
+        EXIT_BENCHMARK_FAILED: "a benchmark failed to run (a round's process or a worker failed, died or hung: "
+        "its log tail is shown; or a case has status error/oom, e.g. on one side only)",
+        EXIT_REGRESSION: "confirmed regression",
+    },
+    [
+        (EXIT_USAGE, "usage error (before anything runs)"),
+        (
+            EXIT_INTERRUPTED,
+            "interrupted (Ctrl-C): both workers are ended; measured pairs stay in the output folder",
+        ),
+    ],
+)
 def ab_command(
     ctx: typer.Context,
     base_python: Annotated[
@@ -558,17 +373,7 @@ def ab_command(
     e.g. `rnnbench ab --base-python base/.venv/bin/python --head-python head/.venv/bin/python -- --preset
     quick --threads 1`.
 
-    **Exit codes** (the most severe wins, in this order):
-
-    - 3 internal error
-    - 6 a benchmark failed to run (a round's process or a worker failed, died or hung: its log tail is shown;
-      or a case has status error/oom, e.g. on one side only)
-    - 1 confirmed regression
-    - 4 nothing comparable
-    - 5 inconclusive, only with --strict
-    - 0 otherwise
-    - 2 usage error (before anything runs)
-    - 130 interrupted (Ctrl-C): both workers are ended; measured pairs stay in the output folder
+    {exit_codes}
 
     Progress goes to stderr: a bar at a terminal, a line per finished restart (round) with its ETA in a pipe
     or CI log, none with --quiet.
@@ -578,17 +383,15 @@ def ab_command(
     json=gate.json -- -a gru -T 64` · `rnnbench ab --head-inject 5% -- --preset quick` (a known 5% slowdown,
     to check the gate end to end)
     """
-    from rnnbench.analyse.ab import run_ab
+    from rnnbench.ab.flows import run_ab
     from rnnbench.present.gate import ab_summary
 
-    settings = _settings(min_effect, alpha, level, n_boot, seed, allow_diff, strict)
-    fmt = _check_format(fmt)
-    exports = _parse_exports(export)
-    method = _check_method(method)
-    paired = PairedSettings(restarts, pairs, block, confirm_restarts, worker_timeout)
+    settings = gate_settings(min_effect, alpha, level, n_boot, seed, allow_diff, strict)
+    fmt, exports = outputs(fmt, export)
+    method, paired = measuring(method, restarts, pairs, block, confirm_restarts, worker_timeout)
     inject = parse_fraction("--head-inject", head_inject) if head_inject else 0.0
-    base_side = _side("base", base_python, base_cmd, base_args)
-    head_side = _side("head", head_python, head_cmd, head_args)
+    base_side = _side("base", base_python, base_cmd, base_args, "--base-")
+    head_side = _side("head", head_python, head_cmd, head_args, "--head-")
     if (
         not quiet
         and base_side.prefix == head_side.prefix
@@ -617,7 +420,16 @@ def ab_command(
 
 
 # ---- calibrate -----------------------------------------------------------------------------------------------
-@app.command("calibrate", cls=MultiValueCommand, context_settings=_EXTRA_ARGS)
+@app.command("calibrate", cls=MultiValueCommand, context_settings=EXTRA_ARGS)
+@exit_codes(
+    {
+        EXIT_BENCHMARK_FAILED: "a benchmark failed to run (a worker died or hung)",
+        EXIT_REGRESSION: None,
+        EXIT_INCONCLUSIVE: None,
+        EXIT_OK: "done (false alarms are what it measures: they do not fail it)",
+    },
+    [(EXIT_USAGE, "usage error"), (EXIT_INTERRUPTED, "interrupted")],
+)
 def calibrate_command(
     ctx: typer.Context,
     python: Annotated[
@@ -665,28 +477,23 @@ def calibrate_command(
     with probability ≤ 2α. `--format json` has `honest_min_effect`, `false_alarms`, `power` (injected fraction
     → detected fraction) and `seconds`.
 
-    Exit codes: 0 done (false alarms do not fail it); 2 usage error; 3 internal error; 4 nothing comparable;
-    6 a benchmark failed to run (a worker died or hung); 130 interrupted.
+    {exit_codes}
 
     **Examples:** `rnnbench calibrate -- --preset quick --threads 1` ·
     `rnnbench calibrate --inject 2% 5% 10% -f json -- --preset quick` (power at this budget) ·
     `rnnbench calibrate --method rounds --rounds 6 -- -a gru -T 64`
     """
-    from rnnbench.analyse.ab import SideCommand, run_calibrate
+    from rnnbench.ab.calibrate import run_calibrate
     from rnnbench.core.parsing import split_values
     from rnnbench.present.gate import calibration_summary
 
-    settings = _settings(min_effect, alpha, level, n_boot, seed)
-    fmt = _check_format(fmt)
-    exports = _parse_exports(export)
-    method = _check_method(method)
-    paired = PairedSettings(restarts, pairs, block, confirm_restarts, worker_timeout)
+    settings = gate_settings(min_effect, alpha, level, n_boot, seed)
+    fmt, exports = outputs(fmt, export)
+    method, paired = measuring(method, restarts, pairs, block, confirm_restarts, worker_timeout)
     injected = [parse_fraction("--inject", v) for v in split_values(inject)]
     if injected and method == "rounds":
         raise ConfigError("--inject needs the paired mode; drop --method rounds.")
-    if python is not None and cmd is not None:
-        raise ConfigError("--python and --cmd both given; pass one of them.")
-    side = SideCommand.from_command("a", cmd) if cmd else SideCommand.from_python("a", python)
+    side = _side("a", python, cmd, None, "--")
     out = output or _default_output("calibrate")
     with GateProgress(quiet) as view:
         cal = run_calibrate(
@@ -742,10 +549,9 @@ def history_command(
     **Examples:** `rnnbench history results/nightly/` · `rnnbench history ci-artifacts/ --window 3
     --threshold 3%` · `rnnbench history results/ -f md --export json=history.json`
     """
-    from rnnbench.analyse.history import build_history
+    from rnnbench.gate.history import build_history
 
-    fmt = _check_format(fmt)
-    exports = _parse_exports(export)
+    fmt, exports = outputs(fmt, export)
     hist = build_history(folders, window, parse_fraction("--threshold", threshold), min_history, alpha)
     _emit(hist, fmt, exports, quiet=quiet)
     _say(hist.summary())

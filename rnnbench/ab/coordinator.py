@@ -1,0 +1,419 @@
+"""The paired A/B's coordinator: persistent workers per side, alternating timed blocks, restarts.
+
+Each side runs its own worker (its interpreter or command, as for process rounds) speaking the JSON-lines
+protocol of :mod:`rnnbench.core.protocol` over pipes (:mod:`rnnbench.ab.channel`). After both have built and
+warmed the grid, the coordinator asks for one block at a time — A B, then B A, alternately — so exactly one
+side runs while the other sleeps in a blocking pipe read. Each pair of adjacent blocks gives one log-ratio;
+a *restart* (a fresh pair of workers) repeats everything, because the process itself is a source of
+variation (:mod:`rnnbench.stats.restarts` has the model).
+
+Faults end the whole measurement with one line and exit 6 (:class:`BenchmarkFailedError`): a worker that
+dies (``kill -9``), answers nonsense, or does not answer within its timeout (hung); both workers are then
+ended — their whole process group, so a side command's children go too — and the pairs measured so far stay
+in ``pairs.csv``. A case failing on one side only is *not* fatal: that case becomes an ``error`` verdict
+(exit 6 at the end) and the others are measured. Ctrl-C ends both workers and propagates.
+
+Version skew: a side whose rnnbench predates the protocol (its worker exits or answers without a protocol
+version) or speaks another version raises :class:`ProtocolUnavailable` at the first hello, before anything is
+measured — ``ab``/``calibrate`` then fall back to process rounds for *both* sides and say so; nothing is
+mixed.
+
+Workers are made by an injectable :data:`~rnnbench.ab.channel.WorkerFactory`, so the protocol and the
+orchestration are tested with in-process fake workers and a simulated clock (``tests/phase_sim.py``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rnnbench.ab.channel import Channel, ProtocolUnavailable, WorkerFactory, WorkerFailed, process_factory
+from rnnbench.ab.sides import PairedSide
+from rnnbench.core import protocol
+from rnnbench.core.progress import OnProgress, ProgressEvent, ignore
+from rnnbench.errors import ConfigError
+from rnnbench.gate.cases import match_threads, status_verdict
+from rnnbench.gate.results import PENDING
+from rnnbench.gate.settings import PairedSettings
+
+MIN_BLOCK_S, MAX_BLOCK_S = 0.05, 0.2
+SETTLE_MAX_S = 0.2
+"""The longest the coordinator waits after a block for the worker's threads to stop running (OpenMP threads
+spin after a parallel region) before it starts the other side's block."""
+
+
+# ---- what a paired measurement produces ----------------------------------------------------------------
+@dataclass
+class PairedCase:
+    """One case as both sides built it: worker keys, descriptors, and whether it can still be measured; its
+    pairs are in ``PairedRun.log_ratios``."""
+
+    case_id: str
+    base_key: str | None
+    head_key: str | None
+    labels: dict[str, Any]
+    base_threads: int | None
+    head_threads: int | None
+    tokens_per_iter: float = math.nan
+    verdict: str = PENDING
+    """``pending`` while it can be measured; else the verdict its statuses gave it
+    (``gate.cases.status_verdict``) or ``error`` when a block failed on one side."""
+    reason: str = ""
+
+    @property
+    def pair_id(self) -> str:
+        return protocol.pair_id(self.base_key, self.head_key)
+
+
+@dataclass
+class PairedRun:
+    """Everything measured: cases, pair log-ratios and per-side throughputs by (pair id, condition) and
+    restart, and how busy the idle side was."""
+
+    cases: dict[str, PairedCase] = field(default_factory=dict)
+    log_ratios: dict[tuple[str, float], list[list[float]]] = field(default_factory=dict)
+    """(pair id, condition) → one list of pair log-ratios log(head/base throughput) per restart."""
+    base_tps: dict[tuple[str, float], list[float]] = field(default_factory=dict)
+    head_tps: dict[tuple[str, float], list[float]] = field(default_factory=dict)
+    """(pair id, condition) → per restart, the median throughput (tokens/s) of that side's blocks."""
+    idle_cpu: list[float] = field(default_factory=list)
+    """Per block: CPU seconds the *idle* worker used during the other's block, over the block's wall time."""
+    restarts: int = 0
+    seconds: float = 0.0
+    fingerprint_keys: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Side label → its fingerprint keys per ``device@threads``."""
+    folder: Path | None = None
+
+
+# ---- the coordinator --------------------------------------------------------------------------------------
+PAIR_COLUMNS = (
+    "phase",
+    "restart",
+    "case_id",
+    "base_key",
+    "head_key",
+    "condition",
+    "pair",
+    "first",
+    "base_s",
+    "base_iters",
+    "head_s",
+    "head_iters",
+    "log_ratio",
+    "idle_cpu",
+)
+
+
+def run_paired(
+    base: PairedSide,
+    head: PairedSide,
+    output: Path,
+    settings: PairedSettings,
+    conditions: Sequence[float] = (0.0,),
+    *,
+    phase: str = "first",
+    restarts: int | None = None,
+    only: Mapping[str, Sequence[float]] | None = None,
+    factory: WorkerFactory = process_factory,
+    progress: OnProgress | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> PairedRun:
+    """Measure every case of the grid (or ``only``: pair id → the conditions to measure) over
+    ``restarts`` fresh worker pairs, ``settings.pairs`` pairs per case and condition in each.
+
+    ``conditions`` are slowdowns injected into the *head* side's blocks (0 = none): ``calibrate --inject``
+    measures several in the same restarts, interleaved pair by pair so that they share the machine's phases.
+    Pair k of condition c runs base first when k + c is even, so each condition's pairs are balanced between
+    A B and B A (drift inside a pair and the cost of switching processes cancel).
+
+    Raises :class:`ProtocolUnavailable` when a side cannot serve at the first hello (fall back), and
+    :class:`WorkerFailed` when a worker dies, hangs or breaks the protocol later.
+    """
+    emit = progress or ignore
+    folder = output / phase
+    folder.mkdir(parents=True, exist_ok=True)
+    pairs_path = folder / "pairs.csv"
+    if pairs_path.exists():
+        raise ConfigError(f"{pairs_path} exists already; pass a new --output folder for this comparison.")
+    with pairs_path.open("w", newline="") as fh:
+        csv.writer(fh).writerow(PAIR_COLUMNS)
+    run = PairedRun(folder=folder)
+    n_restarts = settings.restarts if restarts is None else restarts
+    start = clock()
+    for r in range(n_restarts):
+        t0 = clock()
+        _one_restart(
+            r,
+            base,
+            head,
+            folder,
+            settings,
+            conditions,
+            phase,
+            only,
+            factory,
+            run,
+            pairs_path,
+            clock,
+            first=(r == 0 and phase == "first"),
+        )
+        run.restarts = r + 1
+        emit(
+            ProgressEvent(
+                "done",
+                label=f"{phase} restart",
+                done=r + 1,
+                total=n_restarts,
+                status="ok",
+                values={"seconds": clock() - t0, "phase": phase},
+            )
+        )
+    run.seconds = clock() - start
+    return run
+
+
+def _hello(chan: Channel, settings: PairedSettings, first: bool) -> None:
+    try:
+        reply = chan.request(protocol.hello(), settings.build_timeout_s)
+    except WorkerFailed as exc:
+        if first:
+            raise ProtocolUnavailable(
+                f"{chan.label}: its rnnbench cannot serve paired blocks ({exc})"
+            ) from None
+        raise
+    version = reply.get("protocol")
+    if not reply.get("ok") or version != protocol.PROTOCOL_VERSION:
+        why = (
+            f"it speaks protocol {version}, this rnnbench speaks {protocol.PROTOCOL_VERSION}"
+            if version is not None
+            else f"it answered {json.dumps(reply)[:120]}"
+        )
+        raise ProtocolUnavailable(f"{chan.label}: its worker cannot serve paired blocks ({why})")
+
+
+def _one_restart(
+    r: int,
+    base: PairedSide,
+    head: PairedSide,
+    folder: Path,
+    settings: PairedSettings,
+    conditions: Sequence[float],
+    phase: str,
+    only: Mapping[str, Sequence[float]] | None,
+    factory: WorkerFactory,
+    run: PairedRun,
+    pairs_path: Path,
+    clock: Callable[[], float],
+    first: bool,
+) -> None:
+    chans: list[Channel] = []
+    try:
+        for side in (base, head):
+            chans.append(factory(side.label, side.argv, folder / "logs" / f"{side.label}-r{r}.log"))
+        a, b = chans
+        _hello(a, settings, first)
+        _hello(b, settings, first)
+        keys_a = keys_b = None
+        if only is not None:  # confirmation: build only the flagged cases (pair id = "<base key>|<head key>")
+            keys_a = sorted({protocol.split_pair_id(p)[0] for p in only})
+            keys_b = sorted({protocol.split_pair_id(p)[1] for p in only})
+        # Both sides build and warm at once when their threads fit the cores side by side (nothing is timed
+        # yet; one core each with --threads 1). Otherwise one after the other: two OpenMP pools spinning on
+        # too few cores made the quick grid's build 10× slower at --threads 2 on 2 cores.
+        together = builds_fit_side_by_side(base.grid_args, head.grid_args)
+        a.send(protocol.build(base.grid_args, keys_a))
+        if not together:
+            built_a = _check(a, a.receive("build", settings.build_timeout_s), "build")
+        b.send(protocol.build(head.grid_args, keys_b))
+        if together:
+            built_a = _check(a, a.receive("build", settings.build_timeout_s), "build")
+        built_b = _check(b, b.receive("build", settings.build_timeout_s), "build")
+        run.fingerprint_keys.setdefault(base.label, built_a.get("fingerprint_keys") or {})
+        run.fingerprint_keys.setdefault(head.label, built_b.get("fingerprint_keys") or {})
+        cases, iter_s = _match(built_a["cases"], built_b["cases"])
+        for pid, case in cases.items():
+            known = run.cases.get(pid)
+            if known is None:
+                run.cases[pid] = case
+            elif known.verdict == PENDING and case.verdict != PENDING:
+                known.verdict, known.reason = case.verdict, case.reason
+        for pid, case in run.cases.items():
+            if case.verdict != PENDING or (only is not None and pid not in only):
+                continue
+            if pid not in cases:
+                case.verdict, case.reason = "error", f"not built in restart {r}"
+                continue
+            conds = list(only[pid]) if only is not None else list(conditions)
+            _measure_case(r, case, conds, a, b, iter_s[pid], settings, phase, run, pairs_path, clock)
+    finally:
+        for chan in chans:
+            chan.close()
+
+
+def builds_fit_side_by_side(args_a: Sequence[str], args_b: Sequence[str], cores: int | None = None) -> bool:
+    """Whether both workers may build and warm at once: their largest thread counts (read as the workers'
+    ``build`` reads them) together fit the cores. Unknown thread counts (torch's default is every core) do
+    not."""
+    from rnnbench.measure.serve import largest_threads  # argparse and presets only: no torch
+
+    cores = cores if cores is not None else os.cpu_count() or 1
+    ta, tb = largest_threads(list(args_a)), largest_threads(list(args_b))
+    return ta is not None and tb is not None and ta + tb <= cores
+
+
+def _check(chan: Channel, reply: dict[str, Any], what: str) -> dict[str, Any]:
+    if not reply.get("ok"):
+        raise WorkerFailed(f"{chan.label} worker refused '{what}': {reply.get('error', reply)}")
+    return reply
+
+
+def _match(
+    built_a: list[dict[str, Any]], built_b: list[dict[str, Any]]
+) -> tuple[dict[str, PairedCase], dict[str, tuple[float, float]]]:
+    """Pair the two sides' cases by case id and thread count (``gate.cases.match_threads``, as process rounds
+    do); a case's statuses decide whether it can be measured (``gate.cases.status_verdict``)."""
+    by_a: dict[str, dict[int, dict[str, Any]]] = {}
+    by_b: dict[str, dict[int, dict[str, Any]]] = {}
+    for built, by in ((built_a, by_a), (built_b, by_b)):
+        for entry in built:
+            by.setdefault(str(entry["case_id"]), {})[int(entry["threads"])] = entry
+    cases: dict[str, PairedCase] = {}
+    iter_s: dict[str, tuple[float, float]] = {}
+    for case_id in [*by_a, *(c for c in by_b if c not in by_a)]:
+        threads_a, threads_b = by_a.get(case_id, {}), by_b.get(case_id, {})
+        for ta, tb in match_threads(list(threads_a), list(threads_b)):
+            ea = threads_a[ta] if ta is not None else None
+            eb = threads_b[tb] if tb is not None else None
+            case = _paired_case(ea, eb)
+            if case.verdict == PENDING and ea is not None and eb is not None:
+                iter_s[case.pair_id] = (float(ea["iter_s"]), float(eb["iter_s"]))
+            cases[case.pair_id] = case
+    return cases, iter_s
+
+
+def _paired_case(ea: dict[str, Any] | None, eb: dict[str, Any] | None) -> PairedCase:
+    some = ea or eb
+    assert some is not None
+    case = PairedCase(
+        case_id=str(some["case_id"]),
+        base_key=ea["key"] if ea else None,
+        head_key=eb["key"] if eb else None,
+        labels=dict(some.get("labels") or {}),
+        base_threads=ea["threads"] if ea else None,
+        head_threads=eb["threads"] if eb else None,
+        tokens_per_iter=float(some.get("tokens_per_iter") or math.nan),
+    )
+    early = status_verdict(
+        {ea["status"]: ea["message"]} if ea else None, {eb["status"]: eb["message"]} if eb else None
+    )
+    if early is not None:
+        case.verdict, case.reason = early
+        return case
+    assert ea is not None and eb is not None
+    off = [(side, e) for side, e in (("base", ea), ("head", eb)) if e["status"] != "ok"]
+    if off:  # run on one side only (unsupported or skipped on the other): nothing to pair
+        side, e = off[0]
+        case.verdict, case.reason = "error", f"{side}: {e['status']} ({e['message']})"
+    return case
+
+
+def _iters(per_iter_s: float, block_s: float) -> int:
+    if not (math.isfinite(per_iter_s) and per_iter_s > 0):
+        return 1
+    return max(1, round(block_s / per_iter_s))
+
+
+def _measure_case(
+    r: int,
+    case: PairedCase,
+    conditions: Sequence[float],
+    a: Channel,
+    b: Channel,
+    iter_s: tuple[float, float],
+    settings: PairedSettings,
+    phase: str,
+    run: PairedRun,
+    pairs_path: Path,
+    clock: Callable[[], float],
+) -> None:
+    """``settings.pairs`` pairs per condition, conditions interleaved pair by pair; the block size follows
+    the slower side's latest per-iteration time so a block lasts about ``settings.block_s``."""
+    block_s = min(max(settings.block_s, MIN_BLOCK_S), MAX_BLOCK_S)
+    n = _iters(max(iter_s), block_s)
+    rows: list[list[Any]] = []
+    ratios: dict[float, list[float]] = {c: [] for c in conditions}
+    tps_a: dict[float, list[float]] = {c: [] for c in conditions}
+    tps_b: dict[float, list[float]] = {c: [] for c in conditions}
+    for k in range(settings.pairs):
+        for ci, cond in enumerate(conditions):
+            base_first = (k + ci) % 2 == 0
+            order = [(a, case.base_key, 0.0), (b, case.head_key, cond)]
+            if not base_first:
+                order.reverse()
+            seconds: dict[str, float] = {}
+            idle: list[float] = []
+            for (chan, side_key, inject), (other, _, _) in zip(order, order[::-1], strict=True):
+                cpu0 = other.cpu_seconds()
+                w0 = clock()
+                reply = chan.request(protocol.block(str(side_key), n, inject), settings.timeout_s)
+                wall = clock() - w0
+                cpu1 = other.cpu_seconds()
+                if not reply.get("ok"):
+                    case.verdict = "error"
+                    case.reason = f"{chan.label}: {reply.get('error', 'block failed')}"[:500]
+                    _append(pairs_path, rows)
+                    return
+                seconds[chan.label] = float(reply["seconds"]) / max(int(reply.get("iters", n)), 1)
+                if wall > 0 and math.isfinite(cpu0) and math.isfinite(cpu1):
+                    idle.append((cpu1 - cpu0) / wall)
+                chan.wait_idle(SETTLE_MAX_S)  # its spinning threads done before the other side starts
+            ta, tb = seconds[a.label], seconds[b.label]
+            d = math.log(ta / tb) if ta > 0 and tb > 0 else math.nan
+            ratios[cond].append(d)
+            tps_a[cond].append(case.tokens_per_iter / ta if ta > 0 else math.nan)
+            tps_b[cond].append(case.tokens_per_iter / tb if tb > 0 else math.nan)
+            idle_frac = max(idle) if idle else math.nan
+            run.idle_cpu.extend(idle)
+            rows.append(
+                [
+                    phase,
+                    r,
+                    case.case_id,
+                    case.base_key,
+                    case.head_key,
+                    cond,
+                    k,
+                    "base" if base_first else "head",
+                    ta * n,
+                    n,
+                    tb * n,
+                    n,
+                    d,
+                    idle_frac,
+                ]
+            )
+            n = _iters(max(ta, tb), block_s)
+    _append(pairs_path, rows)
+    for cond in conditions:
+        key = (case.pair_id, cond)
+        run.log_ratios.setdefault(key, []).append(ratios[cond])
+        run.base_tps.setdefault(key, []).append(statistics.median(tps_a[cond]) if tps_a[cond] else math.nan)
+        run.head_tps.setdefault(key, []).append(statistics.median(tps_b[cond]) if tps_b[cond] else math.nan)
+
+
+def _append(path: Path, rows: list[list[Any]]) -> None:
+    """Pairs on disk after every case: an interrupted or failed measurement keeps what it finished."""
+    if not rows:
+        return
+    with path.open("a", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+        fh.flush()
+        os.fsync(fh.fileno())
