@@ -21,9 +21,11 @@ import pytest
 
 from rnnbench.errors import ConfigError, DataWarning, FolderInUseError, SchemaError, StorageError
 from rnnbench.results import folder as folder_mod
-from rnnbench.results.folder import OWNER_LOCK, CsvAppender, RunFolder, check_run_id, read_owner
+from rnnbench.results import tables as tables_mod
+from rnnbench.results.folder import OWNER_LOCK, RunFolder, check_run_id, read_owner
 from rnnbench.results.loader import load, load_report_data, load_table
 from rnnbench.results.schema import SCHEMA_VERSION, SUMMARY_COLUMNS, TABLES, read_csv_dtypes
+from rnnbench.results.tables import CsvAppender
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -142,7 +144,7 @@ def test_run_ids_are_one_safe_folder_name(tmp_path: Path, bad: str) -> None:
 def _failing_writes(monkeypatch: pytest.MonkeyPatch, after: int, errno_: int = errno.ENOSPC) -> None:
     """Every write that grows a file fails after ``after`` bytes of growth (the first one half-written, as a
     nearly full disk does); writes in place (no growth) still succeed."""
-    real = folder_mod._write_all
+    real = tables_mod.write_all
     budget = {"left": after}
 
     def write_all(fd: int, data: bytes) -> None:
@@ -157,7 +159,8 @@ def _failing_writes(monkeypatch: pytest.MonkeyPatch, after: int, errno_: int = e
         os.write(fd, data[: len(data) // 2])
         raise OSError(errno_, os.strerror(errno_))
 
-    monkeypatch.setattr(folder_mod, "_write_all", write_all)
+    monkeypatch.setattr(folder_mod, "write_all", write_all)  # metadata.json
+    monkeypatch.setattr(tables_mod, "write_all", write_all)  # the CSV tables
 
 
 def test_a_failed_append_leaves_no_partial_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

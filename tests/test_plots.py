@@ -11,7 +11,7 @@ import pytest
 from matplotlib.colors import to_hex
 
 from rnnbench.analyse.report import make_report
-from rnnbench.present import plots
+from rnnbench.present import figure_kit, plots
 
 GOLDEN = Path(__file__).parent / "golden"
 NAMES = [spec.name for spec in plots.FIGURES]
@@ -41,8 +41,8 @@ def test_one_colour_per_arch_in_every_figure(report) -> None:
         for legend in fig.legends:
             for handle, text in zip(legend.legend_handles, legend.get_texts(), strict=True):
                 arch = text.get_text().split("/")[0]
-                if arch in plots.ARCH_COLORS:
-                    assert to_hex(handle.get_color()) == to_hex(plots.ARCH_COLORS[arch]), (spec.name, arch)
+                if arch in figure_kit.ARCH_COLORS:
+                    assert to_hex(handle.get_color()) == to_hex(figure_kit.ARCH_COLORS[arch]), (spec.name, arch)
 
 
 def test_save_writes_png_and_svg_in_parallel_and_serially(report, tmp_path: Path) -> None:

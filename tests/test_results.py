@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from rnnbench.errors import SchemaError
-from rnnbench.results.folder import CsvAppender, RunFolder
+from rnnbench.results.folder import RunFolder
 from rnnbench.results.loader import load, load_results, load_table
 from rnnbench.results.schema import COLUMN_TYPES, SCHEMA_VERSION, SUMMARY_COLUMNS, TABLES
+from rnnbench.results.tables import CsvAppender
 
 
 def test_appender_writes_header_once_and_repairs_a_torn_line(tmp_path: Path) -> None:

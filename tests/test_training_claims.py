@@ -23,15 +23,8 @@ from rnnbench.analyse.claims import (
     claim_small_data,
     claim_target,
 )
-from rnnbench.analyse.training import (
-    MIN_SIGN_SEEDS,
-    chosen_rows,
-    compare_values,
-    sign_test_p,
-    summarize,
-    train_arms,
-    unchosen_settings,
-)
+from rnnbench.analyse.seeds import MIN_SIGN_SEEDS, compare_values, sign_test_p
+from rnnbench.analyse.training import chosen_rows, summarize, train_arms, unchosen_settings
 from rnnbench.present.display import display_train
 from rnnbench.present.training import summary_renderables
 

@@ -9,6 +9,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
+from rnnbench.analyse.seeds import MIN_SIGN_SEEDS, SeedComparison, compare_differences, compare_seeds
 from rnnbench.analyse.speed import (
     GRU_FASTER,
     LSTM_FASTER,
@@ -19,11 +20,7 @@ from rnnbench.analyse.speed import (
     ratio_verdicts,
 )
 from rnnbench.analyse.training import (
-    MIN_SIGN_SEEDS,
     NO_VALIDATION,
-    SeedComparison,
-    compare_differences,
-    compare_seeds,
     largest_solved,
     setting_keys,
     setting_label,

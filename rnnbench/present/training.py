@@ -17,14 +17,8 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from rnnbench.analyse.training import (
-    MIN_SIGN_SEEDS,
-    NO_VALIDATION,
-    ArmSummary,
-    Horizon,
-    SeedComparison,
-    TrainSummary,
-)
+from rnnbench.analyse.seeds import MIN_SIGN_SEEDS, SeedComparison
+from rnnbench.analyse.training import NO_VALIDATION, ArmSummary, Horizon, TrainSummary
 from rnnbench.stats.intervals import Interval
 
 _ARM_COLUMNS: tuple[str, ...] = (

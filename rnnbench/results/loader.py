@@ -30,7 +30,6 @@ import pandas as pd
 
 from rnnbench.core.values import TRUE_TEXTS
 from rnnbench.errors import ConfigError, DataWarning, SchemaError, StorageError
-from rnnbench.results.folder import torn_line_message
 from rnnbench.results.schema import (
     COLUMN_TYPES,
     READABLE_VERSIONS,
@@ -41,6 +40,7 @@ from rnnbench.results.schema import (
     columns_of,
     read_csv_dtypes,
 )
+from rnnbench.results.tables import torn_line_message
 
 REPORT_TABLES: tuple[str, ...] = ("summary", "train_summary", "curves")
 """The tables ``rnnbench report`` reads in full (``samples.csv`` only where a case has one round)."""
