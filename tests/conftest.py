@@ -62,3 +62,18 @@ def cli80() -> Cli:
     cli = Cli()
     cli.runner = CliRunner(env={**CLI_ENV, "COLUMNS": "80"})
     return cli
+
+
+@pytest.fixture(scope="session")
+def golden_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any, dict[str, Any]]:
+    """The golden results' report, written once per session with every file (Markdown, HTML, PNG, SVG, CSV)
+    by the parallel figure writer: ``(report, folder, files)``. Drawing the nine figures is the costliest
+    thing a report does; the tests that read them share one drawing."""
+    from pathlib import Path
+
+    from rnnbench.analyse.report import make_report
+    from rnnbench.present.render import write_report
+
+    report = make_report([Path(__file__).parent / "golden"])
+    out = tmp_path_factory.mktemp("golden-report")
+    return report, out, write_report(report, out, jobs=2)

@@ -188,25 +188,6 @@ def test_help_documents_exit_codes(cli, command: str) -> None:
         assert "most severe wins" in text and "--strict" in text
 
 
-def test_commands_do_not_import_torch(folders: dict[str, Path], tmp_path: Path) -> None:
-    """README "Design": only the measuring half imports torch; a CI gate starts fast without it."""
-    for i in range(4):
-        write_run(tmp_path / "hist", f"r{i}", {"lstm": [1000.0]}, started_at=f"2026-04-0{i + 1}")
-    script = f"""
-import sys
-from rnnbench.cli import app
-for args in (["compare", {str(folders["base"])!r}, {str(folders["slow"])!r}, "-f", "md"],
-             ["history", {str(tmp_path / "hist")!r}], ["ab", "--help"], ["calibrate", "--help"]):
-    try:
-        app(args, prog_name="rnnbench")
-    except SystemExit:
-        pass
-print("TORCH" if "torch" in sys.modules else "NO-TORCH", file=sys.stderr)
-"""
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert proc.stderr.strip().splitlines()[-1] == "NO-TORCH", proc.stderr
-
-
 # ---- ab and calibrate through fake interpreters ---------------------------------------------------------
 FAKE_PYTHON = """#!{python}
 import random, sys

@@ -23,17 +23,6 @@ def test_help_lists_commands_and_exit_codes(cli) -> None:
         assert word in result.stdout
 
 
-def test_help_does_not_import_torch() -> None:
-    code = (
-        "import sys; from typer.testing import CliRunner; from rnnbench.cli import app; "
-        "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0, r.output; "
-        "[CliRunner().invoke(app, [c, '--help']) for c in ('run', 'list', 'env', 'verify')]; "
-        "print('torch' in sys.modules)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False", "rnnbench --help imported torch; import it lazily inside commands"
-
-
 def test_python_dash_m_entry_point() -> None:
     out = subprocess.run([sys.executable, "-m", "rnnbench", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and "rnnbench" in out.stdout
@@ -117,13 +106,3 @@ def test_internal_errors_exit_3_without_traceback(cli, monkeypatch: pytest.Monke
     result = cli(["env"])
     assert result.exit_code == 3
     assert "internal error: ZeroDivisionError" in result.stderr and "Traceback" not in result.output
-
-
-def test_starting_the_cli_imports_no_numeric_stack() -> None:
-    """Declaring the commands (defaults included, e.g. the gate's from ``GateSettings``) must not pull in
-    NumPy, pandas or torch: every ``rnnbench`` start, ``--help`` too, pays for whatever this imports."""
-    code = (
-        "import sys, rnnbench.cli; print(sorted(m for m in ('numpy', 'pandas', 'torch') if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"

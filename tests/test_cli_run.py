@@ -208,15 +208,22 @@ SWEEP = ["run", "--arch", "lstm", "gru", "--mode", "train", "--seq-len", "4", "5
 
 
 def test_sigkill_mid_sweep_then_resume_loses_nothing_and_duplicates_nothing(cli, tmp_path: Path) -> None:
+    """kill -9 of the whole run mid-sweep, then ``--resume``: the dead owner's lock does not block it, no
+    finished row is lost or repeated, and the finished folder holds no lock or temporary file. (The one
+    kill-and-resume scenario of the suite; ``test_faults.py`` covers the other faults.)"""
+    from tests.test_folders import _leftovers
+
     proc = _spawn([*SWEEP, "--output", str(tmp_path), "--run-id", "k"])
     summary = tmp_path / "k" / "summary.csv"
     _wait_for_rows(summary, 2, proc)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    assert (tmp_path / "k" / ".owner.lock").exists()  # what kill -9 leaves behind
     before = pd.read_csv(summary)
     assert 2 <= len(before) < 12, "kill landed before or after the sweep; the test proves nothing"
     result = cli(["run", "--resume", str(tmp_path / "k")])
     assert result.exit_code == 0, result.output
+    assert _leftovers(tmp_path / "k") == []
     after = pd.read_csv(summary)
     assert len(after) == 12
     assert not after.duplicated(["case_id", "round", "threads"]).any()

@@ -18,7 +18,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -411,20 +410,3 @@ def test_ci_never_prompts(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setenv("CI", "true")
     assert run_cli._interactive() is False
-
-
-def test_stale_lock_from_a_killed_run_does_not_block_resume(tmp_path: Path) -> None:
-    proc = _spawn(["run", *GRID, "--budget", "0.3", "--output", str(tmp_path), "--run-id", "k"])
-    summary = tmp_path / "k" / "summary.csv"
-    deadline = time.time() + 120
-    while not (summary.exists() and len(summary.read_text().splitlines()) > 2):
-        assert proc.poll() is None and time.time() < deadline, proc.communicate()
-        time.sleep(0.05)
-    proc.kill()
-    proc.wait()
-    assert (tmp_path / "k" / ".owner.lock").exists()  # what kill -9 leaves
-    resumed = subprocess.run([sys.executable, "-m", "rnnbench", "run", "--resume", str(tmp_path / "k")],
-                             capture_output=True, text=True, env=_env(), timeout=300)  # fmt: skip
-    assert resumed.returncode == 0, resumed.stderr
-    assert _leftovers(tmp_path / "k") == []
-    assert len(pd.read_csv(summary)) == 12

@@ -272,6 +272,8 @@ def _no_fake_left(marker: str) -> bool:
 
 
 TINY = PairedSettings(restarts=4, pairs=4, block_s=0.05, confirm_restarts=0, timeout_s=2.0)
+HANG = PairedSettings(restarts=4, pairs=4, block_s=0.05, confirm_restarts=0, timeout_s=0.5)
+"""For the hung worker: its fake blocks answer in microseconds, so half a second is a hang, not a slow block."""
 
 
 def test_old_rnnbench_falls_back_to_process_rounds(tmp_path: Path) -> None:
@@ -300,7 +302,7 @@ def test_worker_killed_mid_protocol(tmp_path: Path) -> None:
 
 def test_hung_worker_times_out(tmp_path: Path) -> None:
     with pytest.raises(WorkerFailed, match="head worker did not answer 'block' within its timeout"):
-        run_ab(_side("base", "ok"), _side("head", "hang"), [], tmp_path, method="paired", paired=TINY)
+        run_ab(_side("base", "ok"), _side("head", "hang"), [], tmp_path, method="paired", paired=HANG)
     assert _no_fake_left("hang")
 
 

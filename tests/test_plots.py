@@ -3,8 +3,6 @@ axes, and written as PNG and SVG."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -45,36 +43,32 @@ def test_one_colour_per_arch_in_every_figure(report) -> None:
                     assert to_hex(handle.get_color()) == to_hex(figure_kit.ARCH_COLORS[arch]), (spec.name, arch)
 
 
-def test_save_writes_png_and_svg_in_parallel_and_serially(report, tmp_path: Path) -> None:
-    for jobs in (1, 2):
-        out = tmp_path / f"jobs{jobs}"
-        saved = plots.save_figures(report, out, jobs=jobs)
-        assert [s.name for s in saved] == NAMES
-        for name in NAMES:
-            png = (out / f"{name}.png").read_bytes()
-            assert png.startswith(b"\x89PNG") and len(png) > 10_000
-            svg = (out / f"{name}.svg").read_text()
-            assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+def _check_written(out: Path, names: list[str]) -> None:
+    for name in names:
+        png = (out / f"{name}.png").read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 10_000
+        svg = (out / f"{name}.svg").read_text()
+        assert svg.lstrip().startswith("<?xml") and "<svg" in svg
 
 
-def test_no_data_means_no_figure(tmp_path: Path) -> None:
+def test_save_writes_png_and_svg_in_parallel(golden_report) -> None:
+    """Every figure of the golden report, drawn by the forked writer (the session's one drawing)."""
+    _, out, files = golden_report
+    assert sorted(p.stem for p in files["png"]) == sorted(NAMES)
+    _check_written(out, NAMES)
+
+
+def test_no_data_means_no_figure_and_serial_drawing_writes_the_rest(tmp_path: Path) -> None:
+    """A report without speed data draws no speed figure, one without training data no training figure; the
+    figures it has are written one after the other (``jobs=1``), PNG and SVG."""
     speed_only = make_report([GOLDEN / "20261101-090000-aaaa"])
     assert plots.training_curves(speed_only, "step") is None
     assert plots.memory_horizon(speed_only) is None
     train_only = make_report([GOLDEN / "20261103-110000-cccc"])
     assert plots.ratio_heatmap(train_only) is None
-    assert [s.name for s in plots.save_figures(train_only, tmp_path, jobs=1)] == [
-        "training_curves_steps", "training_curves_seconds", "final_metric_vs_params", "memory_horizon",
-    ]  # fmt: skip
-
-
-def test_plots_never_touch_pyplot() -> None:
-    code = (
-        "import sys; from pathlib import Path; from rnnbench.analyse.report import make_report; "
-        "from rnnbench.present.plots import FIGURES; r = make_report([Path(sys.argv[1])]); "
-        "[s.build(r) for s in FIGURES]; assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'"
-    )
-    subprocess.run([sys.executable, "-c", code, str(GOLDEN)], check=True)
+    names = ["training_curves_steps", "training_curves_seconds", "final_metric_vs_params", "memory_horizon"]
+    assert [s.name for s in plots.save_figures(train_only, tmp_path, jobs=1)] == names
+    _check_written(tmp_path, names)
 
 
 def test_heatmap_marks_cells_without_a_verdict_over_rounds(report) -> None:

@@ -13,18 +13,15 @@ import numpy as np
 import pytest
 
 from rnnbench.analyse.report import make_report
-from rnnbench.present.render import html_report, markdown, terminal_renderables, write_report
+from rnnbench.present.render import html_report, markdown, terminal_renderables
 
 GOLDEN = Path(__file__).parent / "golden"
 INJECTED = '<script>alert("x")</script>'
 
 
-@pytest.fixture(scope="module")
-def written(tmp_path_factory):
-    report = make_report([GOLDEN])
-    out = tmp_path_factory.mktemp("report")
-    files = write_report(report, out, jobs=1)
-    return report, out, files
+@pytest.fixture
+def written(golden_report):
+    return golden_report
 
 
 def test_files_written(written) -> None:
