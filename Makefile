@@ -35,12 +35,17 @@ bench: install
 	$(BIN)/rnnbench run --preset quick --output $(RESULTS) --run-id $(RUN_ID)
 	$(BIN)/rnnbench report $(RESULTS)/$(RUN_ID) --output $(RESULTS)/$(RUN_ID)/report --quiet
 
-# The suite minus tests marked slow (a real 10-process A/B run); `make test-all` runs everything.
+# The suite minus tests marked slow (a real 10-process A/B run); `make test-all` runs everything. Two
+# pytest-xdist workers (PYTEST_JOBS=0: one process) halve the wall time on 2 cores; tests that must not overlap
+# (two torchrun jobs) share an xdist_group, which --dist loadgroup keeps on one worker.
+PYTEST_JOBS ?= 2
+PYTEST_PARALLEL := -n $(PYTEST_JOBS) --dist loadgroup
+
 test: install-dev
-	$(PY) -m pytest -q -m "not slow" --durations=5
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_PARALLEL) --durations=5
 
 test-all: install-dev
-	$(PY) -m pytest -q --durations=10
+	$(PY) -m pytest -q $(PYTEST_PARALLEL) --durations=10
 
 lint: install-dev
 	$(BIN)/ruff check rnnbench tests benchmarks

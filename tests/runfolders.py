@@ -6,12 +6,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from rnnbench.measure.env import fingerprint
 from rnnbench.results.folder import RunFolder
+
+if TYPE_CHECKING:  # NumPy only for noisy(): the fake interpreters that write run folders start without it
+    import numpy as np
 
 SHAPE: dict[str, Any] = {
     "impl": "native", "mode": "inference", "dtype": "float32", "seq_len": 32, "batch_size": 8,
@@ -88,4 +89,6 @@ def write_run(
 
 
 def noisy(level: float, n: int, rng: np.random.Generator, sd: float = 0.02) -> list[float]:
+    import numpy as np
+
     return [float(v) for v in level * np.exp(rng.normal(0, sd, n))]

@@ -209,14 +209,11 @@ def test_calibrate_inject_reports_power_and_json_keys(tmp_path: Path) -> None:
 def _restarts(rng: np.random.Generator, delta: float, r: int = 8, p: int = 8) -> list[list[float]]:
     """The model's data: a heavy-tailed process effect per restart (t with 3 df, scale 0.4%), pair noise 1.5%
     with 10% of pairs straddling a 1.8× phase switch."""
-    out = []
-    for _ in range(r):
-        u = 0.004 * rng.standard_t(3)
-        e = rng.normal(0, 0.015, p)
-        straddle = rng.random(p) < 0.1
-        e[straddle] += rng.choice([-1, 1], straddle.sum()) * math.log(1.8) * rng.random(straddle.sum())
-        out.append(list(delta + u + e))
-    return out
+    u = 0.004 * rng.standard_t(3, size=(r, 1))
+    e = rng.normal(0, 0.015, (r, p))
+    straddle = rng.random((r, p)) < 0.1
+    e += straddle * rng.choice([-1, 1], (r, p)) * math.log(1.8) * rng.random((r, p))
+    return (delta + u + e).tolist()
 
 
 @pytest.mark.parametrize("restarts", [6, 12])  # the ordinary t; Yuen's trimmed t (one restart off each end)
@@ -263,12 +260,31 @@ def _side(label: str, mode: str) -> SideCommand:
 
 
 def _no_fake_left(marker: str) -> bool:
+    """No fake worker of this test is left running: a worker the coordinator failed to end stays this
+    process's child (its own session, not its own parent), so only our descendants are looked at — a fake of
+    another test running beside this one (pytest-xdist) is none of ours."""
     time.sleep(0.2)
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = " ".join(proc.info["cmdline"] or [])
-        if str(FAKE) in cmd and marker in cmd:
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            cmd = " ".join(proc.cmdline())
+            running = proc.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            continue
+        if running and str(FAKE) in cmd and marker in cmd:
             return False
     return True
+
+
+def test_the_leak_check_sees_a_leaked_worker() -> None:
+    """A fake worker left running in its own session (as a leak would be) is seen; once ended, it is not."""
+    argv = [sys.executable, str(FAKE), "ok", "worker", "--serve"]  # serves until its stdin closes
+    leak = subprocess.Popen(argv, stdin=subprocess.PIPE, start_new_session=True)
+    try:
+        assert not _no_fake_left("ok")
+    finally:
+        leak.kill()
+        leak.wait()
+    assert _no_fake_left("ok")
 
 
 TINY = PairedSettings(restarts=4, pairs=4, block_s=0.05, confirm_restarts=0, timeout_s=2.0)

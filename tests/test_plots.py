@@ -4,6 +4,7 @@ axes, and written as PNG and SVG."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from matplotlib.colors import to_hex
@@ -20,10 +21,15 @@ def report():
     return make_report([GOLDEN])
 
 
+@pytest.fixture(scope="module")
+def figures(report) -> dict[str, Any]:
+    """Every figure of the golden report, built once for the tests that read (or draw) them."""
+    return {spec.name: spec.build(report) for spec in plots.FIGURES}
+
+
 @pytest.mark.parametrize("name", NAMES)
-def test_every_figure_has_data_and_labelled_axes(report, name: str) -> None:
-    spec = next(s for s in plots.FIGURES if s.name == name)
-    fig = spec.build(report)
+def test_every_figure_has_data_and_labelled_axes(figures, name: str) -> None:
+    fig = figures[name]
     assert fig is not None, f"{name}: the golden folder should give it data"
     axes = [ax for ax in fig.axes if ax.get_visible() and ax.get_label() != "<colorbar>"]
     assert axes
@@ -32,15 +38,14 @@ def test_every_figure_has_data_and_labelled_axes(report, name: str) -> None:
     assert fig._suptitle is not None and fig._suptitle.get_text()
 
 
-def test_one_colour_per_arch_in_every_figure(report) -> None:
-    for spec in plots.FIGURES:
-        fig = spec.build(report)
+def test_one_colour_per_arch_in_every_figure(figures) -> None:
+    for name, fig in figures.items():
         assert fig is not None
         for legend in fig.legends:
             for handle, text in zip(legend.legend_handles, legend.get_texts(), strict=True):
                 arch = text.get_text().split("/")[0]
                 if arch in figure_kit.ARCH_COLORS:
-                    assert to_hex(handle.get_color()) == to_hex(figure_kit.ARCH_COLORS[arch]), (spec.name, arch)
+                    assert to_hex(handle.get_color()) == to_hex(figure_kit.ARCH_COLORS[arch]), (name, arch)
 
 
 def _check_written(out: Path, names: list[str]) -> None:
@@ -71,10 +76,10 @@ def test_no_data_means_no_figure_and_serial_drawing_writes_the_rest(tmp_path: Pa
     _check_written(tmp_path, names)
 
 
-def test_heatmap_marks_cells_without_a_verdict_over_rounds(report) -> None:
+def test_heatmap_marks_cells_without_a_verdict_over_rounds(figures) -> None:
     """No "GRU faster" reading from an interval without honest coverage: one-round (samples) cells and
     undecided cells carry '?'; the colour bar says what < 1 means, not who won."""
-    fig = plots.ratio_heatmap(report)
+    fig = figures["ratio_heatmap"]
     assert fig is not None
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
     marked = [t for t in texts if t.endswith("?")]
@@ -84,8 +89,8 @@ def test_heatmap_marks_cells_without_a_verdict_over_rounds(report) -> None:
     assert "GRU faster" not in colorbar.get_ylabel()
 
 
-def test_throughput_bars_state_their_real_coverage(report) -> None:
-    fig = plots.throughput_figure(report, "seq_len")
+def test_throughput_bars_state_their_real_coverage(figures) -> None:
+    fig = figures["throughput_vs_seq_len"]
     assert fig is not None
     assert "down to 75%" in fig._suptitle.get_text()  # 3 rounds: the range covers 75%, not 95%
 
@@ -108,11 +113,10 @@ def _titles_inside(fig, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_no_title_is_clipped(report, name: str) -> None:
+def test_no_title_is_clipped(figures, name: str) -> None:
     """Every title (the figure's and each panel's) and every axis label (colour bars' too) lies inside the
     figure once drawn."""
-    spec = next(s for s in plots.FIGURES if s.name == name)
-    fig = spec.build(report)
+    fig = figures[name]
     assert fig is not None
     _titles_inside(fig, name)
 
@@ -135,10 +139,10 @@ def test_training_titles_fit_with_one_panel(report) -> None:
     _titles_inside(fig, "final_metric_vs_params")
 
 
-def test_final_metric_vs_params_keeps_true_parameter_counts(report) -> None:
+def test_final_metric_vs_params_keeps_true_parameter_counts(report, figures) -> None:
     """Arms at one budget are drawn apart by an offset in points, stated on the axis, while every point's x
     stays its true parameter count."""
-    fig = plots.final_vs_params(report)
+    fig = figures["final_metric_vs_params"]
     assert fig is not None
     chosen = report.chosen
     true_params = set(chosen["params"].astype(float))
@@ -152,8 +156,8 @@ def test_final_metric_vs_params_keeps_true_parameter_counts(report) -> None:
     assert "not in parameters" in fig._suptitle.get_text().replace("\n", " ")
 
 
-def test_memory_horizon_keeps_true_lengths(report) -> None:
-    fig = plots.memory_horizon(report)
+def test_memory_horizon_keeps_true_lengths(report, figures) -> None:
+    fig = figures["memory_horizon"]
     assert fig is not None
     lengths = set(report.chosen["seq_len"].astype(float))
     for ax in (a for a in fig.axes if a.get_visible()):

@@ -126,6 +126,11 @@ def _torchrun(tmp_path: Path, extra_env: dict[str, str] | None = None) -> subpro
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
 
 
+TORCHRUN = pytest.mark.xdist_group("torchrun")
+"""Both torchrun tests on one xdist worker (``--dist loadgroup``): never four DDP ranks on 2 cores at once."""
+
+
+@TORCHRUN
 def test_torchrun_two_processes_gloo_writes_a_valid_folder(tmp_path: Path) -> None:
     proc = _torchrun(tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -147,6 +152,7 @@ def test_torchrun_two_processes_gloo_writes_a_valid_folder(tmp_path: Path) -> No
     assert "ddp-train, 2 processes (gloo)" in proc.stdout
 
 
+@TORCHRUN
 def test_a_failing_rank_ends_every_rank_with_a_message(tmp_path: Path) -> None:
     proc = _torchrun(tmp_path, {"RNNBENCH_DDP_FAIL_RANK": "1"})
     assert proc.returncode != 0

@@ -96,6 +96,7 @@ class ProcessChannel:
             except OSError as exc:
                 raise BenchmarkFailedError(f"{label}: cannot start {self.argv[0]}: {exc.strerror}") from None
         self._buffer = b""
+        self.hung = False
         self.pid: int | None = None
         self._psutil: Any = None
 
@@ -107,6 +108,7 @@ class ProcessChannel:
             while b"\n" not in self._buffer:
                 left = deadline - time.monotonic()
                 if left <= 0:
+                    self.hung = True  # close() will not wait for it to read a quit it cannot read
                     raise WorkerFailed(
                         f"{self.label} worker did not answer '{what}' within its timeout (hung?); ended it. "
                         f"Its log: {self.log_path}"
@@ -191,7 +193,7 @@ class ProcessChannel:
 
     def close(self) -> None:
         proc = self.proc
-        if proc.poll() is None:
+        if proc.poll() is None and not self.hung:  # a polite quit first (up to 2 s), unless it is hung
             try:
                 assert proc.stdin is not None
                 proc.stdin.write((json.dumps(protocol.QUIT) + "\n").encode())

@@ -173,13 +173,14 @@ def decide_family(found: Sequence[Evidence], settings: GateSettings) -> list[Dec
     improvement), which is what an exit code over many cases needs.
     """
     family = len(found)
-    slower = holm_adjust([_nan_to_one(e.p_slower()) for e in found])
-    faster = holm_adjust([_nan_to_one(e.p_faster()) for e in found])
+    raw = [(e.p_slower(), e.p_faster()) for e in found]  # each test once: a t test's p is a SciPy call
+    slower = holm_adjust([_nan_to_one(p_s) for p_s, _ in raw])
+    faster = holm_adjust([_nan_to_one(p_f) for _, p_f in raw])
     decisions = []
     for i, e in enumerate(found):
         side = "slower" if e.slower else "faster"
         p_adj = slower[i] if e.slower else faster[i]
-        p_raw = e.p_slower() if e.slower else e.p_faster()
+        p_raw = raw[i][0] if e.slower else raw[i][1]
         ratio = e.interval(settings)
         verdict, reason = classify(
             ratio,
