@@ -284,6 +284,13 @@ def test_calibrate_command(cli, tmp_path: Path) -> None:
     assert "false alarms" in result.stderr
     result = cli(["calibrate", "--python", str(python), "-o", str(tmp_path / "cal2"), "-f", "github-benchmark"])
     assert result.exit_code == EXIT_USAGE and "exports a comparison" in result.stderr
+    # its one side is parsed like ab's two, and its errors name calibrate's own options (not --a-python)
+    result = cli(["calibrate", "--python", str(tmp_path / "nope"), "-o", str(tmp_path / "cal3")])
+    assert result.exit_code == EXIT_USAGE and f"--python {tmp_path / 'nope'}: no such file" in result.stderr
+    result = cli(["calibrate", "--cmd", "", "-o", str(tmp_path / "cal3")])
+    assert result.exit_code == EXIT_USAGE and "--cmd is empty" in result.stderr
+    result = cli(["calibrate", "--python", str(python), "--cmd", "x", "-o", str(tmp_path / "cal3")])
+    assert result.exit_code == EXIT_USAGE and "--python and --cmd both given" in result.stderr
 
 
 @pytest.mark.skipif(os.name == "nt", reason="fake interpreters are shebang scripts")
