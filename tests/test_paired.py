@@ -381,15 +381,18 @@ def test_real_paired_ab_a_a_on_a_tiny_grid(tmp_path: Path) -> None:
     assert len((tmp_path / "paired" / "first" / "pairs.csv").read_text().splitlines()) == 1 + 2 * 3
 
 
-def test_builds_run_side_by_side_only_when_the_threads_fit_the_cores() -> None:
+def test_builds_run_side_by_side_only_when_the_threads_fit_the_cores(tmp_path: Path) -> None:
     from rnnbench.ab.coordinator import builds_fit_side_by_side
-    from rnnbench.measure.serve import largest_threads as threads_asked
+    from rnnbench.measure.serve import largest_threads
 
-    assert threads_asked(["--preset", "quick", "--threads", "1"]) == 1
-    assert threads_asked(["--threads", "1", "2", "-a", "gru"]) == 2
-    assert threads_asked(["--threads=1,4"]) == 4 and threads_asked(["--threads", "2", "--threads", "1"]) == 2
-    assert threads_asked(["--preset", "quick"]) is None  # torch's default: every core
-    assert threads_asked(["--threads", "0"]) is None and threads_asked(["--threads", "x"]) is None
+    assert largest_threads(["--preset", "quick", "--threads", "1"]) == 1
+    assert largest_threads(["--threads", "1", "2", "-a", "gru"]) == 2
+    assert largest_threads(["--threads=1,4"]) == 4 and largest_threads(["--threads", "2", "--threads", "1"]) == 2
+    assert largest_threads(["--preset", "quick"]) is None  # torch's default: every core
+    assert largest_threads(["--threads", "0"]) is None and largest_threads(["--threads", "x"]) is None
+    config = tmp_path / "grid.toml"  # read as the worker's build reads it: a config file's threads count too
+    config.write_text("threads = [1]\n")
+    assert largest_threads(["--config", str(config)]) == 1
     assert builds_fit_side_by_side(["--threads", "1"], ["--threads", "1"], cores=2)
     assert not builds_fit_side_by_side(["--threads", "2"], ["--threads", "2"], cores=2)
     assert not builds_fit_side_by_side(["--threads", "1"], [], cores=16)

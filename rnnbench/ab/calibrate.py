@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rnnbench.ab.channel import WorkerFactory, process_factory
 from rnnbench.ab.coordinator import run_paired
-from rnnbench.ab.flows import check_method, idle_note, paired_else_rounds
+from rnnbench.ab.flows import idle_note, paired_else_rounds
 from rnnbench.ab.paired import pair_ids, paired_comparison
 from rnnbench.ab.rounds import build_jobs, check_rounds, run_jobs
 from rnnbench.ab.sides import Launcher, SideCommand, check_grid_args, preflight, subprocess_launcher
@@ -22,7 +22,7 @@ from rnnbench.gate.calibration import Calibration, calibration_from
 from rnnbench.gate.cases import case_key
 from rnnbench.gate.results import CaseComparison
 from rnnbench.gate.rounds import compare_paths
-from rnnbench.gate.settings import DEFAULT_ROUNDS, GateSettings, PairedSettings
+from rnnbench.gate.settings import DEFAULT_ROUNDS, GateSettings, PairedSettings, check_method
 from rnnbench.stats.power import detectable_effect
 from rnnbench.stats.restarts import paired_evidence
 

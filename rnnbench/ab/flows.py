@@ -37,7 +37,13 @@ from rnnbench.errors import ConfigError
 from rnnbench.gate.cases import case_key
 from rnnbench.gate.results import ABResult, CaseComparison, Comparison
 from rnnbench.gate.rounds import compare_paths
-from rnnbench.gate.settings import DEFAULT_CONFIRM_ROUNDS, DEFAULT_ROUNDS, METHODS, GateSettings, PairedSettings
+from rnnbench.gate.settings import (
+    DEFAULT_CONFIRM_ROUNDS,
+    DEFAULT_ROUNDS,
+    GateSettings,
+    PairedSettings,
+    check_method,
+)
 
 T = TypeVar("T")
 
@@ -103,13 +109,6 @@ def run_ab(
         progress,
         refuse="pass --method rounds (or auto) to compare it in process rounds.",
     )
-
-
-def check_method(method: str) -> None:
-    if method not in METHODS:
-        from rnnbench.registry import check_choice
-
-        check_choice("method", method, METHODS)
 
 
 def paired_else_rounds(

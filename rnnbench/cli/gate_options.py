@@ -26,7 +26,7 @@ from rnnbench.errors import (
     EXIT_REGRESSION,
     ConfigError,
 )
-from rnnbench.gate.settings import METHODS, GateSettings, PairedSettings
+from rnnbench.gate.settings import METHODS, GateSettings, PairedSettings, check_method
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -246,12 +246,6 @@ def measuring(
 ) -> tuple[str, PairedSettings]:
     """``ab``'s and ``calibrate``'s ``--method`` checked and their paired budget as ``PairedSettings``."""
     return check_method(method), PairedSettings(restarts, pairs, block, confirm_restarts, worker_timeout)
-
-
-def check_method(method: str) -> str:
-    from rnnbench.registry import check_choice
-
-    return check_choice("method", method, METHODS)
 
 
 def check_format(fmt: str) -> str:

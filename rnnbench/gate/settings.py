@@ -111,6 +111,13 @@ METHODS: tuple[str, ...] = ("auto", "paired", "rounds")
 rnnbench cannot serve the paired protocol)."""
 
 
+def check_method(method: str) -> str:
+    """``method`` if it is one of :data:`METHODS`, else a usage error that lists them ("did you mean")."""
+    from rnnbench.registry import check_choice
+
+    return check_choice("method", method, METHODS)
+
+
 @dataclass(frozen=True)
 class PairedSettings:
     """The paired mode's budget: how many worker restarts, pairs per case and restart, block length.
