@@ -387,7 +387,9 @@ def test_builds_run_side_by_side_only_when_the_threads_fit_the_cores(tmp_path: P
 
     assert largest_threads(["--preset", "quick", "--threads", "1"]) == 1
     assert largest_threads(["--threads", "1", "2", "-a", "gru"]) == 2
-    assert largest_threads(["--threads=1,4"]) == 4 and largest_threads(["--threads", "2", "--threads", "1"]) == 2
+    assert (
+        largest_threads(["--threads=1,4"]) == 4 and largest_threads(["--threads", "2", "--threads", "1"]) == 2
+    )
     assert largest_threads(["--preset", "quick"]) is None  # torch's default: every core
     assert largest_threads(["--threads", "0"]) is None and largest_threads(["--threads", "x"]) is None
     config = tmp_path / "grid.toml"  # read as the worker's build reads it: a config file's threads count too
