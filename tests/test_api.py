@@ -14,9 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _readme_example() -> str:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## Python API") :]
-    section = section[: section.index("\n## ", 1)]
+    section = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
     (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
     return code
 

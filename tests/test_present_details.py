@@ -84,7 +84,9 @@ def test_readme_block_sizes_match_the_settings() -> None:
     from rnnbench.core.spec import Settings
     from rnnbench.measure.presets import RUN_PRESETS
 
-    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8").split())
+    readme = " ".join(
+        (Path(__file__).resolve().parents[1] / "docs" / "timing.md").read_text(encoding="utf-8").split()
+    )
     default = Settings().min_block_s * 1000
     quick = RUN_PRESETS.get("quick").settings.min_block_s * 1000
     assert f"(≥ {default:g} ms by default; ≥ {quick:g} ms in the `quick` preset" in readme
