@@ -20,6 +20,7 @@ folder first on the path), e.g. ``cd /tmp && PYTHONPATH=/old/checkout python /re
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import hashlib
 import io
@@ -138,6 +139,18 @@ def digest(root: Path) -> str:
 def one_line(stderr: str) -> bool:
     lines = [x for x in stderr.strip().splitlines() if x.strip()]
     return len(lines) == 1 and lines[0].startswith("Error: ") and "Traceback" not in stderr
+
+
+PROGRESS = re.compile(r"\[\d+/\d+\] |\d+ cases × |Run folder: |Warning: the machine was busy")
+"""Lines ``run`` prints while it measures (its plan, its folder, a line per finished case)."""
+
+
+def error_after_progress(stderr: str) -> bool:
+    """A failure that can only happen mid-run (the disk fills up after the first rows): the error is one
+    line, the last, and everything before it is the run's own progress — no traceback, no second error."""
+    lines = [x for x in stderr.strip().splitlines() if x.strip()]
+    return (bool(lines) and lines[-1].startswith("Error: ") and "Traceback" not in stderr
+            and all(PROGRESS.match(x) for x in lines[:-1]))  # fmt: skip
 
 
 def cut_to(folder: Path, keep: int, state: str = "interrupted") -> None:
@@ -272,26 +285,61 @@ def read_only_outputs(base: Path, work: Path) -> list[Row]:
     return rows
 
 
-def full_disk(work: Path) -> Row:
-    disk = work / "disk"
+def no_room(work: Path) -> Row:
+    """A file system with less free space than the run must write: refused before anything is created,
+    in one line; with the space freed, the same command runs."""
+    disk = work / "no-room"
     with tmpfs(disk, "size=256k") as mounted:
         if not mounted:
-            return Row("disk full during `run`", ok=None, note="skipped: mounting a tmpfs needs root")
-        (disk / "filler").write_bytes(b"\0" * (shutil.disk_usage(disk).free - 24 * 1024))
+            return Row("no room for `run`", ok=None, note="skipped: mounting a tmpfs needs root")
+        with contextlib.suppress(OSError), (disk / "filler").open("wb") as fh:  # every byte taken
+            fh.write(b"\0" * shutil.disk_usage(disk).free)
         done = rnnbench(["run", *GRID, "--output", disk, "--run-id", "full"])
+        created = (disk / "full").exists()
+        (disk / "filler").unlink()
+        again = rnnbench(["run", *GRID, "--output", disk, "--run-id", "full"])
+        n = len(keys(disk / "full"))
+        row = Row("no room for `run` (a full disk), then the same command", [done.returncode, again.returncode],
+                  f"{n}/12", 0, duplicates(disk / "full"), len(leftovers(disk)))  # fmt: skip
+        row.ok = (done.returncode == 2 and one_line(done.stderr) and "free" in done.stderr and not created
+                  and again.returncode == 0 and n == 12 and not row.leftovers)  # fmt: skip
+        row.note = (done.stderr.strip().splitlines() or [""])[-1]
+        return row
+
+
+def full_disk(work: Path) -> Row:
+    """The disk fills up while ``run`` measures (another writer takes the space after the first rows):
+    exit 2, the error the last line after the run's progress, metadata ``failed``, no torn line; with the
+    space freed, ``--resume`` finishes the run."""
+    disk = work / "disk"
+    with tmpfs(disk, "size=1m") as mounted:
+        if not mounted:
+            return Row("disk full during `run`", ok=None, note="skipped: mounting a tmpfs needs root")
         folder = disk / "full"
+        proc = spawn(["run", *GRID, "--output", disk, "--run-id", "full"])
+        deadline = time.time() + 120
+        while len(keys(folder)) < 2 and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.01)
+        filled = proc.poll() is None
+        if filled:  # the other writer: everything but a few bytes
+            with contextlib.suppress(OSError), (disk / "filler").open("wb") as fh:
+                fh.write(b"\0" * max(shutil.disk_usage(disk).free - 512, 0))
+        _, stderr = proc.communicate(timeout=600)
         torn = [n for n in ("summary.csv", "samples.csv")
                 if (folder / n).exists() and not (folder / n).read_bytes().endswith(b"\n")]  # fmt: skip
         state, left = status(folder), leftovers(disk)
-        (disk / "filler").unlink()
+        with contextlib.suppress(FileNotFoundError):
+            (disk / "filler").unlink()
         resumed = rnnbench(["run", "--resume", folder])
         n = len(keys(folder))
-        codes = [done.returncode, resumed.returncode]
+        codes = [proc.returncode, resumed.returncode]
         row = Row("disk full during `run`, then `--resume`", codes, f"{n}/12", 0, duplicates(folder),
                   len(left) + len(leftovers(disk)))  # fmt: skip
-        row.ok = (done.returncode == 2 and one_line(done.stderr) and state == "failed" and not torn
-                  and resumed.returncode == 0 and n == 12 and not row.leftovers)  # fmt: skip
-        row.note = f"status after the error: {state}; torn lines: {len(torn)}"
+        row.ok = (filled and proc.returncode == 2 and error_after_progress(stderr) and state == "failed"
+                  and not torn and resumed.returncode == 0 and n == 12 and not row.leftovers)  # fmt: skip
+        row.note = f"status after the error: {state}; torn lines: {len(torn)}" + (
+            "" if filled else "; finished first"
+        )
         return row
 
 
@@ -527,6 +575,7 @@ def main(argv: list[str] | None = None) -> int:
             ("same_run_id", lambda: same_run_id(work)),
             ("stale_lock", lambda: stale_lock(work)),
             ("read_only_outputs", lambda: read_only_outputs(base, work)),
+            ("no_room", lambda: no_room(work)),
             ("full_disk", lambda: full_disk(work)),
             ("merge_inputs", lambda: merge_inputs(base, work)),
             ("torn_readers", lambda: torn_readers(base, work)),

@@ -271,6 +271,7 @@ def run_command(
         return
     from rnnbench.measure.shard import parse_shard
     from rnnbench.measure.sweep import expand_grid, plan_run, start_planned
+    from rnnbench.results.folder import check_output
 
     shard_kn = parse_shard(shard) if shard else None
     if run_id is not None:
@@ -284,19 +285,25 @@ def run_command(
         return
 
     plan = plan_run(spec, settings, n_rounds, shard_kn)
-    for note in plan.notes:
-        err_console().print(f"Warning: {note} Its cases are recorded as skipped.", markup=False)
     estimate = plan.estimated_seconds(fresh_processes)
+    # What can fail is checked before the plan is announced, so an error is the one line on stderr: the
+    # output folder (writable, the run id free, room for the run) here, and then — unless a person is asked
+    # first — the folder is created (the atomic claim of the run id) before the plan is printed.
+    check_output(out_root, run_id, plan.min_bytes())
     chatter = err_console()  # what is about to happen goes with the progress, to stderr
-    if not quiet:
-        chatter.print(
-            f"{len(plan.grid.cases)} cases × {n_rounds} round(s) = {plan.total} measurements; estimated "
-            f"duration: about {fmt_duration(estimate)} ({slow_case_note(settings)})",
-            markup=False,
-        )
-    _confirm_long_run(estimate, len(plan.grid.cases), yes)
+    plan_line = (
+        f"{len(plan.grid.cases)} cases × {n_rounds} round(s) = {plan.total} measurements; estimated "
+        f"duration: about {fmt_duration(estimate)} ({slow_case_note(settings)})"
+    )
+    ask = _asks(estimate, yes)
+    if ask:
+        _announce(plan.notes, plan_line, quiet)
+        _confirm_long_run(estimate, len(plan.grid.cases), yes)
     run = start_planned(plan, out_root, run_id, command)
     try:
+        if not ask:
+            _announce(plan.notes, plan_line, quiet)
+            _confirm_long_run(estimate, len(plan.grid.cases), yes)  # never asks here: at most a warning
         where = f" on {len(run.pool)} GPUs concurrently ({', '.join(run.pool)})" if run.pool else ""
         if not quiet:
             chatter.print(
@@ -373,6 +380,21 @@ def slow_case_note(settings: Settings) -> str:
         f"{settings.warmup_min_iters} warm-up + {settings.min_samples} timed iterations each; compiled adds "
         "its compile time"
     )
+
+
+def _announce(notes: tuple[str, ...], plan_line: str, quiet: bool) -> None:
+    """The plan's warnings (absent devices) and, unless ``--quiet``, its size and estimated duration."""
+    for note in notes:
+        err_console().print(f"Warning: {note} Its cases are recorded as skipped.", markup=False)
+    if not quiet:
+        err_console().print(plan_line, markup=False)
+
+
+def _asks(estimate: float, yes: bool) -> bool:
+    """Whether ``_confirm_long_run`` will put a question to a person (a long run at a terminal)."""
+    from rnnbench.measure.plan import CONFIRM_ABOVE_S
+
+    return not yes and estimate > CONFIRM_ABOVE_S and _interactive()
 
 
 def _interactive() -> bool:

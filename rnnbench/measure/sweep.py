@@ -170,6 +170,14 @@ class SweepRun:
         return len(self.grid.cases) * self.rounds
 
 
+MIN_METADATA_BYTES = 1024
+MIN_SUMMARY_ROW_BYTES = 100
+"""Less than any run writes: its ``metadata.json`` (a quick-grid run's is ~2.6 KB) and one summary row per
+measurement (~520 bytes there; a failed case's row, blanks and all, still over 100). Sample rows are not
+counted: a case that fails writes none. ``RunPlan.min_bytes`` adds them up — a bound that never refuses a run
+that fits, and refuses one that cannot start (a full disk)."""
+
+
 @dataclass(frozen=True)
 class RunPlan:
     """A run resolved but not started: what ``start_run`` will create, and what the CLI shows before it
@@ -186,6 +194,12 @@ class RunPlan:
     @property
     def total(self) -> int:
         return len(self.grid.cases) * self.rounds
+
+    def min_bytes(self) -> int:
+        """A lower bound of what the run writes: its metadata and a summary row per measurement
+        (``results.folder.check_output`` refuses a file system with less free space before anything is
+        created)."""
+        return MIN_METADATA_BYTES + self.total * MIN_SUMMARY_ROW_BYTES
 
     def estimated_seconds(self, fresh_processes: bool = False) -> float:
         from rnnbench.measure.plan import estimate_seconds

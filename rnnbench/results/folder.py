@@ -28,6 +28,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import socket
 import weakref
 from collections.abc import Iterator, Mapping
@@ -380,6 +381,48 @@ def refuse_existing(path: Path) -> None:
             probe.acquire()  # raises FolderInUseError while its owner lives
         probe.release()
     raise ConfigError(f"{path} already exists; pick another --run-id, or continue it with --resume {path}.")
+
+
+def check_output(root: Path | str, run_id: str | None = None, need_bytes: int = 0) -> None:
+    """Everything about a new run folder ``root/<run-id>`` that can be checked without creating anything,
+    so the CLI can refuse in one line before it announces a plan or asks a question: the run id is one
+    safe name and not taken, the nearest existing folder on the way is a folder this process may write
+    into (``EROFS`` on a read-only mount, ``EACCES`` otherwise), and its file system has ``need_bytes``
+    free (a lower bound of what the run writes: a run that cannot finish is refused before it starts).
+
+    Raises ``ConfigError``/``FolderInUseError`` (the run id) or ``StorageError`` (the file system), as
+    ``RunFolder.create`` would; creating the folder remains the real test (another process may take the
+    run id in between, and ``create`` then refuses as before)."""
+    root = Path(root)
+    if run_id is not None:
+        refuse_existing(root / check_run_id(run_id))
+    existing = root
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    doing = "create the results folder"
+    if not existing.is_dir():
+        raise StorageError(
+            root, OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR)), doing, "choose another --output"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        read_only = bool(os.statvfs(existing).f_flag & os.ST_RDONLY)
+        code = errno.EROFS if read_only else errno.EACCES
+        raise StorageError(root, OSError(code, os.strerror(code)), doing, "choose another --output")
+    free = shutil.disk_usage(existing).free
+    if need_bytes > 0 and free < need_bytes:
+        raise StorageError(
+            root,
+            OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)),
+            "write a run under",
+            f"{_kib(free)} free, and this run writes at least {_kib(need_bytes)}; nothing was created",
+        )
+
+
+def _kib(size: int) -> str:
+    """``1000 B``, ``2.2 KiB``, ``3.4 MiB``: the free space and the need, in the message."""
+    if size < 1024:
+        return f"{size} B"
+    return f"{size / 1024:.1f} KiB" if size < 1024**2 else f"{size / 1024**2:.1f} MiB"
 
 
 def _command_text() -> str:
