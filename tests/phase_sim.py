@@ -35,11 +35,15 @@ class PhaseMachine:
         slow: float = 1.8,
         mean_phase_s: float = 3.0,
         block_noise: float = 0.01,
+        switch_cost: float = 0.0,
     ) -> None:
         self.rng = rng
         self.slow = slow
         self.mean_phase_s = mean_phase_s
         self.block_noise = block_noise
+        self.switch_cost = switch_cost
+        """A block run right after another worker's is slower by this fraction (caches, frequency)."""
+        self.last: object = None
         self.now = 0.0
         self.factor = slow if rng.random() < 0.5 else 1.0
         self.next_switch = float(rng.exponential(mean_phase_s))
@@ -162,6 +166,9 @@ class SimWorker:
                 return {"ok": False, "error": "RuntimeError: simulated failure"}
             case = self.cases[key]
             per_iter = case.iter_s * self.effect.get(key, 1.0) / self.speed * (1 + float(msg.get("inject", 0)))
+            if self.machine.last is not None and self.machine.last is not self:
+                per_iter *= 1 + self.machine.switch_cost
+            self.machine.last = self
             seconds = self.machine.work(per_iter * int(msg["iters"]))
             return {"ok": True, "seconds": seconds, "iters": int(msg["iters"])}
         if op == "quit":
@@ -183,10 +190,13 @@ def sim_factory(
     cases: Sequence[SimCase],
     head_effect: dict[str, float] | None = None,
     process_sd: float = 0.005,
+    role_offset: float = 0.0,
     **head_options: Any,
 ) -> Any:
     """A :data:`~rnnbench.ab.channel.WorkerFactory` of simulated workers: the side labelled ``head``
-    (or ``b``) gets ``head_effect`` and ``head_options``; every worker made is kept in ``factory.made``."""
+    (or ``b``) gets ``head_effect`` and ``head_options``; the worker spawned first in each restart runs slower
+    by ``role_offset`` (a role-tied offset: what randomising the spawn order must cancel); every worker made
+    is kept in ``factory.made``."""
     made: list[SimWorker] = []
 
     def factory(label: str, argv: Sequence[str], log_path: Path) -> SimWorker:
@@ -194,6 +204,8 @@ def sim_factory(
         worker = SimWorker(
             label, machine, cases, head_effect if head else None, process_sd, **(head_options if head else {})
         )
+        if len(made) % 2 == 0:  # the first of this restart's pair
+            worker.speed /= 1 + role_offset
         made.append(worker)
         return worker
 

@@ -163,7 +163,8 @@ def test_compare_help_states_what_alpha_promises(cli) -> None:
     assert "exchangeable rounds" in text and "different CI jobs" in text
     assert "7 up to 34" in text  # the rounds the corrected level needs
     ab_text = " ".join(cli(["ab", "--help"]).stdout.split())
-    assert "α² per run" in ab_text and "8 up to 128" in ab_text
+    assert "exits 1 with probability ≤ --alpha, however often the gate looked" in ab_text
+    assert "√α to flag, √α to confirm" in ab_text and "128" in ab_text and "Rounds only" in ab_text
 
 
 def test_compare_json_records_the_family(cli, folders: dict[str, Path]) -> None:
@@ -308,14 +309,16 @@ FAKE_WORKER = Path(__file__).resolve().parent / "fake_worker.py"
 def test_ab_paired_command_and_json(cli, tmp_path: Path) -> None:
     cmd = f"{sys.executable} {FAKE_WORKER} ok"
     result = cli(
-        ["ab", "--base-cmd", cmd, "--head-cmd", cmd, "--restarts", "4", "--pairs", "3", "--head-inject", "10%",
+        ["ab", "--base-cmd", cmd, "--head-cmd", cmd, "--restarts", "4", "--pairs", "4", "--head-inject", "10%",
          "-o", str(tmp_path / "ab"), "-f", "json"]
     )  # fmt: skip
     assert result.exit_code == EXIT_REGRESSION, result.output
     data = json.loads(result.stdout)
-    assert data["method"] == "paired" and data["false_alarm_control"]["test"].startswith("one-sided t test")
+    assert data["method"] == "paired" and data["false_alarm_control"]["test"].startswith(
+        "anytime-valid one-sided t test"
+    )
     assert all(c["verdict"] == "regression" and c["confirmed"] for c in data["cases"])
-    assert "restart" in result.stderr and "Paired: 4 restarts" in result.stderr
+    assert "restart" in result.stderr and "Sequential paired gate: " in result.stderr
 
 
 def test_ab_falls_back_when_a_side_cannot_serve(cli, tmp_path: Path) -> None:
@@ -328,13 +331,13 @@ def test_ab_falls_back_when_a_side_cannot_serve(cli, tmp_path: Path) -> None:
 def test_calibrate_inject_json_keys(cli, tmp_path: Path) -> None:
     cmd = f"{sys.executable} {FAKE_WORKER} ok"
     result = cli(
-        ["calibrate", "--cmd", cmd, "--inject", "5%", "10%", "--restarts", "4", "--pairs", "3",
-         "--confirm-restarts", "4", "-o", str(tmp_path / "cal"), "-f", "json"]
+        ["calibrate", "--cmd", cmd, "--inject", "5%", "10%", "--restarts", "4", "--pairs", "4",
+         "--confirm-restarts", "4", "--min-effect", "3%", "-o", str(tmp_path / "cal"), "-f", "json"]
     )  # fmt: skip
     assert result.exit_code == EXIT_OK, result.output
     data = json.loads(result.stdout)
     assert {"honest_min_effect", "false_alarms", "power", "seconds"} <= set(data)
-    assert data["power"] == {"0.05": 1.0, "0.1": 1.0} and data["false_alarms"] == 0
+    assert data["power"] == {"0.05": 1.0, "0.1": 1.0} and data["false_alarms"] == 0  # beyond the 3% min effect
     result = cli(["calibrate", "--inject", "5%", "--method", "rounds", "-o", str(tmp_path / "c2")])
     assert result.exit_code == EXIT_USAGE and "needs the paired mode" in result.stderr
 

@@ -65,7 +65,7 @@ def test_history_piped_keeps_each_series_on_one_line(cli80: Any, tmp_path: Path)
 def _calibrate(cli80: Any, out: Path, *extra: str) -> Any:
     cmd = f"{sys.executable} {FAKE} ok"
     return cli80(
-        ["calibrate", "--cmd", cmd, "--method", "paired", "--restarts", "4", "--pairs", "3",
+        ["calibrate", "--cmd", cmd, "--method", "paired", "--restarts", "4", "--pairs", "4",
          "--confirm-restarts", "0", "-o", str(out), *extra]
     )  # fmt: skip
 
@@ -77,12 +77,14 @@ def test_calibrate_piped_progress_lines_and_one_line_per_case(cli80: Any, tmp_pa
     err, out = result.stderr, result.stdout
     assert not ESCAPES.search(err) and not ESCAPES.search(out)
     progress = [line for line in err.splitlines() if line.startswith("[")]
-    assert [line.split("]")[0] for line in progress] == ["[1/4", "[2/4", "[3/4", "[4/4"]
-    for line in progress:
+    assert [line.split("]")[0] for line in progress] == [f"[{k}/4" for k in range(1, len(progress) + 1)]
+    for line in progress:  # the sequential gate: how many cases are decided, and at most the budget left
         assert re.fullmatch(
-            r"\[\d/4\] first restart done in \d+(\.\d+)? m?s \(\d:\d\d:\d\d elapsed, ETA \d:\d\d:\d\d\)", line
-        )
-    assert progress[-1].endswith("ETA 0:00:00)")
+            r"\[\d/4\] first restart \(\d/2 decided\) done in \d+(\.\d+)? m?s "
+            r"\(\d:\d\d:\d\d elapsed, ETA ≤ \d:\d\d:\d\d\)",
+            line,
+        ), line
+    assert "pilot restart" in err  # the pilot's choice of block length and pairs is said
     assert "Smallest honest --min-effect" in err
     lines = _case_lines(out, ("lstm", "gru"))
     assert all(len(v) == 1 for v in lines.values()), out  # one line per case

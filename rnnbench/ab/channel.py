@@ -18,7 +18,7 @@ import selectors
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -78,7 +78,14 @@ class ProcessChannel:
     """A worker in its own process group (so ending it ends a side command's children too), stdin/stdout
     pipes, stderr to a log file. Replies are read from the raw pipe with a deadline, never blocking forever."""
 
-    def __init__(self, label: str, argv: Sequence[str], log_path: Path, cwd: Path | None = None) -> None:
+    def __init__(
+        self,
+        label: str,
+        argv: Sequence[str],
+        log_path: Path,
+        cwd: Path | None = None,
+        cpus: Collection[int] | None = None,
+    ) -> None:
         self.label = label
         self.argv = list(argv)
         self.log_path = log_path
@@ -92,6 +99,7 @@ class ProcessChannel:
                     stderr=log,
                     cwd=cwd or log_path.parent,
                     start_new_session=True,
+                    preexec_fn=_pin(cpus) if cpus else None,
                 )
             except OSError as exc:
                 raise BenchmarkFailedError(f"{label}: cannot start {self.argv[0]}: {exc.strerror}") from None
@@ -233,3 +241,35 @@ def _group_alive(pgid: int) -> bool:
 
 def process_factory(label: str, argv: Sequence[str], log_path: Path) -> Channel:
     return ProcessChannel(label, argv, log_path)
+
+
+def pinned_factory(cpus: Collection[int]) -> WorkerFactory:
+    """A factory of real workers started on ``cpus`` (their affinity, inherited by everything they start —
+    a side command's children, torch's thread pools). Both sides get the same set: the paired mode's
+    defence against vCPUs that differ in speed for seconds at a time."""
+    chosen = frozenset(cpus)
+
+    def factory(label: str, argv: Sequence[str], log_path: Path) -> Channel:
+        return ProcessChannel(label, argv, log_path, cpus=chosen)
+
+    factory.cpus = chosen  # type: ignore[attr-defined]  # the coordinator sizes side-by-side builds by it
+    return factory
+
+
+def _pin(cpus: Collection[int]) -> Callable[[], None]:
+    """Runs in the child between fork and exec: only async-signal-safe work (one system call)."""
+    chosen = set(cpus)
+
+    def pin() -> None:
+        os.sched_setaffinity(0, chosen)
+
+    return pin
+
+
+def same_cpus(threads: int | None, allowed: Collection[int] | None = None) -> tuple[int, ...]:
+    """The CPUs both sides run on: the last ``threads`` CPUs this process may use (the first ones take most
+    interrupts on many machines); every allowed CPU when ``threads`` is unknown (torch's default: all)."""
+    pool = sorted(allowed if allowed is not None else os.sched_getaffinity(0))
+    if threads is None or threads >= len(pool):
+        return tuple(pool)
+    return tuple(pool[-max(1, threads) :])

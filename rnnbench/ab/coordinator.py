@@ -28,6 +28,7 @@ import csv
 import json
 import math
 import os
+import random
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -44,7 +45,9 @@ from rnnbench.gate.cases import match_threads, status_verdict
 from rnnbench.gate.results import PENDING
 from rnnbench.gate.settings import PairedSettings
 
-MIN_BLOCK_S, MAX_BLOCK_S = 0.05, 0.2
+MIN_BLOCK_S, MAX_BLOCK_S = 0.005, 0.2
+DEFAULT_BLOCK_S = 0.05
+"""The block length of a fixed design, and of the sequential gate when its pilot cannot choose."""
 SETTLE_MAX_S = 0.2
 """The longest the coordinator waits after a block for the worker's threads to stop running (OpenMP threads
 spin after a parallel region) before it starts the other side's block."""
@@ -73,17 +76,47 @@ class PairedCase:
         return protocol.pair_id(self.base_key, self.head_key)
 
 
+@dataclass(frozen=True)
+class RestartPlan:
+    """What one restart measures: which cases (pair id → conditions; ``None``: every case still pending, every
+    condition), how many pairs per case and condition (even: each side opens half of them), and the block
+    lengths, cycled pair by pair (the pilot restart tries several; the restarts that count use one)."""
+
+    cases: Mapping[str, Sequence[float]] | None = None
+    pairs: Mapping[str, int] | int = 4
+    blocks: Sequence[float] = (0.05,)
+    conditions: Sequence[float] | None = None
+    """With ``cases=None``: the conditions to measure (default: the session's)."""
+    default_pairs: int = 4
+    """Pairs of a case ``pairs`` does not name."""
+
+    def pairs_of(self, pid: str) -> int:
+        return self.pairs if isinstance(self.pairs, int) else int(self.pairs.get(pid, self.default_pairs))
+
+
 @dataclass
 class PairedRun:
-    """Everything measured: cases, pair log-ratios and per-side throughputs by (pair id, condition) and
-    restart, and how busy the idle side was."""
+    """Everything one phase measured: cases, pair log-ratios and per-side throughputs by (pair id, condition)
+    and restart, what the pairs cost, and how busy the idle side was."""
 
+    phase: str = "first"
     cases: dict[str, PairedCase] = field(default_factory=dict)
     log_ratios: dict[tuple[str, float], list[list[float]]] = field(default_factory=dict)
-    """(pair id, condition) → one list of pair log-ratios log(head/base throughput) per restart."""
+    """(pair id, condition) → one list of pair log-ratios log(head/base throughput) per restart that measured
+    it."""
     base_tps: dict[tuple[str, float], list[float]] = field(default_factory=dict)
     head_tps: dict[tuple[str, float], list[float]] = field(default_factory=dict)
     """(pair id, condition) → per restart, the median throughput (tokens/s) of that side's blocks."""
+    by_block: dict[tuple[str, float], list[float]] = field(default_factory=dict)
+    """(pair id, block length) → the log-ratios of condition-0 pairs measured at that length (the pilot's
+    evidence for choosing a length)."""
+    pair_seconds: dict[tuple[str, float], list[float]] = field(default_factory=dict)
+    """(pair id, block length) → wall seconds one pair took, blocks and overheads."""
+    restart_costs: list[float] = field(default_factory=list)
+    """Per restart: seconds from its start to its first timed block (spawning, building, warming)."""
+    restart_seconds: list[float] = field(default_factory=list)
+    spawned_first: list[str] = field(default_factory=list)
+    """Per restart: the side spawned, greeted and built first (drawn at random)."""
     idle_cpu: list[float] = field(default_factory=list)
     """Per block: CPU seconds the *idle* worker used during the other's block, over the block's wall time."""
     restarts: int = 0
@@ -91,6 +124,9 @@ class PairedRun:
     fingerprint_keys: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Side label → its fingerprint keys per ``device@threads``."""
     folder: Path | None = None
+
+    def restarts_of(self, pid: str, condition: float = 0.0) -> list[list[float]]:
+        return self.log_ratios.get((pid, condition), [])
 
 
 # ---- the coordinator --------------------------------------------------------------------------------------
@@ -103,6 +139,7 @@ PAIR_COLUMNS = (
     "condition",
     "pair",
     "first",
+    "block_s",
     "base_s",
     "base_iters",
     "head_s",
@@ -110,6 +147,67 @@ PAIR_COLUMNS = (
     "log_ratio",
     "idle_cpu",
 )
+RESTART_COLUMNS = ("phase", "restart", "spawned_first", "cases", "setup_s", "seconds")
+
+
+class PairedSession:
+    """Both sides' commands, where their data go and how restarts are drawn: :meth:`restart` runs one fresh
+    pair of workers through a :class:`RestartPlan`. Randomised, from ``seed``, per phase and restart: which
+    side is spawned and built first, the order of the cases, and which side opens each pair (half each)."""
+
+    def __init__(
+        self,
+        base: PairedSide,
+        head: PairedSide,
+        output: Path,
+        settings: PairedSettings,
+        conditions: Sequence[float] = (0.0,),
+        *,
+        factory: WorkerFactory = process_factory,
+        clock: Callable[[], float] = time.perf_counter,
+        seed: int = 0,
+    ) -> None:
+        self.base, self.head = base, head
+        self.output = output
+        self.settings = settings
+        self.conditions = tuple(conditions)
+        self.factory = factory
+        self.clock = clock
+        self.seed = seed
+        self.greeted = False
+
+    def new_run(self, phase: str) -> PairedRun:
+        """An empty phase with its own ``pairs.csv`` (refused if one is there: a new --output per run)."""
+        folder = self.output / phase
+        folder.mkdir(parents=True, exist_ok=True)
+        pairs_path = folder / "pairs.csv"
+        if pairs_path.exists():
+            raise ConfigError(f"{pairs_path} exists already; pass a new --output folder for this comparison.")
+        with pairs_path.open("w", newline="") as fh:
+            csv.writer(fh).writerow(PAIR_COLUMNS)
+        with (folder / "restarts.csv").open("w", newline="") as fh:
+            csv.writer(fh).writerow(RESTART_COLUMNS)
+        return PairedRun(phase=phase, folder=folder)
+
+    def restart(self, run: PairedRun, plan: RestartPlan) -> None:
+        """One restart of ``run``'s phase (fresh workers, build, then ``plan``'s pairs); appends its pairs to
+        ``pairs.csv`` case by case. Raises :class:`ProtocolUnavailable` at the very first hello of the
+        session (fall back) and :class:`WorkerFailed` when a worker dies, hangs or breaks the protocol."""
+        assert run.folder is not None
+        r = run.restarts
+        rng = random.Random(f"{self.seed}:{run.phase}:{r}")
+        t0 = self.clock()
+        spawned_first = _one_restart(self, run, plan, r, rng, t0)
+        seconds = self.clock() - t0
+        run.restart_seconds.append(seconds)
+        run.spawned_first.append(spawned_first)
+        run.restarts = r + 1
+        run.seconds += seconds
+        cases = len(plan.cases) if plan.cases is not None else len(run.cases)
+        _append(
+            run.folder / "restarts.csv",
+            [[run.phase, r, spawned_first, cases, run.restart_costs[-1] if run.restart_costs else "", seconds]],
+        )
 
 
 def run_paired(
@@ -125,47 +223,18 @@ def run_paired(
     factory: WorkerFactory = process_factory,
     progress: OnProgress | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    seed: int = 0,
 ) -> PairedRun:
-    """Measure every case of the grid (or ``only``: pair id → the conditions to measure) over
-    ``restarts`` fresh worker pairs, ``settings.pairs`` pairs per case and condition in each.
-
-    ``conditions`` are slowdowns injected into the *head* side's blocks (0 = none): ``calibrate --inject``
-    measures several in the same restarts, interleaved pair by pair so that they share the machine's phases.
-    Pair k of condition c runs base first when k + c is even, so each condition's pairs are balanced between
-    A B and B A (drift inside a pair and the cost of switching processes cancel).
-
-    Raises :class:`ProtocolUnavailable` when a side cannot serve at the first hello (fall back), and
-    :class:`WorkerFailed` when a worker dies, hangs or breaks the protocol later.
-    """
+    """A fixed design: ``restarts`` restarts (default ``settings.max_restarts``) of ``settings.pairs`` pairs
+    per case and condition at ``settings.block_s`` (50 ms when automatic) — or only the cases and conditions
+    of ``only``. The sequential gate (:mod:`rnnbench.ab.sequential`) drives :class:`PairedSession` itself."""
     emit = progress or ignore
-    folder = output / phase
-    folder.mkdir(parents=True, exist_ok=True)
-    pairs_path = folder / "pairs.csv"
-    if pairs_path.exists():
-        raise ConfigError(f"{pairs_path} exists already; pass a new --output folder for this comparison.")
-    with pairs_path.open("w", newline="") as fh:
-        csv.writer(fh).writerow(PAIR_COLUMNS)
-    run = PairedRun(folder=folder)
-    n_restarts = settings.restarts if restarts is None else restarts
-    start = clock()
+    session = PairedSession(base, head, output, settings, conditions, factory=factory, clock=clock, seed=seed)
+    run = session.new_run(phase)
+    plan = RestartPlan(only, settings.pairs or 4, (settings.block_s or DEFAULT_BLOCK_S,))
+    n_restarts = settings.max_restarts if restarts is None else restarts
     for r in range(n_restarts):
-        t0 = clock()
-        _one_restart(
-            r,
-            base,
-            head,
-            folder,
-            settings,
-            conditions,
-            phase,
-            only,
-            factory,
-            run,
-            pairs_path,
-            clock,
-            first=(r == 0 and phase == "first"),
-        )
-        run.restarts = r + 1
+        session.restart(run, plan)
         emit(
             ProgressEvent(
                 "done",
@@ -173,10 +242,9 @@ def run_paired(
                 done=r + 1,
                 total=n_restarts,
                 status="ok",
-                values={"seconds": clock() - t0, "phase": phase},
+                values={"seconds": run.restart_seconds[-1], "phase": phase},
             )
         )
-    run.seconds = clock() - start
     return run
 
 
@@ -200,42 +268,47 @@ def _hello(chan: Channel, settings: PairedSettings, first: bool) -> None:
 
 
 def _one_restart(
-    r: int,
-    base: PairedSide,
-    head: PairedSide,
-    folder: Path,
-    settings: PairedSettings,
-    conditions: Sequence[float],
-    phase: str,
-    only: Mapping[str, Sequence[float]] | None,
-    factory: WorkerFactory,
-    run: PairedRun,
-    pairs_path: Path,
-    clock: Callable[[], float],
-    first: bool,
-) -> None:
+    session: PairedSession, run: PairedRun, plan: RestartPlan, r: int, rng: random.Random, t0: float
+) -> str:
+    """Spawn, greet and build both workers (the side first drawn at random), then measure the plan's cases
+    in a random order; returns the label of the side spawned first."""
+    base, head, settings = session.base, session.head, session.settings
+    assert run.folder is not None
     chans: list[Channel] = []
+    base_first = rng.random() < 0.5
     try:
-        for side in (base, head):
-            chans.append(factory(side.label, side.argv, folder / "logs" / f"{side.label}-r{r}.log"))
-        a, b = chans
-        _hello(a, settings, first)
-        _hello(b, settings, first)
+        sides = (base, head) if base_first else (head, base)
+        made = {}
+        for side in sides:
+            made[side.label] = session.factory(
+                side.label, side.argv, run.folder / "logs" / f"{side.label}-r{r}.log"
+            )
+            chans.append(made[side.label])
+        a, b = made[base.label], made[head.label]
+        first = not session.greeted
+        for chan in chans:
+            _hello(chan, settings, first)
+        session.greeted = True
         keys_a = keys_b = None
-        if only is not None:  # confirmation: build only the flagged cases (pair id = "<base key>|<head key>")
-            keys_a = sorted({protocol.split_pair_id(p)[0] for p in only})
-            keys_b = sorted({protocol.split_pair_id(p)[1] for p in only})
+        if plan.cases is not None:  # confirmation: build only those cases (pair id = "<base key>|<head key>")
+            keys_a = sorted({protocol.split_pair_id(p)[0] for p in plan.cases})
+            keys_b = sorted({protocol.split_pair_id(p)[1] for p in plan.cases})
         # Both sides build and warm at once when their threads fit the cores side by side (nothing is timed
         # yet; one core each with --threads 1). Otherwise one after the other: two OpenMP pools spinning on
         # too few cores made the quick grid's build 10× slower at --threads 2 on 2 cores.
-        together = builds_fit_side_by_side(base.grid_args, head.grid_args)
-        a.send(protocol.build(base.grid_args, keys_a))
-        if not together:
-            built_a = _check(a, a.receive("build", settings.build_timeout_s), "build")
-        b.send(protocol.build(head.grid_args, keys_b))
+        together = builds_fit_side_by_side(base.grid_args, head.grid_args, cores=session_cores(session))
+        order = [(a, base, keys_a), (b, head, keys_b)]
+        if not base_first:
+            order.reverse()
+        built: dict[str, dict[str, Any]] = {}
+        for chan, side, keys in order:
+            chan.send(protocol.build(side.grid_args, keys))
+            if not together:
+                built[side.label] = _check(chan, chan.receive("build", settings.build_timeout_s), "build")
         if together:
-            built_a = _check(a, a.receive("build", settings.build_timeout_s), "build")
-        built_b = _check(b, b.receive("build", settings.build_timeout_s), "build")
+            for chan, side, _ in order:
+                built[side.label] = _check(chan, chan.receive("build", settings.build_timeout_s), "build")
+        built_a, built_b = built[base.label], built[head.label]
         run.fingerprint_keys.setdefault(base.label, built_a.get("fingerprint_keys") or {})
         run.fingerprint_keys.setdefault(head.label, built_b.get("fingerprint_keys") or {})
         cases, iter_s = _match(built_a["cases"], built_b["cases"])
@@ -245,17 +318,33 @@ def _one_restart(
                 run.cases[pid] = case
             elif known.verdict == PENDING and case.verdict != PENDING:
                 known.verdict, known.reason = case.verdict, case.reason
-        for pid, case in run.cases.items():
-            if case.verdict != PENDING or (only is not None and pid not in only):
-                continue
+        run.restart_costs.append(session.clock() - t0)
+        todo = [
+            pid
+            for pid, case in run.cases.items()
+            if case.verdict == PENDING and (plan.cases is None or pid in plan.cases)
+        ]
+        rng.shuffle(todo)
+        for pid in todo:
+            case = run.cases[pid]
             if pid not in cases:
                 case.verdict, case.reason = "error", f"not built in restart {r}"
                 continue
-            conds = list(only[pid]) if only is not None else list(conditions)
-            _measure_case(r, case, conds, a, b, iter_s[pid], settings, phase, run, pairs_path, clock)
+            if plan.cases is not None:
+                conds = list(plan.cases[pid])
+            else:
+                conds = list(plan.conditions if plan.conditions is not None else session.conditions)
+            _measure_case(session, run, plan, r, case, conds, a, b, iter_s[pid], rng)
     finally:
         for chan in chans:
             chan.close()
+    return base.label if base_first else head.label
+
+
+def session_cores(session: PairedSession) -> int | None:
+    """The cores the workers may use: their pinned set when the factory pins them, else every core."""
+    cpus = getattr(session.factory, "cpus", None)
+    return len(cpus) if cpus else None
 
 
 def builds_fit_side_by_side(args_a: Sequence[str], args_b: Sequence[str], cores: int | None = None) -> bool:
@@ -331,35 +420,52 @@ def _iters(per_iter_s: float, block_s: float) -> int:
     return max(1, round(block_s / per_iter_s))
 
 
+def _openers(pairs: int, rng: random.Random) -> list[bool]:
+    """Which pairs base opens: half of them (one more for an odd count, drawn), in a random order — each side
+    opens as many pairs as the other, so drift within a pair and the cost of switching cancel."""
+    firsts = [True] * (pairs // 2) + [False] * (pairs // 2)
+    if pairs % 2:
+        firsts.append(rng.random() < 0.5)
+    rng.shuffle(firsts)
+    return firsts
+
+
 def _measure_case(
+    session: PairedSession,
+    run: PairedRun,
+    plan: RestartPlan,
     r: int,
     case: PairedCase,
     conditions: Sequence[float],
     a: Channel,
     b: Channel,
     iter_s: tuple[float, float],
-    settings: PairedSettings,
-    phase: str,
-    run: PairedRun,
-    pairs_path: Path,
-    clock: Callable[[], float],
+    rng: random.Random,
 ) -> None:
-    """``settings.pairs`` pairs per condition, conditions interleaved pair by pair; the block size follows
-    the slower side's latest per-iteration time so a block lasts about ``settings.block_s``."""
-    block_s = min(max(settings.block_s, MIN_BLOCK_S), MAX_BLOCK_S)
-    n = _iters(max(iter_s), block_s)
+    """The plan's pairs per condition, conditions interleaved pair by pair; block lengths cycle through the
+    plan's; each block's iterations follow the slower side's latest per-iteration time so that it lasts
+    about its length. ``inject`` for condition c asks the head worker to stretch its time by c/(1 − c): a
+    throughput drop of exactly c."""
+    settings, clock = session.settings, session.clock
+    pairs = plan.pairs_of(case.pair_id)
+    blocks = [min(max(bl, MIN_BLOCK_S), MAX_BLOCK_S) for bl in plan.blocks] or [DEFAULT_BLOCK_S]
+    per_iter = max(iter_s)
     rows: list[list[Any]] = []
     ratios: dict[float, list[float]] = {c: [] for c in conditions}
     tps_a: dict[float, list[float]] = {c: [] for c in conditions}
     tps_b: dict[float, list[float]] = {c: [] for c in conditions}
-    for k in range(settings.pairs):
-        for ci, cond in enumerate(conditions):
-            base_first = (k + ci) % 2 == 0
-            order = [(a, case.base_key, 0.0), (b, case.head_key, cond)]
+    openers = {c: _openers(pairs, rng) for c in conditions}
+    for k in range(pairs):
+        block_s = blocks[k % len(blocks)]
+        for cond in conditions:
+            n = _iters(per_iter, block_s)
+            base_first = openers[cond][k]
+            order = [(a, case.base_key, 0.0), (b, case.head_key, stretch_for(cond))]
             if not base_first:
                 order.reverse()
             seconds: dict[str, float] = {}
             idle: list[float] = []
+            p0 = clock()
             for (chan, side_key, inject), (other, _, _) in zip(order, order[::-1], strict=True):
                 cpu0 = other.cpu_seconds()
                 w0 = clock()
@@ -369,7 +475,7 @@ def _measure_case(
                 if not reply.get("ok"):
                     case.verdict = "error"
                     case.reason = f"{chan.label}: {reply.get('error', 'block failed')}"[:500]
-                    _append(pairs_path, rows)
+                    _append_pairs(run, rows)
                     return
                 seconds[chan.label] = float(reply["seconds"]) / max(int(reply.get("iters", n)), 1)
                 if wall > 0 and math.isfinite(cpu0) and math.isfinite(cpu1):
@@ -380,11 +486,14 @@ def _measure_case(
             ratios[cond].append(d)
             tps_a[cond].append(case.tokens_per_iter / ta if ta > 0 else math.nan)
             tps_b[cond].append(case.tokens_per_iter / tb if tb > 0 else math.nan)
+            if cond == conditions[0]:
+                run.by_block.setdefault((case.pair_id, block_s), []).append(d)
+                run.pair_seconds.setdefault((case.pair_id, block_s), []).append(clock() - p0)
             idle_frac = max(idle) if idle else math.nan
             run.idle_cpu.extend(idle)
             rows.append(
                 [
-                    phase,
+                    run.phase,
                     r,
                     case.case_id,
                     case.base_key,
@@ -392,6 +501,7 @@ def _measure_case(
                     cond,
                     k,
                     "base" if base_first else "head",
+                    block_s,
                     ta * n,
                     n,
                     tb * n,
@@ -400,13 +510,25 @@ def _measure_case(
                     idle_frac,
                 ]
             )
-            n = _iters(max(ta, tb), block_s)
-    _append(pairs_path, rows)
+            per_iter = max(ta, tb, per_iter * 0.5)
+    _append_pairs(run, rows)
     for cond in conditions:
         key = (case.pair_id, cond)
         run.log_ratios.setdefault(key, []).append(ratios[cond])
         run.base_tps.setdefault(key, []).append(statistics.median(tps_a[cond]) if tps_a[cond] else math.nan)
         run.head_tps.setdefault(key, []).append(statistics.median(tps_b[cond]) if tps_b[cond] else math.nan)
+
+
+def stretch_for(drop: float) -> float:
+    """The time stretch the worker protocol takes (``inject``: time × (1 + inject)) for a throughput drop of
+    ``drop``: 1/(1 − drop) − 1. A 5% drop is a ×1.0526 stretch, not ×1.05 — min effects and ratios are in
+    throughput."""
+    return drop / (1 - drop) if drop > 0 else 0.0
+
+
+def _append_pairs(run: PairedRun, rows: list[list[Any]]) -> None:
+    if run.folder is not None:
+        _append(run.folder / "pairs.csv", rows)
 
 
 def _append(path: Path, rows: list[list[Any]]) -> None:

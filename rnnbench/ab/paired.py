@@ -1,40 +1,38 @@
 """A paired measurement (``ab.coordinator.PairedRun``) as the gate's :class:`~rnnbench.gate.results.Comparison`.
 
 Each case keeps the verdict its statuses gave it, or is checked for fingerprints and then decided with the
-others (``gate.verdict.settle`` on :class:`~rnnbench.gate.evidence.RestartEvidence`: Holm over the cases, the
-gate's one verdict rule with restarts as the replication unit).
+others: either now (``gate.verdict.settle`` on :class:`~rnnbench.gate.evidence.RestartEvidence`: Holm over the
+cases, the gate's one verdict rule with restarts as the replication unit) or by the sequential gate, which
+passes the decision each case stopped with (:mod:`rnnbench.ab.sequential`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from rnnbench.ab.coordinator import PairedCase, PairedRun
 from rnnbench.core.protocol import fingerprint_slot
-from rnnbench.gate.cases import CASE_FIELDS, case_key, case_name
+from rnnbench.gate.cases import CASE_FIELDS, case_key, case_name, unique_names
 from rnnbench.gate.evidence import MIN_RESTARTS, RestartEvidence
 from rnnbench.gate.fingerprint import key_differences, key_sets
 from rnnbench.gate.results import PENDING, CaseComparison, Comparison
 from rnnbench.gate.settings import GateSettings
-from rnnbench.gate.verdict import settle
+from rnnbench.gate.verdict import Decision, settle, with_decision
 
 
-def paired_comparison(
+def case_rows(
     run: PairedRun,
     settings: GateSettings,
     condition: float = 0.0,
     only: Collection[str] | None = None,
     base_label: str = "base",
     head_label: str = "head",
-) -> Comparison:
-    """Every case of a paired measurement as a comparison, the comparable ones decided together.
-    ``condition`` picks the injected slowdown whose pairs are judged (0: none); ``only`` restricts the cases
-    (and the family) to those pair ids — confirmation judges just the flagged ones. ``base_values``/
-    ``head_values`` hold each side's per-restart median throughput (for display; the verdict rests on the
-    pairs)."""
-    cases: list[CaseComparison] = []
-    evidence: list[RestartEvidence] = []
+) -> list[tuple[str, CaseComparison]]:
+    """(pair id, case) for every case of the run (or of ``only``): ``pending`` when it can be decided, else
+    the verdict its statuses, a missing measurement or a fingerprint difference give it. ``base_values``/
+    ``head_values`` hold each side's per-restart median throughput (for display; verdicts rest on pairs)."""
+    rows = []
     for pid, pc in run.cases.items():
         if only is not None and pid not in only:
             continue
@@ -47,29 +45,54 @@ def paired_comparison(
             diffs = fingerprint_diffs(pc, run, settings.allow_diff, base_label, head_label)
             if diffs:
                 verdict, reason = "not_comparable", "fingerprint differs: " + "; ".join(diffs)
-        cases.append(
-            CaseComparison(
-                name=case_name(pc.labels, threads),
-                case_id=pc.case_id,
-                labels={k: pc.labels.get(k) for k in CASE_FIELDS},
-                base_threads=pc.base_threads,
-                head_threads=pc.head_threads,
-                base_values=tuple(v for v in run.base_tps.get(key, []) if math.isfinite(v)),
-                head_values=tuple(v for v in run.head_tps.get(key, []) if math.isfinite(v)),
-                verdict=verdict,
-                reason=reason,
+        rows.append(
+            (
+                pid,
+                CaseComparison(
+                    name=case_name(pc.labels, threads),
+                    case_id=pc.case_id,
+                    labels={k: pc.labels.get(k) for k in CASE_FIELDS},
+                    base_threads=pc.base_threads,
+                    head_threads=pc.head_threads,
+                    base_values=tuple(v for v in run.base_tps.get(key, []) if math.isfinite(v)),
+                    head_values=tuple(v for v in run.head_tps.get(key, []) if math.isfinite(v)),
+                    verdict=verdict,
+                    reason=reason,
+                ),
             )
         )
-        if verdict == PENDING:
-            evidence.append(RestartEvidence.of(run.log_ratios[key]))
-    decided, family = settle(cases, evidence, settings)
+    return rows
+
+
+def paired_comparison(
+    run: PairedRun,
+    settings: GateSettings,
+    condition: float = 0.0,
+    only: Collection[str] | None = None,
+    base_label: str = "base",
+    head_label: str = "head",
+    decisions: Mapping[str, Decision] | None = None,
+) -> Comparison:
+    """Every case of a paired measurement as a comparison. ``condition`` picks the injected slowdown whose
+    pairs are judged (0: none); ``only`` restricts the cases (and the family) to those pair ids. Pending
+    cases take ``decisions[pid]`` when given (the sequential gate decided them as it went), else they are
+    decided together now."""
+    rows = case_rows(run, settings, condition, only, base_label, head_label)
+    pending = [(pid, c) for pid, c in rows if c.verdict == PENDING]
+    family = len(pending)
+    if decisions is not None:
+        by_pid = {pid: with_decision(c, decisions[pid]) for pid, c in pending if pid in decisions}
+        cases = unique_names([by_pid.get(pid, c) for pid, c in rows])
+    else:
+        evidence = [RestartEvidence.of(run.log_ratios[(pid, condition)]) for pid, _ in pending]
+        cases, family = settle([c for _, c in rows], evidence, settings)
     notes = []
     if family > 0 and run.restarts < MIN_RESTARTS:
         notes.append(
             f"{run.restarts} restarts: a paired verdict needs ≥ {MIN_RESTARTS}; every case is inconclusive."
         )
     return Comparison(
-        cases=decided,
+        cases=cases,
         settings=settings,
         base_sources=[str(run.folder)] if run.folder else [],
         head_sources=[str(run.folder)] if run.folder else [],

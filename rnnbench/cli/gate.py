@@ -37,7 +37,9 @@ from rnnbench.cli.gate_options import (
     AllowDiffOption,
     AlphaOption,
     BlockOption,
+    BudgetOption,
     ConfirmRestartsOption,
+    CpusOption,
     ExportOption,
     FormatOption,
     GateExportOption,
@@ -132,7 +134,10 @@ class GateProgress(BarView):
                     self.bar.update(self.task, eta="0:00:00")
                 self.task = self.bar.add_task(event.label or phase, total=event.total, eta="?")
         elapsed = now - self.phase_started
-        eta = eta_text(elapsed, event.done, event.total - event.done)
+        if "eta_s" in event.values:  # the sequential gate: it stops when decided, at the latest with its budget
+            eta = f"≤ {fmt_clock(float(event.values['eta_s']))}"
+        else:
+            eta = eta_text(elapsed, event.done, event.total - event.done)
         if self.bar is not None:
             self.bar.update(self.task, completed=event.done, total=event.total, eta=eta)
         else:
@@ -308,37 +313,41 @@ def ab_command(
         str | None, typer.Option("--head-args", help="Extra 'run' arguments for head only, e.g. '--threads 1'.")
     ] = None,
     rounds: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--rounds",
-            help="Fresh-process rounds per side; even is best. α is shared among the grid's cases, so at "
-            "α = 0.01 a regression needs ≥ 5 for 1–2 cases, 6 up to 9, 7 up to 34, 8 up to 128.",
+            help=f"Rounds only (--method rounds, or auto's fallback): fresh-process rounds per side, default "
+            f"{DEFAULT_ROUNDS}; even is best. α is shared among the grid's cases, so at α = 0.01 a regression "
+            "needs ≥ 5 for 1–2 cases, 6 up to 9, 7 up to 34, 8 up to 128.",
         ),
-    ] = DEFAULT_ROUNDS,
+    ] = None,
     confirm_rounds: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--confirm-rounds",
-            help="Fresh rounds per side that must confirm a regression (0: trust the first); raised when the "
-            "regressions are too many for α over them.",
+            help=f"Rounds only: fresh rounds per side that must confirm a regression, default "
+            f"{DEFAULT_CONFIRM_ROUNDS} (0: trust the first); raised when the regressions are too many for α "
+            "over them.",
         ),
-    ] = DEFAULT_CONFIRM_ROUNDS,
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="Folder for all rounds (default `results/ab-<id>`)."),
     ] = None,
     method: MethodOption = "auto",
-    restarts: RestartsOption = PairedSettings.restarts,
-    pairs: PairsOption = PairedSettings.pairs,
-    block: BlockOption = PairedSettings.block_s,
+    budget: BudgetOption = "10m",
+    restarts: RestartsOption = PairedSettings.max_restarts,
+    pairs: PairsOption = "auto",
+    block: BlockOption = "auto",
     confirm_restarts: ConfirmRestartsOption = PairedSettings.confirm_restarts,
+    cpus: CpusOption = "auto",
     worker_timeout: WorkerTimeoutOption = PairedSettings.timeout_s,
     head_inject: Annotated[
         str | None,
         typer.Option(
             "--head-inject",
-            help="Paired: make head slower by this fraction (busy work inside each timed iteration) — a known "
-            "regression, to check the gate end to end.",
+            help="Paired: make head's throughput lower by this fraction (busy work inside each timed block, "
+            "time × 1/(1 − f)) — a known regression, to check the gate end to end.",
         ),
     ] = None,
     min_effect: MinEffectOption = MIN_EFFECT,
@@ -355,19 +364,20 @@ def ab_command(
     """Measure base and head in this job, then gate; a regression counts only if fresh measurements confirm
     it.
 
-    **Paired (default):** each side runs a persistent worker (`<python> -m rnnbench.measure.worker --serve`,
-    or `<cmd> worker --serve`); both build and warm the grid, then short timed blocks alternate A B B A …,
-    one side at a time, and each pair of adjacent blocks gives one log-ratio — taken inside one phase of a
-    noisy machine. The workers are restarted --restarts times; the interval and the one-sided t test are over
-    restarts. Regressions are re-measured, only those cases, on --confirm-restarts fresh restarts. A side whose
-    rnnbench cannot serve the protocol makes `--method auto` fall back to process rounds for both sides (said
-    in a note).
+    **Paired (default), sequential:** each side runs a persistent worker (`<python> -m rnnbench.measure.worker
+    --serve`, or `<cmd> worker --serve`), both pinned to the same CPUs (--cpus); short timed blocks
+    alternate A B / B A, and each pair of adjacent blocks gives one log-ratio — taken inside one phase of a
+    noisy machine. A pilot restart picks the block length and pairs per restart from the noise it sees; then
+    fresh worker pairs (restarts) are measured until every case is decided — its anytime-valid interval
+    inside ±--min-effect (no change) or a slowdown/speed-up beyond it — or --budget ends. Decided cases stop;
+    the time goes to the undecided. Flagged cases are re-measured, only those, on fresh restarts. Which side
+    starts and builds first, which block opens each pair and the case order are drawn at random. A side whose
+    rnnbench cannot serve the protocol makes `--method auto` fall back to process rounds for both sides.
 
     **Rounds:** each round is a fresh `<python> -m rnnbench run <grid> --rounds 1 …` in ABBA order.
 
-    False alarms are controlled per run (--alpha over all cases, Holm-corrected one-sided tests), and the
-    confirmation re-tests the regressions at α over them on independent restarts (rounds): unchanged code
-    exits 1 with probability ≤ α² per run.
+    False alarms are controlled per run: unchanged code exits 1 with probability ≤ --alpha, however often the
+    gate looked (paired: √α to flag, √α to confirm, each Holm-corrected; rounds: α for each stage).
 
     Arguments after the options (best after `--`) go to `rnnbench run` (or the workers' build) on both sides,
     e.g. `rnnbench ab --base-python base/.venv/bin/python --head-python head/.venv/bin/python -- --preset
@@ -388,7 +398,7 @@ def ab_command(
 
     settings = gate_settings(min_effect, alpha, level, n_boot, seed, allow_diff, strict)
     fmt, exports = outputs(fmt, export)
-    method, paired = measuring(method, restarts, pairs, block, confirm_restarts, worker_timeout)
+    method, paired = measuring(method, restarts, pairs, block, confirm_restarts, worker_timeout, budget, cpus)
     inject = parse_fraction("--head-inject", head_inject) if head_inject else 0.0
     base_side = _side("base", base_python, base_cmd, base_args, "--base-")
     head_side = _side("head", head_python, head_cmd, head_args, "--head-")
@@ -439,24 +449,32 @@ def calibrate_command(
         str | None, typer.Option("--cmd", help="Command that starts rnnbench (instead of --python).")
     ] = None,
     rounds: Annotated[
-        int, typer.Option("--rounds", help="Fresh-process rounds per side (use the same as for ab).")
-    ] = DEFAULT_ROUNDS,
+        int | None,
+        typer.Option(
+            "--rounds",
+            help=f"Rounds only (--method rounds, or auto's fallback): fresh-process rounds per side, default "
+            f"{DEFAULT_ROUNDS} (use the same as for ab).",
+        ),
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="Folder for all rounds (default `results/calibrate-<id>`)."),
     ] = None,
     method: MethodOption = "auto",
-    restarts: RestartsOption = PairedSettings.restarts,
-    pairs: PairsOption = PairedSettings.pairs,
-    block: BlockOption = PairedSettings.block_s,
+    budget: BudgetOption = "10m",
+    restarts: RestartsOption = PairedSettings.max_restarts,
+    pairs: PairsOption = "auto",
+    block: BlockOption = "auto",
     confirm_restarts: ConfirmRestartsOption = PairedSettings.confirm_restarts,
+    cpus: CpusOption = "auto",
     worker_timeout: WorkerTimeoutOption = PairedSettings.timeout_s,
     inject: Annotated[
         list[str] | None,
         typer.Option(
             "--inject",
-            help="Paired: also measure side b slowed by these fractions (e.g. 2% 5% 10%) in the same "
-            "restarts; report the fraction of cases each is detected and confirmed in (power).",
+            help="Paired: also measure side b with its throughput lowered by these fractions (e.g. 2% 5% 10%) "
+            "in the same restarts; report the fraction of cases ab's own rule (min effect included) ends with "
+            "a confirmed regression (power).",
         ),
     ] = None,
     min_effect: MinEffectOption = MIN_EFFECT,
@@ -489,7 +507,7 @@ def calibrate_command(
 
     settings = gate_settings(min_effect, alpha, level, n_boot, seed)
     fmt, exports = outputs(fmt, export)
-    method, paired = measuring(method, restarts, pairs, block, confirm_restarts, worker_timeout)
+    method, paired = measuring(method, restarts, pairs, block, confirm_restarts, worker_timeout, budget, cpus)
     injected = [parse_fraction("--inject", v) for v in split_values(inject)]
     if injected and method == "rounds":
         raise ConfigError("--inject needs the paired mode; drop --method rounds.")

@@ -8,6 +8,7 @@ NumPy-free and torch-free: every ``rnnbench`` start (``--help`` and completion i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -157,18 +158,53 @@ MethodOption = Annotated[
         autocompletion=complete_method,
     ),
 ]
-RestartsOption = Annotated[
-    int, typer.Option("--restarts", help="Paired: fresh worker pairs; the interval and test are over them.")
+BudgetOption = Annotated[
+    str,
+    typer.Option(
+        "--budget",
+        help="Paired: wall time for the whole measurement (pilot, first stage, confirmation), e.g. 10m, "
+        "300s, 1h. Decided cases stop early; what is undecided when it ends is inconclusive, with the "
+        "restarts that would decide it.",
+    ),
 ]
-PairsOption = Annotated[int, typer.Option("--pairs", help="Paired: A/B block pairs per case and restart.")]
+RestartsOption = Annotated[
+    int,
+    typer.Option(
+        "--restarts",
+        help="Paired: at most this many restarts (fresh worker pairs) in the first stage; the interval and "
+        "test are over restarts.",
+    ),
+]
+PairsOption = Annotated[
+    str,
+    typer.Option(
+        "--pairs",
+        help="Paired: A/B block pairs per case and restart; auto chooses them from the pilot restart's noise "
+        "and costs (4–64).",
+    ),
+]
 BlockOption = Annotated[
-    float, typer.Option("--block", help="Paired: target seconds per timed block (0.05–0.2).")
+    str,
+    typer.Option(
+        "--block",
+        help="Paired: seconds per timed block (0.005–0.2); auto picks, in the pilot restart, the length with "
+        "the most precision per second among 10, 25, 50 and 100 ms.",
+    ),
 ]
 ConfirmRestartsOption = Annotated[
     int,
     typer.Option(
         "--confirm-restarts",
-        help="Paired: fresh restarts that re-measure only the flagged cases (0: trust the first restarts).",
+        help="Paired: at most this many fresh restarts that re-measure only the flagged cases (0: trust the "
+        "first stage, which then decides at α).",
+    ),
+]
+CpusOption = Annotated[
+    str,
+    typer.Option(
+        "--cpus",
+        help="Paired: CPUs both workers are pinned to (the same set for both sides): auto (as many as "
+        "--threads asks, the last ones), a list such as 0 or 2,3 or 0-3, or none (unpinned).",
     ),
 ]
 WorkerTimeoutOption = Annotated[
@@ -242,10 +278,57 @@ def outputs(fmt: str, export: list[str] | None) -> tuple[str, list[tuple[str, Pa
 
 
 def measuring(
-    method: str, restarts: int, pairs: int, block: float, confirm_restarts: int, worker_timeout: float
+    method: str,
+    restarts: int,
+    pairs: str,
+    block: str,
+    confirm_restarts: int,
+    worker_timeout: float,
+    budget: str = "10m",
+    cpus: str = "auto",
 ) -> tuple[str, PairedSettings]:
-    """``ab``'s and ``calibrate``'s ``--method`` checked and their paired budget as ``PairedSettings``."""
-    return check_method(method), PairedSettings(restarts, pairs, block, confirm_restarts, worker_timeout)
+    """``ab``'s and ``calibrate``'s ``--method`` checked and their paired design and budget as
+    ``PairedSettings``."""
+    return check_method(method), PairedSettings(
+        max_restarts=restarts,
+        pairs=None if pairs.strip().lower() == "auto" else _count("--pairs", pairs),
+        block_s=None if block.strip().lower() == "auto" else _seconds("--block", block),
+        confirm_restarts=confirm_restarts,
+        budget_s=parse_duration("--budget", budget),
+        cpus=cpus,
+        timeout_s=worker_timeout,
+    )
+
+
+def _count(option: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{option} takes auto or a whole number, got '{raw}'.") from None
+
+
+def _seconds(option: str, raw: str) -> float:
+    text = raw.strip().lower()
+    try:
+        return float(text[:-2]) / 1000 if text.endswith("ms") else float(text.rstrip("s"))
+    except ValueError:
+        raise ConfigError(f"{option} takes auto or seconds such as 0.05 (or 50ms), got '{raw}'.") from None
+
+
+def parse_duration(option: str, raw: str) -> float:
+    """``600``, ``600s``, ``10m``, ``1.5h`` → seconds; anything else (or ≤ 0) is a usage error naming the
+    option."""
+    text = raw.strip().lower()
+    scale = {"s": 1.0, "m": 60.0, "h": 3600.0}
+    unit = text[-1:] if text[-1:] in scale else "s"
+    number = text[:-1] if text[-1:] in scale else text
+    try:
+        seconds = float(number) * scale[unit]
+    except ValueError:
+        raise ConfigError(f"{option} takes a duration such as 10m, 300s or 1h, got '{raw}'.") from None
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise ConfigError(f"{option} must be a positive duration such as 10m, got '{raw}'.")
+    return seconds
 
 
 def check_format(fmt: str) -> str:

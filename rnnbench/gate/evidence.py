@@ -7,8 +7,9 @@
   one-sided Mann–Whitney U on the same round values (exact conditional on ties). Decisive verdicts need ≥ 5
   rounds per side (a bootstrap interval over 2–4 values undercovers, and one case's exact test cannot reach
   α = 0.01 below 5); a family of K cases needs 1/C(2n, n) ≤ α/K — 7 rounds for 16 cases at α = 0.01.
-- :class:`RestartEvidence`, paired blocks (``ab``'s default): Yuen's trimmed t over per-restart medians of
-  the pair log-ratios (:mod:`rnnbench.stats.restarts` has the model), at least :data:`MIN_RESTARTS`.
+- :class:`RestartEvidence`, paired blocks (``ab``'s default): the anytime-valid t confidence sequence over
+  per-restart trimmed means of the pair log-ratios (:mod:`rnnbench.stats.restarts` has the model,
+  :mod:`rnnbench.stats.sequential` the sequence), at least :data:`MIN_RESTARTS`.
 """
 
 from __future__ import annotations
@@ -23,13 +24,17 @@ from rnnbench.gate.settings import GateSettings
 from rnnbench.stats.intervals import Interval, bootstrap_ratio_ci
 from rnnbench.stats.power import restarts_needed, rounds_needed
 from rnnbench.stats.ranks import RankTest, mann_whitney_exact, smallest_exact_p
-from rnnbench.stats.restarts import PairedEvidence, paired_evidence
+from rnnbench.stats.restarts import restart_estimates
+from rnnbench.stats.sequential import SequentialEvidence, min_looks
 
 MIN_RESTARTS = 4
-"""Restarts below which no paired verdict is decisive: a t interval over 3 restart estimates (2 degrees of
-freedom, t = 4.3 at 95%) is too wide to say anything, and its normality assumption cannot be checked."""
+"""Restarts below which no paired verdict is decisive: the 95% confidence sequence is infinite below 4
+restarts, and a normality assumption over 3 estimates cannot be checked."""
 
-PAIRED_TEST = "one-sided t test over restarts of the median log-ratio of adjacent A/B blocks"
+PAIRED_TEST = (
+    "anytime-valid one-sided t test (Lai's t confidence sequence) over restarts of the trimmed-mean "
+    "log-ratio of adjacent A/B blocks"
+)
 """The test each paired verdict rests on (the JSON's ``false_alarm_control.test``)."""
 
 
@@ -91,51 +96,53 @@ class RoundEvidence:
 
 @dataclass(frozen=True)
 class RestartEvidence:
-    """One case's paired restarts: Yuen's trimmed t over the per-restart estimates (log head/base)."""
+    """One case's paired restarts, judged by the anytime-valid confidence sequence over its per-restart
+    estimates (:mod:`rnnbench.stats.sequential`): the gate may look after every restart."""
 
-    paired: PairedEvidence
+    sequence: SequentialEvidence
     unit = "restarts"
     per_side = "restarts"
 
     @classmethod
     def of(cls, restarts: Sequence[Sequence[float]]) -> RestartEvidence:
-        """``restarts[r]``: the pair log-ratios (log head/base throughput) of restart r."""
-        return cls(paired_evidence(restarts))
+        """``restarts[r]``: the pair log-ratios (log head/base throughput) of restart r, in order."""
+        pairs = sum(1 for r in restarts for v in r if math.isfinite(v))
+        return cls(SequentialEvidence(restart_estimates(restarts), pairs))
 
     @property
     def n_base(self) -> int:
-        return self.paired.restarts
+        return self.sequence.n
 
     @property
     def n_head(self) -> int:
-        return self.paired.restarts
+        return self.sequence.n
 
     @property
     def slower(self) -> bool:
-        return self.paired.slower
+        return self.sequence.mean < 0
 
     def interval(self, settings: GateSettings) -> Interval:
-        return self.paired.interval(settings.level)
+        return self.sequence.interval(settings.level)
 
     def p_slower(self) -> float:
-        return self.paired.p_slower()
+        return self.sequence.p_slower()
 
     def p_faster(self) -> float:
-        return self.paired.p_faster()
+        return self.sequence.p_faster()
 
     def min_n(self, settings: GateSettings) -> int:
-        return MIN_RESTARTS
+        return max(MIN_RESTARTS, min_looks(1 - settings.level))
 
     def smallest_p(self) -> float:
         return 0.0
 
     def needed(self, settings: GateSettings, family: int) -> int | None:
         return restarts_needed(
-            self.paired,
+            self.sequence.mean,
+            self.sequence.sd,
+            self.sequence.n,
             settings.min_effect,
-            settings.alpha,
-            family=family,
+            settings.alpha / max(family, 1),
             level=settings.level,
             power=settings.power,
-            floor=MIN_RESTARTS,
         )

@@ -134,6 +134,9 @@ class Comparison:
     method: str = "rounds"
     """``rounds``: each fresh process is one observation (``compare``, ``ab --method rounds``); ``paired``:
     adjacent A/B blocks of persistent workers, restarts as the replication unit (``ab``'s default)."""
+    design: dict[str, Any] = field(default_factory=dict)
+    """Paired: what the sequential gate chose and spent — block length, pairs per restart, CPUs, the α of
+    each stage, restarts and seconds per stage (the JSON's ``design``)."""
 
     @property
     def honest_min_effect(self) -> float:
@@ -168,16 +171,20 @@ class Comparison:
         s = self.settings
         family = max(self.family, 1)
         if self.method == "paired":
+            stage = float(self.design.get("alpha_first", s.alpha))
             return {
-                "scope": "per run: P(any regression | unchanged code) ≤ alpha",
+                "scope": "per run: P(any confirmed regression | unchanged code) ≤ alpha = alpha_first × "
+                "alpha_confirm (two independent stages, each Holm-corrected over its cases)",
                 "test": PAIRED_TEST,
                 "correction": CORRECTION,
                 "family_size": self.family,
                 "alpha": s.alpha,
-                "first_step_level": s.alpha / family,
+                "alpha_first": stage,
+                "alpha_confirm": self.design.get("alpha_confirm"),
+                "first_step_level": stage / family,
                 "min_restarts": MIN_RESTARTS,
-                "assumes": "independent restarts with roughly normal per-restart estimates; pairs inside one "
-                "machine phase",
+                "assumes": "independent restarts with roughly normal per-restart estimates (roles and order "
+                "randomised); pairs inside one machine phase",
             }
         return {
             "scope": "per run: P(any regression | unchanged code) ≤ alpha",
@@ -201,6 +208,7 @@ class Comparison:
             "counts": self.counts(),
             "exit_code": self.exit_code,
             "notes": self.notes,
+            **({"design": dict(self.design)} if self.design else {}),
             "cases": [c.as_dict() for c in self.cases],
         }
 

@@ -120,42 +120,82 @@ def check_method(method: str) -> str:
 
 @dataclass(frozen=True)
 class PairedSettings:
-    """The paired mode's budget: how many worker restarts, pairs per case and restart, block length.
+    """The paired mode's design and budget.
 
-    Defaults sized on a noisy 2-core VM (README, "Regression gating"): what decides is the number of restarts
-    (the t test over restart estimates must reach Holm's α/16 for the quick preset's 16 cases: its critical
-    value is 7.1 with 6 restarts, 5.3 with 8, 4.6 with 12 — trimmed —, so more restarts buy far more power
-    than more pairs per restart), while each restart costs a few seconds of start-up. 12 restarts × 4 pairs
-    of ~50 ms blocks per case keep a whole ``ab`` of the quick grid, confirmation included, within minutes."""
+    The sequential gate (default) measures a pilot restart, chooses the block length and the pairs per case
+    and restart from what it saw (unless ``block_s``/``pairs`` fix them), then restarts until every case is
+    decided, ``max_restarts`` restarts have counted, or ``budget_s`` is spent — the confirmation of flagged
+    cases included (``confirm_restarts`` at most; 0: trust the first stage). Both workers run on the same CPUs
+    (``cpus``: ``auto`` picks as many as ``--threads`` asks, ``none`` leaves them unpinned)."""
 
-    restarts: int = 12
-    pairs: int = 4
-    block_s: float = 0.05
-    """Target length of one timed block (clamped to 50–200 ms): long against the ~0.1 ms pipe round trip,
-    short against the machine's phases of seconds."""
-    confirm_restarts: int = 12
+    max_restarts: int = 40
+    pairs: int | None = None
+    """Pairs per case and restart; ``None``: chosen from the pilot (4–64)."""
+    block_s: float | None = None
+    """Target length of one timed block (5–200 ms); ``None``: chosen from the pilot among
+    :data:`BLOCK_CANDIDATES`."""
+    confirm_restarts: int = 40
+    budget_s: float = 600.0
+    """Wall seconds for the whole measurement (pilot, first stage, confirmation)."""
+    cpus: str = "auto"
     timeout_s: float = 120.0
     """How long a worker may take to answer one block (or hello) before it counts as hung."""
     build_timeout_s: float = 900.0
     """How long building and warming the grid may take (torch import, every model, compiled ones)."""
 
     def __post_init__(self) -> None:
-        if self.restarts < 2:
-            raise ConfigError(f"--restarts must be ≥ 2 (the interval is over restarts), got {self.restarts}.")
+        if self.max_restarts < 2:
+            raise ConfigError(
+                f"--restarts must be ≥ 2 (the interval is over restarts), got {self.max_restarts}."
+            )
         if self.confirm_restarts != 0 and self.confirm_restarts < 2:
             raise ConfigError(f"--confirm-restarts must be 0 or ≥ 2, got {self.confirm_restarts}.")
-        if self.pairs < 1:
-            raise ConfigError(f"--pairs must be ≥ 1, got {self.pairs}.")
-        if not 0.05 <= self.block_s <= 0.2:
-            raise ConfigError(f"--block must lie in [0.05, 0.2] seconds, got {self.block_s}.")
+        if self.pairs is not None and not 2 <= self.pairs <= 1000:
+            raise ConfigError(f"--pairs must lie in [2, 1000] (or be auto), got {self.pairs}.")
+        if self.pairs is not None and self.pairs % 2:
+            raise ConfigError(
+                f"--pairs must be even (each side opens half of the pairs, so that switching costs and drift "
+                f"within a pair cancel), got {self.pairs}."
+            )
+        if self.block_s is not None and not 0.005 <= self.block_s <= 0.2:
+            raise ConfigError(f"--block must lie in [0.005, 0.2] seconds (or be auto), got {self.block_s}.")
+        if not self.budget_s > 0:
+            raise ConfigError(f"--budget must be a positive duration such as 10m or 300s, got {self.budget_s}.")
+        parse_cpus(self.cpus)
         if self.timeout_s <= 0 or self.build_timeout_s <= 0:
             raise ConfigError("worker timeouts must be positive.")
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "restarts": self.restarts,
-            "pairs": self.pairs,
-            "block_s": self.block_s,
+            "max_restarts": self.max_restarts,
+            "pairs": self.pairs if self.pairs is not None else "auto",
+            "block_s": self.block_s if self.block_s is not None else "auto",
             "confirm_restarts": self.confirm_restarts,
+            "budget_s": self.budget_s,
+            "cpus": self.cpus,
             "timeout_s": self.timeout_s,
         }
+
+
+BLOCK_CANDIDATES: tuple[float, ...] = (0.01, 0.025, 0.05, 0.1)
+"""Block lengths the pilot restart tries (cycled pair by pair) when ``--block`` is automatic."""
+
+
+def parse_cpus(text: str) -> tuple[int, ...] | str:
+    """``auto``, ``none`` or a list such as ``0`` / ``2,3`` / ``0-3`` (CPUs both workers are pinned to)."""
+    value = text.strip().lower()
+    if value in ("auto", "none"):
+        return value
+    cpus: set[int] = set()
+    try:
+        for part in value.split(","):
+            lo, _, hi = part.partition("-")
+            first, last = int(lo), int(hi or lo)
+            if first < 0 or last < first:
+                raise ValueError
+            cpus.update(range(first, last + 1))
+    except ValueError:
+        raise ConfigError(
+            f"--cpus takes auto, none or CPU numbers such as 0 or 2,3 or 0-3; got {text!r}."
+        ) from None
+    return tuple(sorted(cpus))

@@ -1,11 +1,11 @@
 """The gate's one verdict rule, over whatever evidence a case has.
 
 Two ways of measuring feed it: process rounds (``gate.evidence.RoundEvidence``: a bootstrap ratio interval
-and the exact one-sided Mann–Whitney test over rounds) and paired blocks (``RestartEvidence``: Yuen's trimmed
-t over per-restart estimates). Both implement :class:`Evidence`; :func:`decide_family` Holm-adjusts their
-one-sided p values over the cases of one comparison (separately per direction, so α bounds any false
-regression in the run) and :func:`classify` turns an interval and an adjusted p into a verdict. With m the
-min effect and p the Holm-adjusted one-sided p in the direction of the estimate:
+and the exact one-sided Mann–Whitney test over rounds) and paired blocks (``RestartEvidence``: an
+anytime-valid t confidence sequence over per-restart estimates). Both implement :class:`Evidence`;
+:func:`decide_family` Holm-adjusts their one-sided p values over the cases of one comparison (separately per
+direction, so α bounds any false regression in the run) and :func:`classify` turns an interval and an adjusted
+p into a verdict. With m the min effect and p the Holm-adjusted one-sided p in the direction of the estimate:
 
 * ``regression``   p ≤ α, the ratio's interval lies below 1 and the estimate is below 1 − m
 * ``improvement``  p ≤ α, the interval lies above 1 and the estimate is above 1 + m
@@ -128,8 +128,6 @@ def classify(
     m = settings.min_effect
     lo_bound, hi_bound = 1 - m, 1 + m
     est, lo, hi = ratio.estimate, ratio.low, ratio.high
-    if not all(math.isfinite(v) for v in (est, lo, hi)):
-        return "inconclusive", "no finite ratio"
     n = min(n_base, n_head)
     floor = settings.min_rounds if min_n is None else min_n
     if n < floor:
@@ -139,6 +137,8 @@ def classify(
             f"{n_base}+{n_head} rounds: a verdict needs ≥ {settings.min_rounds} per side (bootstrap interval; "
             f"an exact one-sided test reaching α={settings.alpha:g})"
         )
+    if not all(math.isfinite(v) for v in (est, lo, hi)):
+        return "inconclusive", "no finite ratio"
     significant = math.isfinite(p_value) and p_value <= settings.alpha
     if significant and hi < 1 and est < lo_bound:
         return "regression", f"{_effect_text(est)} (> {m:.1%}), {_p_text(p_value, family)}"

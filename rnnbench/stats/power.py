@@ -5,8 +5,9 @@ Both gates decide an effect beyond ±m only when a one-sided test reaches its le
 holds; their probabilities are computed separately and combined by the Fréchet lower bound
 :func:`both` (P(A and B) ≥ P(A) + P(B) − 1). "No change" needs the whole interval inside ±m, the same bound
 over its two ends. Process rounds model the exact rank test and a median's standard error
-(:func:`rounds_needed`); paired restarts the noncentral t of Yuen's test (:func:`restarts_needed`,
-:func:`detectable_effect`). One search, :func:`first_reaching`, turns either curve into a count.
+(:func:`rounds_needed`); paired restarts the anytime-valid confidence sequence of
+:mod:`rnnbench.stats.sequential` (:func:`sequence_power`, :func:`restarts_needed`, :func:`detectable_effect`).
+One search, :func:`first_reaching`, turns either curve into a count.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 
 from rnnbench.stats.intervals import MIN_BOOTSTRAP_ROUNDS
 from rnnbench.stats.ranks import min_rounds_for_alpha, smallest_exact_p, u_counts
-from rnnbench.stats.restarts import TRIM, PairedEvidence
+from rnnbench.stats.sequential import critical_t
 
 
 def both(p_a: np.ndarray, p_b: np.ndarray) -> np.ndarray:
@@ -193,83 +194,87 @@ def rounds_needed(
     return first_reaching(ns, _decision_power(effect, spread, ns, min_effect, corrected, level), power)
 
 
-# ---- paired restarts: Yuen's trimmed t over restart estimates ---------------------------------------------
-def _t_power(effect: float, sd: float, n: np.ndarray, level_one_sided: float) -> np.ndarray:
-    """P(one-sided Yuen t test at ``level_one_sided`` rejects) for a true log effect ``|effect|`` and
-    restart spread ``sd`` (noncentral t; the trimming's loss of efficiency is ignored, as for normal data)."""
+# ---- paired restarts: the anytime-valid t confidence sequence ----------------------------------------------
+def _critical(ns: np.ndarray, alpha: float) -> np.ndarray:
+    return np.array([critical_t(int(n), alpha) for n in ns], dtype=float)
+
+
+def _normal_cdf(z: np.ndarray) -> np.ndarray:
     from scipy import stats as sps
 
-    g = np.floor(TRIM * n)
-    df = n - 2 * g - 1
-    crit = sps.t.isf(level_one_sided, df)
-    return np.asarray(sps.nct.sf(crit, df, abs(effect) / sd * np.sqrt(n)), dtype=float)
+    return np.asarray(sps.norm.cdf(z), dtype=float)
+
+
+def sequence_power(
+    effect: float, sd: float, ns: np.ndarray, min_effect: float, alpha_case: float, level: float = 0.95
+) -> np.ndarray:
+    """P(the sequential rule has decided a case by restart n), for a true log effect ``effect`` and restart
+    spread ``sd``, judged at look n alone (earlier looks only add: a lower bound).
+
+    Beyond ±m: the estimate beyond m *and* the sequence at ``alpha_case`` (the Holm level the case needs)
+    wholly on the estimate's side of 0 (:func:`both`). Inside: the ``level`` sequence wholly inside ±m — the
+    same bound over its two ends."""
+    m_lo, m_hi = math.log(1 - min_effect), math.log(1 + min_effect)
+    se = sd / np.sqrt(ns)
+    if effect < m_lo or effect > m_hi:
+        beyond = m_lo if effect < 0 else m_hi
+        test = _normal_cdf(abs(effect) / se - _critical(ns, alpha_case))
+        return both(test, _normal_cdf(abs(effect - beyond) / se))
+    crit = _critical(ns, 1 - level)
+    return both(_normal_cdf((effect - m_lo) / se - crit), _normal_cdf((m_hi - effect) / se - crit))
 
 
 def restarts_needed(
-    evidence: PairedEvidence,
+    mean: float,
+    sd: float,
+    restarts: int,
     min_effect: float,
-    alpha: float,
+    alpha_case: float,
     *,
-    family: int = 1,
     level: float = 0.95,
     power: float = 0.8,
-    floor: int = 2,
-    limit: int = 200,
+    limit: int = 400,
 ) -> int | None:
     """Restarts that would decide an inconclusive case with probability ≥ ``power``, if the true effect were
-    the estimate and the restart-to-restart spread what was seen; never fewer than ``floor`` (the gate's
-    minimum) nor than one more than now.
-
-    An effect beyond ±m must pass the t test at α/``family`` *and* have its estimate beyond m (:func:`both`,
-    as for process rounds); an estimate inside ±m needs the whole interval inside. ``None`` when no affordable
-    number does (the effect sits on the boundary)."""
-    from scipy import stats as sps
-
-    sd = evidence.sd
-    start = max(floor, evidence.restarts + 1)
-    if evidence.restarts < 2 or not (math.isfinite(sd) and sd > 0 and math.isfinite(evidence.mean)):
-        return start
-    m_lo, m_hi = math.log(1 - min_effect), math.log(1 + min_effect)
-    effect = evidence.mean
-    ns = np.arange(start, limit + 1)
-    se = sd / np.sqrt(ns)
-    cdf = np.vectorize(NormalDist().cdf)
-    if effect < m_lo or effect > m_hi:
-        beyond = m_lo if effect < 0 else m_hi
-        curve = both(_t_power(effect, sd, ns, alpha / family), cdf(abs(effect - beyond) / se))
-    elif effect in (m_lo, m_hi):
+    the estimate ``mean`` and the restart spread ``sd`` what was seen (never fewer than one more than now).
+    ``None`` when no affordable number does (an effect on the boundary ±m)."""
+    start = max(2, restarts + 1)
+    if restarts < 2 or not (math.isfinite(sd) and sd > 0 and math.isfinite(mean)):
+        return max(start, 4)
+    if mean in (math.log(1 - min_effect), math.log(1 + min_effect)):
         return None
-    else:
-        crit = sps.t.ppf((1 + level) / 2, ns - 2 * np.floor(TRIM * ns) - 1)
-        curve = both(cdf((effect - m_lo) / se - crit), cdf((m_hi - effect) / se - crit))
-    return first_reaching(ns, curve, power)
+    ns = np.arange(start, limit + 1)
+    return first_reaching(ns, sequence_power(mean, sd, ns, min_effect, alpha_case, level), power)
 
 
 def detectable_effect(
     sd: float,
     restarts: int,
-    alpha: float,
-    family: int = 1,
+    min_effect: float,
+    alpha_case: float,
     power: float = 0.9,
     confirm_restarts: int = 0,
+    alpha_confirm: float | None = None,
 ) -> float:
-    """The smallest slowdown (a fraction of throughput) a case with restart-to-restart spread ``sd`` (log
-    scale) is detected with probability ≥ ``power``: the one-sided t test at α/``family`` over ``restarts``
-    restarts rejects, and — with ``confirm_restarts`` — the confirmation's test at α over fresh restarts
-    rejects too (independent, so the powers multiply). NaN without a usable spread."""
+    """The smallest slowdown (a fraction of throughput) that ``ab``'s own rule — min effect included — flags
+    with probability ≥ ``power`` by ``restarts`` restarts of spread ``sd``, and, with ``confirm_restarts``,
+    confirms on fresh ones at ``alpha_confirm`` (independent: the powers multiply). Never below the min
+    effect; NaN without a usable spread or when no slowdown under 100% would do."""
     if restarts < 2 or not (math.isfinite(sd) and sd > 0):
         return math.nan
 
-    def total(effect: float) -> float:
-        p = float(_t_power(effect, sd, np.array([restarts]), alpha / family)[0])
+    def total(drop: float) -> float:
+        effect = math.log(1 - drop)
+        p = float(sequence_power(effect, sd, np.array([restarts]), min_effect, alpha_case)[0])
         if confirm_restarts >= 2:
-            p *= float(_t_power(effect, sd, np.array([confirm_restarts]), alpha)[0])
+            a2 = alpha_confirm if alpha_confirm is not None else alpha_case
+            p *= float(sequence_power(effect, sd, np.array([confirm_restarts]), min_effect, a2)[0])
         return p
 
-    lo, hi = 0.0, 1.0
+    lo, hi = min_effect, 0.999
     if total(hi) < power:
         return math.nan
-    for _ in range(60):
+    for _ in range(50):
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if total(mid) < power else (lo, mid)
-    return 1 - math.exp(-hi)
+    return hi
