@@ -354,8 +354,8 @@ def _broken(tmp_path: Path, edit) -> Path:
             ["summary.csv", "missing column 'median_s'", "Re-run"],
         ),
         (
-            lambda p: pd.read_csv(p).assign(schema_version=3).to_csv(p, index=False),
-            ["summary.csv", "'schema_version'", "[3]", "reads versions 1, 2"],
+            lambda p: pd.read_csv(p).assign(schema_version=4).to_csv(p, index=False),
+            ["summary.csv", "'schema_version'", "[4]", "reads versions 1, 2, 3"],
         ),
         (
             lambda p: (

@@ -147,6 +147,8 @@ def test_torchrun_two_processes_gloo_writes_a_valid_folder(tmp_path: Path) -> No
     summary = pd.read_csv(folder / "summary.csv")
     assert sorted(summary["arch"]) == ["gru", "lstm"] and (summary["mode"] == "ddp-train").all()
     assert (summary["status"] == "ok").all()
+    # the rows say the policy they ran under and the dtype each rank's recurrent stack computed in (issue 21)
+    assert set(summary["math"]) == {"ieee"} and set(summary["compute_dtype"]) == {"float32"}
     meta = json.loads((folder / "metadata.json").read_text())
     assert meta["status"] == "complete" and meta["ddp"]["world_size"] == 2
     assert "ddp-train, 2 processes (gloo)" in proc.stdout

@@ -30,6 +30,7 @@ from rnnbench.core.progress import OnProgress, ProgressEvent
 from rnnbench.core.spec import Case, Settings, SweepSpec
 from rnnbench.core.values import now_iso
 from rnnbench.errors import EXIT_BENCHMARK_FAILED, ConfigError
+from rnnbench.measure.numerics import math_name, set_tf32
 from rnnbench.results.folder import RunFolder, check_run_id
 from rnnbench.stats.intervals import iqr, median_ci
 
@@ -109,6 +110,9 @@ def run_ddp(
         raise ConfigError("--mode ddp-train cannot be mixed with other modes in one run; run them separately.")
     if run_id is not None:
         check_run_id(run_id)
+    # The numeric policy before anything is built or captured, as a single-process run sets it: without this,
+    # float32 DDP ran cuDNN with its TF32 default while the rows and the fingerprint said IEEE.
+    set_tf32(settings.tf32)
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     local_rank = int(os.environ.get("LOCAL_RANK", rank))
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
@@ -160,16 +164,17 @@ def run_ddp(
         for case in cases:
             on_progress(ProgressEvent("start", label=case.label(), subject=case))
             torch.set_num_threads(case.threads)
+            math = math_name(case.dtype, settings.tf32)
             try:
                 record = _measure(case, device, settings, rank, world, dist, prepare, sync_fn)
             except Exception as exc:
                 peer = "peer" in str(exc).lower() or "connection" in str(exc).lower()
                 hint = " (another rank stopped first: see its Error line)" if peer else ""
-                _abort(folder, run_id, case, f"rank {rank}{hint}: {type(exc).__name__}: {exc}"[:500])
+                _abort(folder, run_id, case, f"rank {rank}{hint}: {type(exc).__name__}: {exc}"[:500], math)
             outcomes: list[Any] = [None] * world
             dist.all_gather_object(outcomes, {"rank": rank, "status": "ok", "message": "", **record})
             if rank == 0 and folder is not None:
-                _write(folder, run_id, case, outcomes, backend, world)
+                _write(folder, run_id, case, outcomes, backend, world, math)
             on_progress(ProgressEvent("done", label=case.label(), status="ok", subject=case))
         if folder is not None:
             folder.update_metadata(status="complete", finished_at=now_iso())
@@ -190,7 +195,7 @@ def run_ddp(
             dist.destroy_process_group()
 
 
-def _abort(folder: RunFolder | None, run_id: str, case: Case, message: str) -> NoReturn:
+def _abort(folder: RunFolder | None, run_id: str, case: Case, message: str, math: str) -> NoReturn:
     """A rank that fails leaves at once: its peers may be inside a collective it will never join, so waiting
     for agreement would deadlock. Its exit makes the peers' collectives fail (gloo) or makes torchrun end them
     (NCCL); each prints its own ``Error:`` line and exits with the benchmark-failed code. Rank 0 records an
@@ -200,7 +205,7 @@ def _abort(folder: RunFolder | None, run_id: str, case: Case, message: str) -> N
             row = {f: getattr(case, f) for f in Case.field_names()}
             folder.table("summary").append(
                 [{**row, "run_id": run_id, "case_id": case.case_id, "round": 0, "status": "error",
-                  "message": message, "n_samples": 0, "started_at": now_iso()}]
+                  "message": message, "n_samples": 0, "started_at": now_iso(), "math": math}]
             )  # fmt: skip
             folder.mark("failed")
             folder.release()
@@ -217,6 +222,7 @@ def _measure(case: Case, device: str, settings: Settings, rank: int, world: int,
     from torch.nn.parallel import DistributedDataParallel
 
     from rnnbench.measure.master import MasterWeights
+    from rnnbench.measure.observe import observing_dtype
 
     sync = sync_fn(device) or (lambda: None)
     single_s = float("nan")
@@ -257,7 +263,10 @@ def _measure(case: Case, device: str, settings: Settings, rank: int, world: int,
             forward_loss(ddp_model).backward()
         optimizer.step()
 
-    for _ in range(3):
+    seen: list[str] = []
+    with observing_dtype(prepared.network, seen):  # the dtype that ran, as single-process rows record it
+        step()
+    for _ in range(2):
         step()
     synced = _time_steps(step, steps, sync)
     for _ in range(2):
@@ -275,11 +284,12 @@ def _measure(case: Case, device: str, settings: Settings, rank: int, world: int,
         "tokens": prepared.tokens_per_iter,
         "params": prepared.params,
         "flops": prepared.flops_per_iter,
+        "compute_dtype": seen[0] if seen else None,
     }
 
 
 def _write(folder: RunFolder, run_id: str, case: Case, outcomes: list[dict[str, Any]], backend: str,
-           world: int) -> None:  # fmt: skip
+           world: int, math: str) -> None:  # fmt: skip
     """Rank 0: one ``ddp.csv`` row per rank and one ``summary.csv`` row per case."""
     shape = {f: getattr(case, f) for f in SHAPE_FIELDS}
     failed = [o for o in outcomes if o["status"] != "ok"]
@@ -301,7 +311,7 @@ def _write(folder: RunFolder, run_id: str, case: Case, outcomes: list[dict[str, 
     base = {f: getattr(case, f) for f in Case.field_names()}
     row: dict[str, Any] = {
         **base, "run_id": run_id, "case_id": case.case_id, "round": 0, "started_at": now_iso(),
-        "backend": f"ddp-{backend}",
+        "backend": f"ddp-{backend}", "math": math,
     }  # fmt: skip
     if failed or slowest is None:
         row.update(status="error", message=failed[0]["message"] if failed else "no rank finished", n_samples=0)
@@ -320,6 +330,7 @@ def _write(folder: RunFolder, run_id: str, case: Case, outcomes: list[dict[str, 
             seq_per_s=world * case.batch_size / med, tokens_per_s=tokens / med, tokens_per_iter=tokens,
             flops_per_iter=world * slowest["flops"], gflop_per_s=world * slowest["flops"] / med / 1e9,
             params=slowest["params"],
+            compute_dtype=_dtypes_seen(outcomes),
         )  # fmt: skip
         folder.table("samples").append(
             {"run_id": run_id, "case_id": case.case_id, "round": 0, "arch": case.arch, "impl": case.impl,
@@ -328,3 +339,9 @@ def _write(folder: RunFolder, run_id: str, case: Case, outcomes: list[dict[str, 
             for i, seconds in enumerate(per_step)
         )  # fmt: skip
     folder.table("summary").append([row])
+
+
+def _dtypes_seen(outcomes: list[dict[str, Any]]) -> str | None:
+    """The dtypes the ranks' recurrent stacks computed in (``compute_dtype``), or None where none was seen."""
+    seen = sorted({str(o["compute_dtype"]) for o in outcomes if o.get("compute_dtype")})
+    return ", ".join(seen) or None

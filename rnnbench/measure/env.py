@@ -48,6 +48,44 @@ def _blas(config: str) -> str | None:
     return blas
 
 
+NVIDIA_VERSION_FILE = "/proc/driver/nvidia/version"
+"""The kernel module's version (Linux): ``NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.159.03 …``."""
+
+
+def gpu_driver_version() -> str | None:
+    """The NVIDIA driver's version (``580.159.03``), or None where there is none.
+
+    Results depend on it (cuDNN and cuBLAS pick kernels by what the driver offers), so it is a hard fingerprint
+    key. Read from the kernel module's version file, else from NVML (``nvidia-ml-py``, which ``nvidia-smi``
+    uses: some sandboxes have no ``/proc/driver``), else the CUDA version the driver supports, labelled as such
+    (``CUDA driver API 13.0``) — never left blank when a GPU is visible and something can tell."""
+    try:
+        with open(NVIDIA_VERSION_FILE, encoding="utf-8") as fh:
+            match = re.search(r"Kernel Module\s+(?:for \S+\s+)?(\d+(?:\.\d+)+)", fh.read())
+        if match:
+            return match.group(1)
+    except OSError:
+        pass
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        try:
+            version = pynvml.nvmlSystemGetDriverVersion()
+        finally:
+            pynvml.nvmlShutdown()
+        return version.decode() if isinstance(version, bytes) else str(version)
+    except Exception:  # not installed, or NVML cannot talk to this driver
+        pass
+    try:
+        import torch
+
+        api = int(getattr(torch._C, "_cuda_getDriverVersion")())  # noqa: B009  e.g. 13000; 0 without a driver
+    except Exception:
+        return None
+    return f"CUDA driver API {api // 1000}.{api % 1000 // 10}" if api > 0 else None
+
+
 def capture() -> dict[str, Any]:
     """Everything ``rnnbench env`` shows and ``metadata.json`` records."""
     import torch
@@ -82,6 +120,7 @@ def capture() -> dict[str, Any]:
         "intra_op_threads": torch.get_num_threads(),
         "inter_op_threads": torch.get_num_interop_threads(),
         "gpus": gpus,
+        "gpu_driver": gpu_driver_version() if gpus else None,
         "numeric_flags": numeric_flags(),
         "executable": sys.executable,
     }
@@ -101,8 +140,10 @@ def numeric_flags() -> dict[str, Any]:
 
 
 def fingerprint_keys(env: dict[str, Any], device: str, threads: int) -> dict[str, Any]:
-    """The hard keys for one device of a captured environment."""
-    if device.startswith("cuda") and env.get("gpus"):
+    """The hard keys for one device of a captured environment (``driver``: the NVIDIA driver on a CUDA device,
+    None elsewhere; ``schema.HARD_KEYS`` names them all)."""
+    cuda = device.startswith("cuda") and bool(env.get("gpus"))
+    if cuda:
         index = int(device.split(":")[1]) if ":" in device else 0
         model = env["gpus"][min(index, len(env["gpus"]) - 1)]["name"]
     else:
@@ -115,6 +156,7 @@ def fingerprint_keys(env: dict[str, Any], device: str, threads: int) -> dict[str
         "device_model": model,
         "threads": threads,
         "numeric_flags": env.get("numeric_flags"),
+        "driver": env.get("gpu_driver") if cuda else None,
     }
 
 

@@ -85,6 +85,13 @@ def policy_name(enabled: bool) -> str:
     return "tf32" if enabled else "ieee"
 
 
+def math_name(dtype: str, tf32: bool) -> str:
+    """What a row's ``math`` column says: the float32 policy (:func:`policy_name`) on float32 rows; on a
+    float16 or bfloat16 row the dtype itself, since the TF32 policy changes nothing there and ``ieee`` would
+    claim IEEE float32 for half-precision work."""
+    return policy_name(tf32) if dtype == "float32" else dtype
+
+
 def verify_tolerance(dtype: str, tf32: bool, device_type: str) -> float:
     """Relative tolerance ``verify`` accepts against float64-free references.
 

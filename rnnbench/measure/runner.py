@@ -24,7 +24,9 @@ from rnnbench.core.spec import Case, Settings
 from rnnbench.core.values import now_iso
 from rnnbench.errors import DeviceUnavailableError, UnsupportedError
 from rnnbench.measure.machine_load import between, snapshot
-from rnnbench.measure.numerics import policy_name, set_tf32
+from rnnbench.measure.numerics import math_name, set_tf32
+from rnnbench.measure.observe import noting_warnings, observing_dtype
+from rnnbench.measure.priming import prime_device
 from rnnbench.measure.timing import Timed, TimingResult, time_interleaved, time_one
 from rnnbench.results.folder import RunFolder
 from rnnbench.stats.intervals import iqr, median_ci
@@ -44,6 +46,8 @@ class Prepared:
     keep: list[Any] = field(default_factory=list)
     workload: Any = None
     """The ``Workload`` (model + inputs + loss), for callers that wrap the model (DDP)."""
+    network: Any = None
+    """The recurrent stack (a ``RecurrentNet``), whose output dtype is the dtype the case computed in."""
 
 
 def use_device(device: str) -> None:
@@ -144,12 +148,14 @@ def prepare(case: Case, device: str) -> Prepared:
                 return work.forward()
 
         timed = Timed(run_inference, sync=sync, events=events)
-        return Prepared(case, device, timed, run_inference, params, fwd, work.tokens, workload=work)
+        return Prepared(
+            case, device, timed, run_inference, params, fwd, work.tokens, workload=work, network=rnn
+        )
 
     model.train()  # cuDNN's RNN backward needs train mode (pytorch#5878); dropout is 0 here
     if case.mode == "forward":
         timed = Timed(work.forward, sync=sync, events=events)
-        return Prepared(case, device, timed, work.forward, params, fwd, work.tokens, workload=work)
+        return Prepared(case, device, timed, work.forward, params, fwd, work.tokens, workload=work, network=rnn)
 
     if case.mode == "backward":
         pending: list[torch.Tensor] = []
@@ -166,7 +172,7 @@ def prepare(case: Case, device: str) -> Prepared:
             run_backward()
 
         timed = Timed(run_backward, setup=setup_backward, sync=sync, events=events)
-        return Prepared(case, device, timed, once_backward, params, bwd, work.tokens, [pending], work)
+        return Prepared(case, device, timed, once_backward, params, bwd, work.tokens, [pending], work, rnn)
 
     # Half precision trains through float32 master weights: pure-fp16 Adam makes the weights NaN after one
     # step (measure.master), and NaN weights could change which kernels run while timed.
@@ -178,7 +184,7 @@ def prepare(case: Case, device: str) -> Prepared:
         weights.step()
 
     timed = Timed(run_train, sync=sync, events=events)
-    return Prepared(case, device, timed, run_train, params, fwd + bwd, work.tokens, [weights], work)
+    return Prepared(case, device, timed, run_train, params, fwd + bwd, work.tokens, [weights], work, rnn)
 
 
 # ---- what ran, and how much memory it took -----------------------------------------------------------------
@@ -223,8 +229,19 @@ def _peak_live_bytes(kineto_events: Any) -> int:
     return peak
 
 
-def inspect_iteration(prepared: Prepared) -> tuple[str, int | None]:
-    """Run one profiled iteration: the backend actually used and the peak memory in bytes.
+@dataclass
+class Inspection:
+    """What one profiled iteration of a case showed."""
+
+    backend: str
+    peak_bytes: int | None
+    compute_dtype: str | None
+    """The dtype of the recurrent stack's output: the dtype the case really computed in (None: not seen)."""
+
+
+def inspect_iteration(prepared: Prepared) -> Inspection:
+    """Run one profiled iteration: the backend actually used, the peak memory in bytes and the dtype the
+    recurrent stack computed in.
 
     CUDA: the caching allocator's peak above the level before the iteration. CPU: the peak of live bytes
     from the profiler's allocation/free events during the iteration (exact for allocations through
@@ -239,8 +256,13 @@ def inspect_iteration(prepared: Prepared) -> tuple[str, int | None]:
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
         base = torch.cuda.memory_allocated(device)
+    seen: list[str] = []
     # The autograd-level profiler: ``torch.profiler.profile`` would first import torch._inductor (~2 s).
-    with _quiet_native_stderr(), autograd_profiler.profile(profile_memory=not cuda) as prof:
+    with (
+        observing_dtype(prepared.network, seen),
+        _quiet_native_stderr(),
+        autograd_profiler.profile(profile_memory=not cuda) as prof,
+    ):
         prepared.once()
         if cuda:
             torch.cuda.synchronize(device)
@@ -252,7 +274,7 @@ def inspect_iteration(prepared: Prepared) -> tuple[str, int | None]:
         peak = None
     else:
         peak = _peak_live_bytes(prof.kineto_results.events()) if prof.kineto_results is not None else None
-    return backend, peak
+    return Inspection(backend, peak, seen[0] if seen else None)
 
 
 # ---- calibration: the device's matrix-multiply peak ---------------------------------------------------------
@@ -321,8 +343,7 @@ def _ok_row(
     base: dict[str, Any],
     prepared: Prepared,
     timing: TimingResult,
-    backend: str,
-    peak_bytes: int | None,
+    seen: Inspection,
     peak_gflops: float | None,
 ) -> dict[str, Any]:
     samples = timing.samples_s
@@ -353,8 +374,9 @@ def _ok_row(
         "peak_gflop_per_s": peak_gflops,
         "peak_fraction": gflops / peak_gflops if peak_gflops else None,
         "params": prepared.params,
-        "peak_memory_bytes": peak_bytes,
-        "backend": backend,
+        "peak_memory_bytes": seen.peak_bytes,
+        "backend": seen.backend,
+        "compute_dtype": seen.compute_dtype,
     }
 
 
@@ -413,12 +435,14 @@ def run_group(group: list[Case], ctx: RoundContext, on_progress: OnProgress) -> 
     use_device(device)
     rows_by_case: dict[Case, dict[str, Any]] = {}
     prepared: list[Prepared] = []
+    notes: dict[Case, list[str]] = {case: [] for case in group}
     for case in group:
         on_progress(ProgressEvent("start", label=case.label(), subject=case))
         base = _base_row(case, ctx.run_id, ctx.round_index, device, threads)
         base["fingerprint"] = ctx.fingerprints.get(device)
         try:
-            prepared.append(prepare(case, device))
+            with noting_warnings(notes[case]):
+                prepared.append(prepare(case, device))
         except UnsupportedError as exc:
             rows_by_case[case] = _status_row(base, "unsupported", str(exc))
         except Exception as exc:
@@ -430,6 +454,8 @@ def run_group(group: list[Case], ctx: RoundContext, on_progress: OnProgress) -> 
 
     samples: dict[Case, TimingResult] = {}
     if prepared:
+        # the process's one-time set-up, before any cold iteration (train groups: the optimiser's too)
+        prime_device(device, first.dtype, optimizer=first.mode == "train")
         key = _calibration_key(device, first.dtype, threads)
         if key not in ctx.calibration:
             try:
@@ -454,8 +480,11 @@ def run_group(group: list[Case], ctx: RoundContext, on_progress: OnProgress) -> 
                 timing = timings[i] if timings is not None else time_one(prep.timed, ctx.settings)
                 if timings is None:
                     load = between(before, snapshot())
-                backend, peak_bytes = inspect_iteration(prep)
-                row = _ok_row(base, prep, timing, backend, peak_bytes, None if math.isnan(peak) else peak)
+                with noting_warnings(notes[case]):
+                    seen = inspect_iteration(prep)
+                row = _ok_row(base, prep, timing, seen, None if math.isnan(peak) else peak)
+                if notes[case]:
+                    row["message"] = "; ".join([row["message"], *notes[case]])
                 samples[case] = timing
             except Exception as exc:
                 if _is_oom(exc):
@@ -503,7 +532,7 @@ def _write(ctx: RoundContext, rows: list[dict[str, Any]], samples: dict[Case, Ti
                 }
             )  # fmt: skip
     for row in rows:
-        row["math"] = policy_name(ctx.settings.tf32)  # the numeric policy every case of the run ran under
+        row["math"] = math_name(row["dtype"], ctx.settings.tf32)  # the policy every float32 case ran under
     ctx.folder.table("samples").append(sample_rows)
     ctx.folder.table("summary").append(rows)
 

@@ -16,14 +16,19 @@ from typing import Literal, cast
 #    recurrent stack's output really had: autocast can run a cuDNN RNN in float16 under ``--dtype bfloat16``).
 #    Version 1 files are still read: the added columns are blank there ("not recorded", never a guess — a
 #    version 1 float32 CUDA run used cuDNN's TF32 default while its matmuls were IEEE).
-SCHEMA_VERSION = 2
+# 3: summary gains ``compute_dtype`` (the dtype the recurrent stack's output really had in the case's profiled
+#    iteration, as train_summary's); ``math`` is the row's dtype on float16/bfloat16 rows, where the float32
+#    policy does not apply (version 2 files wrote the policy there too); the fingerprint keys gain ``driver`` (the
+#    NVIDIA driver's version on CUDA devices, null elsewhere). Version 1 and 2 files are still read.
+SCHEMA_VERSION = 3
 
 ADDED_IN: dict[int, dict[str, tuple[str, ...]]] = {
     2: {"summary": ("math",), "train_summary": ("compute_dtype",)},
+    3: {"summary": ("compute_dtype",)},
 }
 """Columns each schema version added, per table: what a reader fills with blanks for an older file."""
 
-READABLE_VERSIONS: tuple[int, ...] = (1, 2)
+READABLE_VERSIONS: tuple[int, ...] = (1, 2, 3)
 """Versions the loader reads (older ones with :data:`ADDED_IN`'s columns blank); writers write only
 :data:`SCHEMA_VERSION` and never append to an older file."""
 
@@ -43,7 +48,7 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     # extras
     "min_s", "rel_ci", "compile_s", "cuda_event_median_s", "flops_per_iter", "tokens_per_iter",
     "peak_gflop_per_s", "batch_first", "length_spread", "workload", "seed", "busy", "load_avg",
-    "other_cpu_frac", "steal_frac", "fingerprint", "started_at", "math",
+    "other_cpu_frac", "steal_frac", "fingerprint", "started_at", "math", "compute_dtype",
 )  # fmt: skip
 
 SAMPLE_COLUMNS: tuple[str, ...] = (
@@ -114,7 +119,7 @@ COLUMN_TYPES: dict[str, dict[str, ColumnKind]] = {
             "peak_memory_bytes", "flops_per_iter", "tokens_per_iter", "peak_gflop_per_s",
         ),
         bool=("bidirectional", "batch_first", "busy"),
-        text=(*_CASE_TEXT, "status", "message", "workload", "math"),
+        text=(*_CASE_TEXT, "status", "message", "workload", "math", "compute_dtype"),
     ),
     "samples": _kinds(
         id=("run_id", "case_id"),
@@ -167,6 +172,7 @@ HARD_KEYS: tuple[str, ...] = (
     "device_model",
     "threads",
     "numeric_flags",
+    "driver",
 )
 """The ``metadata.json`` ``fingerprint_keys`` that make results not comparable when they differ (``compare
 --allow-diff`` relaxes): declared with the files, so the gate reads them without importing the measuring
