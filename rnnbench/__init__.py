@@ -1,6 +1,6 @@
 """rnnbench: LSTM vs GRU vs RNN speed, memory and learning, measured so the numbers can be trusted.
 
-The Python API (``rnnbench.api``; README, "Python API"): ``run``, ``load``, ``train``, ``compare`` and
+The Python API (``rnnbench.api``; docs/api.md): ``run``, ``ratios``, ``load``, ``train``, ``compare`` and
 ``report``. They are imported on first use, so ``import rnnbench`` stays cheap (no torch, NumPy or pandas).
 """
 
@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "compare", "load", "report", "run", "train"]
+__all__ = ["__version__", "compare", "load", "ratios", "report", "run", "train"]
 
 if TYPE_CHECKING:
-    from rnnbench.api import compare, load, report, run, train
+    from rnnbench.api import compare, load, ratios, report, run, train
 
-_API = frozenset({"compare", "load", "report", "run", "train"})
+_API = frozenset({"compare", "load", "ratios", "report", "run", "train"})
 
 
 def __getattr__(name: str) -> Any:
