@@ -151,6 +151,21 @@ def test_cudnns_weight_copy_warning_is_recorded_in_the_row(
     assert "contiguous" not in message["gru"]
 
 
+def test_warnings_of_a_case_that_fails_to_build_are_still_shown() -> None:
+    from rnnbench.measure.observe import noting_warnings
+
+    notes: list[str] = []
+    with (
+        pytest.warns(DeprecationWarning, match="said before failing"),
+        pytest.raises(RuntimeError),
+        noting_warnings(notes),
+    ):
+        warnings.warn("said before failing", DeprecationWarning, stacklevel=1)
+        warnings.warn(WEIGHT_WARNING, UserWarning, stacklevel=1)
+        raise RuntimeError("build failed")
+    assert len(notes) == 1 and "contiguous" in notes[0]
+
+
 # ---- one-time set-up before the first cold iteration ------------------------------------------------------
 def test_the_process_set_up_is_paid_before_the_first_case_is_timed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -48,14 +48,20 @@ NOTED_WARNINGS: dict[str, str] = {
 def noting_warnings(notes: list[str]) -> Iterator[None]:
     """Collect :data:`NOTED_WARNINGS` raised while open as notes (each once, every occurrence seen: they are
     set to ``always`` so a second case still hears torch's warning); every other warning is shown as it would
-    have been without this context."""
-    with warnings.catch_warnings(record=True) as caught:
-        for pattern in NOTED_WARNINGS:
-            warnings.filterwarnings("always", message=f".*{pattern}")
-        yield
-    for w in caught:
-        note = next((n for p, n in NOTED_WARNINGS.items() if re.search(p, str(w.message))), None)
-        if note is None:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno, w.file, w.line)
-        elif note not in notes:
-            notes.append(note)
+    have been without this context — also when the block raises (a case that fails to build)."""
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as recorded:
+            for pattern in NOTED_WARNINGS:
+                warnings.filterwarnings("always", message=f".*{pattern}")
+            try:
+                yield
+            finally:
+                caught = list(recorded)
+    finally:
+        for w in caught:
+            note = next((n for p, n in NOTED_WARNINGS.items() if re.search(p, str(w.message))), None)
+            if note is None:
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno, w.file, w.line)
+            elif note not in notes:
+                notes.append(note)
