@@ -272,7 +272,7 @@ def test_pair_verdict_from_two_rounds_states_no_direction_the_bootstrap_would() 
     assert row["method"] == "t-rounds" and row["verdict"] == "inconclusive"
     assert row["ratio_low"] < 1 < row["ratio_high"]
     line = verdict_text(row.to_dict())
-    assert line.startswith("no clear difference") and "faster than" not in line
+    assert line.startswith("inconclusive for gru vs lstm") and "faster than" not in line
     assert "2+2 rounds" in line and "--rounds 5" in line
     # B, I, threads are in the line, so two shapes that differ only there read differently
     assert "T=100 B=64 I=256 H=256 threads=1" in line

@@ -229,7 +229,7 @@ def test_digits_baseline_and_split() -> None:
 
 def test_digits_without_sklearn(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
-    with pytest.raises(ConfigError, match=r"pip install rnnbench\[data\]"):
+    with pytest.raises(ConfigError, match=r"pip install scikit-learn \(rnnbench is not on PyPI"):
         make_task("digits")
 
 

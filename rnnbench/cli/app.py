@@ -1,6 +1,6 @@
 """The Typer application and the one place where library errors become exit codes.
 
-Exit codes (also in ``rnnbench --help`` and the README): 0 success; 1 confirmed regression (compare/ab);
+Exit codes (also in ``rnnbench --help`` and docs/commands.md): 0 success; 1 confirmed regression (compare/ab);
 2 usage error (bad option, bad value, unknown name, device not present, a run folder in use by another
 process, a file system error on the user's path such as read-only or full); 3 internal error (a bug: any
 unexpected exception); 4 nothing comparable; 5 inconclusive under ``--strict``; 6 a benchmark failed to run;
@@ -185,8 +185,8 @@ OPTION_ALIASES: dict[str, dict[str, str]] = {
     "train": {"--arm": "--arch"},
     "report": {"--out": "--output"},
 }
-"""Old spellings, per command, still accepted but hidden from help and completion: one vocabulary (README,
-"Commands"), no broken scripts."""
+"""Old spellings, per command, still accepted but hidden from help and completion: one vocabulary
+(docs/commands.md), no broken scripts."""
 
 
 def rewrite_aliases(args: Sequence[str], aliases: dict[str, str]) -> list[str]:

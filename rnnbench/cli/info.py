@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 
 import typer
 from rich.table import Table
 
 from rnnbench.cli.app import MultiValueCommand, app, is_terminal, out_console
 from rnnbench.core.flops import GATES
+
+PIPED_WIDTH = 100
+"""Piped or in a CI log, ``list`` words each implementation in lines of at most this many characters."""
 
 
 @app.command("list", cls=MultiValueCommand)
@@ -36,6 +40,7 @@ def list_command() -> None:
     impl_table = Table(title="Implementations", title_justify="left")
     for col in ("name", "what it is", "modes", "dtypes", "variable length", "here"):
         impl_table.add_column(col, overflow="fold")
+    blocks: list[str] = []  # piped: one block per implementation, its first line the name (for grep)
     for name, impl in IMPLEMENTATIONS.items():
         status = []
         for dev in ("cpu", "cuda"):
@@ -51,9 +56,30 @@ def list_command() -> None:
             ", ".join(impl.modes),
             ", ".join(impl.dtypes),
             impl.variable_length,
-            ("\n" if is_terminal(sys.stdout) else "; ").join(status),  # piped: one line per implementation
+            "\n".join(status),
         )
-    console.print(impl_table)
+        blocks.append(
+            "\n".join(
+                [
+                    *textwrap.wrap(f"{name}: {impl.summary}", PIPED_WIDTH, subsequent_indent="    "),
+                    *textwrap.wrap(
+                        f"modes: {', '.join(impl.modes)} · dtypes: {', '.join(impl.dtypes)} · variable length: "
+                        f"{impl.variable_length}",
+                        PIPED_WIDTH,
+                        initial_indent="  ",
+                        subsequent_indent="    ",
+                    ),
+                    *textwrap.wrap(
+                        f"here: {'; '.join(status)}", PIPED_WIDTH, initial_indent="  ", subsequent_indent="    "
+                    ),
+                ]
+            )
+        )
+    if is_terminal(sys.stdout):
+        console.print(impl_table)
+    else:  # a table as wide as its longest summary and reason was 317 columns; blocks keep every word
+        console.print("Implementations", markup=False)
+        console.print("\n".join(blocks), markup=False)
     console.print(f"Devices usable here: {', '.join(devices)}", markup=False)
     reason = cuda_unavailable_reason()
     if reason:

@@ -79,4 +79,7 @@ def report_command(
     count = sum(len(v) for v in written.values())
     main = written.get("html") or written.get("md")
     where = main[0] if main else out_dir
-    console.print(Text(f"Report: {where} ({count} files in {out_dir})"))
+    if quiet:  # the path alone, so that $(rnnbench report … --quiet) is the file to open
+        console.print(Text(str(where)), soft_wrap=True)
+    else:
+        console.print(Text(f"Report: {where} ({count} files in {out_dir})"))

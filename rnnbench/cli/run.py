@@ -62,7 +62,7 @@ def _preset_settings(field: str, unit: str = "") -> str:
     base = getattr(Settings(), field)
     special = [f"{name} {getattr(p.settings, field):g}{unit}" for name, p in RUN_PRESETS.items()
                if getattr(p.settings, field) != base]  # fmt: skip
-    return ", ".join([*special, f"otherwise {base:g}{unit}"])
+    return ", ".join([*special, f"otherwise {base:g}{unit}"]) if special else f"{base:g}{unit}"
 
 
 @app.command("run", cls=MultiValueCommand)
@@ -87,7 +87,7 @@ def run_command(
     ),
     dtype: list[str] = _opt("--dtype", "dtypes: float32, bfloat16, float16 (float32)", complete=complete_dtype),
     seq_len: list[str] = _opt("--seq-len", "Sequence lengths T", "-T"),
-    batch: list[str] = _opt("--batch", "Batch sizes B"),
+    batch: list[str] = _opt("--batch", "Batch sizes B", "-b"),
     hidden: list[str] = _opt("--hidden", "Hidden sizes H"),
     input_size: list[str] = _opt("--input-size", "Input sizes I (default: equal to H)"),
     layers: list[str] = _opt("--layers", "Stacked layers L (1)"),
@@ -98,7 +98,9 @@ def run_command(
         "'fixed', or a spread s in (0,1): lengths uniform in ((1-s)·T, T), packed/masked (fixed). "
         "Old spelling --length-spread is still accepted.",
     ),
-    threads: list[str] = _opt("--threads", "Intra-op threads, set explicitly and recorded (torch's default)"),
+    threads: list[str] = _opt(
+        "--threads", "Intra-op threads, set explicitly and recorded (0 or not given: torch's default)"
+    ),
     workload: list[str] = _opt(
         "--workload", "layer (the recurrent stack alone) or classifier (embedding → RNN → mean pool → linear)"
     ),
@@ -281,6 +283,11 @@ def run_command(
     if show is not None and not dry_run:
         raise ConfigError("--show lists the cases of a --dry-run; add --dry-run or drop --show.")
     if dry_run:
+        if any(device != "cpu" for device in spec.device):  # as the run would: only then is torch imported
+            from rnnbench.measure.sweep import resolve_devices
+
+            spec, notes = resolve_devices(spec)  # every device absent: the run's own error (exit 2)
+            _announce(tuple(notes), "", quiet=True)
         _dry_run(console, spec, settings, n_rounds, shard_kn, expand_grid(spec, shard_kn).cases, show)
         return
 
@@ -583,4 +590,4 @@ def summarise(path: Path, console: Console, quiet: bool = False) -> None:
     err = err_console()
     for line in shown.warnings:
         err.print(line, markup=False)
-    out_console().print(f"Results: {path}", markup=False)
+    out_console().print(str(path) if quiet else f"Results: {path}", markup=False, soft_wrap=True)  # -q: $(…)

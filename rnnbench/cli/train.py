@@ -86,7 +86,7 @@ def train_command(
         help="One rate for every arm, or several for a per-arm sweep. Default: sweep 1e-3 3e-3 1e-2.",
     ),
     steps: int | None = typer.Option(None, "--steps", help="Adam steps per run. Default 1000."),
-    batch: int | None = typer.Option(None, "--batch", help="Sequences per step. Default 32."),
+    batch: int | None = typer.Option(None, "--batch", "-b", help="Sequences per step. Default 32."),
     eval_every: int | None = typer.Option(None, "--eval-every", help="Steps between evaluations. Default 100."),
     eval_size: int | None = typer.Option(
         None, "--eval-size", help="Held-out evaluation sequences. Default 512."
@@ -240,8 +240,8 @@ def train_command(
     finally:
         folder.release()
     console = out_console()
-    if quiet:
-        console.print(f"Results: {folder.path}", markup=False)
+    if quiet:  # the path alone, as the help says: $(rnnbench train … -q) is the run folder
+        console.print(str(folder.path), markup=False, soft_wrap=True)
         _warn_after(spec, rows, folder)
         return
     from rnnbench.learn.tasks import TASK_CLASSES

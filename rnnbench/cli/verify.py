@@ -66,7 +66,7 @@ def verify_command(
         "float32", "--dtype", help="float32, bfloat16 or float16.", autocompletion=complete_dtype
     ),
     seq_len: int = typer.Option(12, "--seq-len", "-T", help="Time steps T."),
-    batch: int = typer.Option(4, "--batch", help="Batch size B."),
+    batch: int = typer.Option(4, "--batch", "-b", help="Batch size B."),
     lengths: str = typer.Option(
         "fixed",
         "--lengths",

@@ -1,9 +1,9 @@
 """Exact parameter counts and GEMM FLOP counts for PyTorch's LSTM, GRU and RNN.
 
-Conventions (see README "Formulas"): PyTorch keeps two bias vectors per gate block (``b_ih`` and ``b_hh``);
-layers after the first see ``I = D·H`` inputs; FLOPs count the matrix products only (multiply and add = 2
-FLOPs), as ``torch.utils.flop_counter.FlopCounterMode`` does on the ATen path, and leave out pointwise gate math
-(sigmoids, tanh, products), which is O(G·H·B·T) against the GEMMs' O(G·H·(I+H)·B·T).
+Conventions (docs/architectures.md, "Formulas"): PyTorch keeps two bias vectors per gate block (``b_ih`` and
+``b_hh``); layers after the first see ``I = D·H`` inputs; FLOPs count the matrix products only (multiply and add
+= 2 FLOPs), as ``torch.utils.flop_counter.FlopCounterMode`` does on the ATen path, and leave out pointwise gate
+math (sigmoids, tanh, products), which is O(G·H·B·T) against the GEMMs' O(G·H·(I+H)·B·T).
 """
 
 from __future__ import annotations

@@ -177,9 +177,9 @@ class Settings:
 
     def __post_init__(self) -> None:
         if self.target_rel_ci <= 0:
-            raise ConfigError(f"target precision must be > 0, got {self.target_rel_ci}.")
+            raise ConfigError(f"--target-precision must be > 0 (e.g. 0.02), got {self.target_rel_ci}.")
         if self.budget_s <= 0:
-            raise ConfigError(f"per-case time budget must be > 0 s, got {self.budget_s}.")
+            raise ConfigError(f"--budget (seconds of timed blocks per case) must be > 0, got {self.budget_s}.")
         if self.min_samples < 3:
             raise ConfigError(f"min_samples must be ≥ 3 for a median interval, got {self.min_samples}.")
 

@@ -10,7 +10,7 @@ THEORETICAL_GRU_LSTM = 0.75
 """GRU/LSTM ratio of parameters and of GEMM FLOPs at equal sizes: 3 gate blocks against 4."""
 
 MIN_EFFECT = 0.05
-"""Relative difference below which two speeds are called "no difference" (README, "Design")."""
+"""Relative difference below which two speeds are called "no difference" (docs/design.md)."""
 
 # Each tuple below is also the display order (tables, legends, figure panels): one list, one order.
 ARCHS: tuple[str, ...] = ("lstm", "gru", "rnn")

@@ -1,6 +1,6 @@
 """A whole training comparison in one run folder: every unit of the spec, resumable.
 
-The comparison is only fair when the arms differ in nothing but the cell (README, "Training" → "Protocol"), so
+The comparison is only fair when the arms differ in nothing but the cell (docs/training.md, "Protocol"), so
 every unit of a spec shares: the task's data stream for a seed (common random numbers: the generator seed
 depends on task, length and seed, never on the arm, size or learning rate), the fixed held-out evaluation set,
 Adam with gradient-norm clipping at 1.0, the number of steps × batch, and — by default — the total parameter

@@ -81,7 +81,7 @@ AXES: dict[str, Axis] = {
     "layers": Axis("num_layers", _int(1), "stacked layers L"),
     "directions": Axis("bidirectional", _directions, "1 or 2"),
     "lengths": Axis("length_spread", _lengths, "fixed, or a spread in (0,1) → variable lengths, packed"),
-    "threads": Axis("threads", _int(1), "intra-op threads"),
+    "threads": Axis("threads", _int(0), "intra-op threads (0: torch's default, as in train)"),
     "workload": Axis("workload", _choices("workload", WORKLOADS), "layer, classifier"),
 }
 

@@ -184,7 +184,11 @@ def si(value: float, _pos: Any = None) -> str:
         return "0"
     if abs(value) >= 1e-3:
         return fmt_rate(value, "g")
-    return f"{value:.0e}".replace("e-0", "e-")
+    # up to three significant digits: a range inside one decade gets linear ticks (matplotlib's LogLocator
+    # falls back to them when at most one 1-2-5 tick is in view), and one digit printed 1.6e-4 … 2.4e-4 all
+    # as "2e-4" (efficiency.png repeated it five times)
+    mantissa, exponent = f"{value:.2e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
 def log_axis(ax: Axes, which: str = "y") -> None:

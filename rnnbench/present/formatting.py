@@ -101,12 +101,26 @@ def fmt_ratio_interval(ratio: float, low: float, high: float) -> str:
     return f"{ratio:.3f} [{low:.3f}, {high:.3f}]"
 
 
+def fmt_ratio_parts(ratio: float, low: float, high: float) -> tuple[str, str]:
+    """A GRU/LSTM ratio (or speed-up) and its interval as ``run`` and ``report`` both print them: three
+    significant digits (``0.586``, ``1.77``, ``19.1``) and the bounds at the ratio's decimals (``1.73–1.82``);
+    the interval is empty when it is missing. One spelling, so a run's verdict line and its report never show
+    ``19.08`` beside ``19.085``."""
+    if not np.isfinite(ratio):
+        return "", ""
+    text = _sig3(ratio)
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return text, ""
+    return text, f"{low:.{decimals}f}–{high:.{decimals}f}"
+
+
 def fmt_ratio(ratio: float, low: float, high: float, method: str = "") -> str:
+    """``1.77 [1.73–1.82] (rounds)``: :func:`fmt_ratio_parts`, with the interval's method when given."""
     if not np.isfinite(ratio):
         return ""
-    text = f"{ratio:.3f}"
-    if np.isfinite(low) and np.isfinite(high):
-        text += f" [{low:.3f}–{high:.3f}]"
+    value, interval = fmt_ratio_parts(ratio, low, high)
+    text = value + (f" [{interval}]" if interval else "")
     if method:
         text += f" ({method})"
     return text

@@ -212,6 +212,8 @@ def history_table(hist: History, target: Target) -> TableSpec:
         elif cp is not None:
             kind = "change" if cp.significant else "change (not significant)"
             status = Cell(kind, "" if md else "yellow")
+        elif len(c.points) < 2 * hist.min_size:  # a change needs --min-history runs on each side of it
+            status = Cell(f"too few runs (need {2 * hist.min_size})", "" if md else "dim")
         else:
             status = Cell("stable")
         rows.append(

@@ -20,6 +20,7 @@ from rnnbench.analyse.speed import (
 )
 from rnnbench.core.labels import shape_label
 from rnnbench.core.vocab import MIN_EFFECT
+from rnnbench.present.formatting import fmt_ratio_parts
 from rnnbench.stats.intervals import MIN_BOOTSTRAP_ROUNDS
 
 
@@ -45,8 +46,8 @@ def verdict_text(row: Mapping[Any, Any]) -> str:
 
     - ``gru ran 1.27× faster than lstm (train, cpu, T=100 B=64 I=256 H=256) [1.22–1.31]`` — a decided pair;
     - ``… in one process …; ignores between-process noise: use --rounds 5`` — from one round's samples;
-    - ``no difference …`` (the interval lies within ±5%) or ``inconclusive …`` (it holds 1 or reaches into
-      the band), saying what would decide when rounds are few;
+    - ``no difference …`` (the interval lies within ±5%) or ``inconclusive for …`` (it holds 1 or reaches
+      into the band: the report's ``inconclusive``), saying what would decide when rounds are few;
     - ``no interval`` without replication.
 
     Speed-ups are printed as the faster side's ×, with the interval of that speed-up."""
@@ -60,10 +61,11 @@ def verdict_text(row: Mapping[Any, Any]) -> str:
         verdict = ratio_verdict(ratio, low, high, method)
     if math.isnan(low) or math.isnan(high):
         return f"gru/lstm time ratio {ratio:.2f} ({where}) — no interval (single sample); not a verdict"
-    speed, s_low, s_high = 1 / ratio, 1 / high, 1 / low  # speed-up of the GRU over the LSTM
-    gru_text = f"gru ran {speed:.2f}× faster than lstm ({where}) [{s_low:.2f}–{s_high:.2f}]"
-    lstm_text = f"lstm ran {1 / speed:.2f}× faster than gru ({where}) [{1 / s_high:.2f}–{1 / s_low:.2f}]"
-    interval = f"gru/lstm time {ratio:.2f} [{low:.2f}–{high:.2f}]"
+    gru_speed, gru_interval = fmt_ratio_parts(1 / ratio, 1 / high, 1 / low)  # the GRU's speed-up over the LSTM
+    lstm_speed, lstm_interval = fmt_ratio_parts(ratio, low, high)
+    gru_text = f"gru ran {gru_speed}× faster than lstm ({where}) [{gru_interval}]"
+    lstm_text = f"lstm ran {lstm_speed}× faster than gru ({where}) [{lstm_interval}]"
+    interval = f"gru/lstm time {lstm_speed} [{lstm_interval}]"
     one_process = (
         f" — within one process ({int(row.get('n_gru', 0) or 0)}+{int(row.get('n_lstm', 0) or 0)} samples); "
         "ignores between-process noise: use --rounds 5 to compare"
@@ -79,7 +81,7 @@ def verdict_text(row: Mapping[Any, Any]) -> str:
     if verdict.startswith(NO_DIFFERENCE):
         text = f"no difference between gru and lstm ({where}): {interval}, within ±{MIN_EFFECT:.0%}"
         return text + (one_process if verdict.endswith(ONE_PROCESS) else "")
-    text = f"no clear difference between gru and lstm ({where}): {interval}"
+    text = f"inconclusive for gru vs lstm ({where}): {interval}"  # the report's word for it too
     if verdict == INCONCLUSIVE and (high < 1 or low > 1):
         text += f" — the interval excludes 1 but reaches into the ±{MIN_EFFECT:.0%} band"
     if method == "samples":

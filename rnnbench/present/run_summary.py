@@ -9,7 +9,6 @@ printed as it is. The numbers come from the library: ``analyse.speed.pair_ratios
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +22,7 @@ from rnnbench.core.labels import SHAPE_TAGS, shape_label
 from rnnbench.core.spec import Case
 from rnnbench.core.values import truthy
 from rnnbench.core.vocab import ARCHS, MIN_EFFECT, THEORETICAL_GRU_LSTM
-from rnnbench.present.formatting import fmt_seconds
+from rnnbench.present.formatting import fmt_ratio, fmt_seconds
 from rnnbench.present.pairing import verdict_text
 
 NOISY_IQR_FRACTION = 0.10
@@ -118,8 +117,7 @@ def _ratio_text(ratios: pd.DataFrame, mode: Any, device: Any, values: dict[str, 
     if match.empty:
         return "—"
     r = match.iloc[0]
-    interval = f" [{r['ratio_low']:.2f}–{r['ratio_high']:.2f}]" if not math.isnan(r["ratio_low"]) else ""
-    return f"{r['ratio']:.2f}" + interval
+    return fmt_ratio(r["ratio"], r["ratio_low"], r["ratio_high"])
 
 
 def _verdict_lines(ratios: pd.DataFrame) -> list[str]:

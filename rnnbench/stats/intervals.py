@@ -2,7 +2,7 @@
 intervals, each with the coverage it really has.
 
 Every interval says the coverage it has (``Interval.level``), and ``benchmarks/coverage.py`` simulates each
-one against a known truth (README, "Reports" → "Coverage").
+one against a known truth (docs/reports.md, "Coverage").
 
 NumPy/SciPy only (no torch). Every function is deterministic given its inputs (bootstraps take a seed), so
 reports and gates are reproducible.

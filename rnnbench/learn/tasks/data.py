@@ -204,8 +204,8 @@ class SeriesTask(_WindowTask):
 
 
 DIGITS_MISSING = (
-    "task 'digits' needs scikit-learn for its bundled digits data set: pip install rnnbench[data] "
-    "(or pip install scikit-learn)."
+    "task 'digits' needs scikit-learn for its bundled digits data set: pip install scikit-learn (rnnbench is "
+    "not on PyPI, so 'rnnbench[data]' would find nothing; in a clone: pip install -e '.[data]')."
 )
 
 

@@ -1,6 +1,7 @@
 """Generated long-range tasks: adding, copy, selective copy, temporal order, parity and aⁿbⁿ.
 
-Each is defined as in the paper it comes from (README, "Tasks and their chance baselines"), with the chance
+Each is defined as in the paper it comes from (docs/training.md, "Tasks and their chance baselines"), with the
+chance
 baseline derived analytically; ``tests/test_tasks.py`` checks every baseline against the loss of the
 corresponding input-independent predictor measured on generated data.
 """

@@ -80,7 +80,7 @@ for _impl in (
     Implementation(
         "compiled",
         "scratch with its per-step cell compiled by torch.compile; on CPUs not faster than scratch "
-        "(a ~15-20 us call overhead per step; README)",
+        "(a ~15-20 us call overhead per step; docs/architectures.md)",
         MODES,
         _TORCH_DEVICES,
         _ALL_DTYPES,
