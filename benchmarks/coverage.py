@@ -11,7 +11,9 @@ often, up to simulation noise (± 2·√(p(1−p)/replicates), about ±0.3% at 2
 - GRU/LSTM ratio over one round's samples: ``intervals.bootstrap_ratio_ci_batch`` on samples — honest about that
   one process, not about the next: with a between-process offset it misses the cross-process ratio;
 - t: ``intervals.t_interval`` (training metrics over seeds);
-- Wilson: ``intervals.wilson_interval`` (success rates) — computed exactly from the binomial, no simulation.
+- Wilson: ``intervals.wilson_interval`` (success rates) — computed exactly from the binomial, no simulation;
+- training verdicts (``analyse.seeds``): the paired rule's false-direction rate with no true difference, its
+  Hodges–Lehmann interval, and each arm's geometric mean with its log-scale t-interval (issue 23).
 
     python benchmarks/coverage.py [--replicates 20000] [--seed 0]
 
@@ -229,6 +231,118 @@ def wilson_rows(sizes: tuple[int, ...] = (3, 5, 10, 20)) -> list[Row]:
     return rows
 
 
+# ---- training: the paired rule, its interval, the per-arm interval (issue 23) -------------------------------
+def _seed_null(rng: np.random.Generator, shape: tuple[int, int], scenario: str) -> np.ndarray:
+    """Per-seed differences ``a − b`` of two arms that do not differ (each arm drawn the same way)."""
+    if scenario == "normal":
+        return rng.normal(0.0, 1.0, shape)
+    if scenario == "bimodal, 10% diverge":  # a seed solves (loss ~0.01) or sits at chance (~1), or diverges
+
+        def arm() -> np.ndarray:
+            solved = rng.random(shape) < 0.5
+            loss = np.where(solved, 0.01 * rng.lognormal(0.0, 0.3, shape), rng.lognormal(0.0, 0.05, shape))
+            return np.where(rng.random(shape) < 0.1, np.inf, loss)
+
+        a, b = arm(), arm()
+    else:  # "steps on a 100-step grid": log steps to target, quantised; 20% never reach it
+
+        def arm() -> np.ndarray:
+            steps = 100 * np.ceil(rng.lognormal(math.log(5), 0.3, shape))
+            return np.where(rng.random(shape) < 0.2, np.inf, np.log(steps))
+
+        a, b = arm(), arm()
+    with np.errstate(invalid="ignore"):
+        return a - b  # inf − inf: NaN, dropped by the rule (undecided)
+
+
+SEED_SCENARIOS = ("normal", "bimodal, 10% diverge", "steps on a 100-step grid")
+
+
+def training_rule_rows(
+    replicates: int, rng: np.random.Generator, sizes: tuple[int, ...] = (3, 5, 6, 8, 10)
+) -> list[Row]:
+    """The paired rule over seeds (``analyse.seeds``: exact signed-rank, two-sided 5%) when the arms do not
+    differ: ``coverage`` is the share of replicates with **no** verdict (claimed ≥ 95%). Bimodal outcomes
+    with diverged seeds and quantised steps with unreached targets (ties, ±∞, NaN) included."""
+    from rnnbench.analyse.seeds import compare_differences
+    from rnnbench.stats.ranks import signed_rank_p_batch
+
+    rows = []
+    for scenario in SEED_SCENARIOS:
+        for n in sizes:
+            d = _seed_null(rng, (replicates, n), scenario)
+            decided = np.zeros(replicates, dtype=bool)
+            known = (~np.isnan(d)).sum(axis=1)
+            for m in np.unique(known):  # rows with the same number of known differences, at once
+                pick = known == m
+                if m == 0:
+                    continue
+                kept = np.sort(d[pick], axis=1)[:, :m]  # NumPy sorts NaN last: the m known differences
+                p, _, _ = signed_rank_p_batch(kept)
+                decided[pick] = p <= 0.05
+            first = compare_differences(d[0])
+            assert first.direction != 0 or not decided[0]  # the same rule as the tool, on one replicate
+            rows.append(Row("training verdict: no false direction", scenario, str(n), 0.95, 1 - decided.mean(),
+                            replicates))  # fmt: skip
+    return rows
+
+
+def hodges_lehmann_rows(
+    replicates: int, rng: np.random.Generator, sizes: tuple[int, ...] = (3, 5, 6, 10)
+) -> list[Row]:
+    """The paired interval ``train``/``report`` print (Hodges–Lehmann, signed-rank order statistics of the
+    Walsh averages; its claimed level is ``walsh_order``'s, below 95% up to 5 seeds) for a true difference of
+    0.3 with normal and heavy-tailed (t₃) seed noise."""
+    from rnnbench.stats.ranks import signed_rank_exact, walsh_order
+
+    rows = []
+    for scenario, draw in (
+        ("normal", lambda shape: rng.normal(0.3, 1.0, shape)),
+        ("heavy tails (t3)", lambda shape: 0.3 + rng.standard_t(3, shape)),
+    ):
+        for n in sizes:
+            d = draw((replicates, n))
+            i, j = np.triu_indices(n)
+            walsh = np.sort((d[:, i] + d[:, j]) / 2, axis=1)
+            k, level = walsh_order(n)
+            one = signed_rank_exact(d[0])
+            assert one.low == walsh[0, k - 1] and one.level == level
+            rows.append(Row("paired difference: Hodges–Lehmann", scenario, str(n), level,
+                            _covers(walsh[:, k - 1], walsh[:, -k], 0.3), replicates))  # fmt: skip
+    return rows
+
+
+def log_scale_rows(replicates: int, rng: np.random.Generator, sizes: tuple[int, ...] = (3, 5, 10)) -> list[Row]:
+    """Each arm's interval over seeds (``analyse.training``): a t-interval on log values, turned back — the
+    geometric mean of a positive, skewed loss. Lognormal seeds (it is exact there) and a bimodal mixture
+    (60% of seeds solve at ~0.01, the rest sit at chance ~1), whose truth is ``exp(E log X)``."""
+    from scipy.stats import t as student_t
+
+    rows = []
+    for scenario, draw, truth in (
+        ("lognormal σ=0.5", lambda shape: rng.lognormal(0.0, 0.5, shape), 1.0),
+        ("lognormal σ=1", lambda shape: rng.lognormal(0.0, 1.0, shape), 1.0),
+        (
+            "bimodal (60% solve)",
+            lambda shape: np.where(
+                rng.random(shape) < 0.6,
+                rng.lognormal(math.log(0.01), 0.3, shape),
+                rng.lognormal(0, 0.05, shape),
+            ),
+            math.exp(0.6 * math.log(0.01)),
+        ),
+    ):
+        for n in sizes:
+            logs = np.log(draw((replicates, n)))
+            half = student_t.ppf(0.975, n - 1) * logs.std(axis=1, ddof=1) / math.sqrt(n)
+            centre = logs.mean(axis=1)
+            covered = _covers(np.exp(centre - half), np.exp(centre + half), truth)
+            rows.append(
+                Row("geometric mean over seeds (log-scale t)", scenario, str(n), 0.95, covered, replicates)
+            )
+    return rows
+
+
 def all_rows(replicates: int = 20000, seed: int = 0) -> list[Row]:
     rng = np.random.default_rng(seed)
     return [
@@ -237,6 +351,9 @@ def all_rows(replicates: int = 20000, seed: int = 0) -> list[Row]:
         *ratio_samples_rows(replicates, rng),
         *t_rows(replicates, rng),
         *wilson_rows(),
+        *training_rule_rows(replicates, rng),
+        *hodges_lehmann_rows(replicates, rng),
+        *log_scale_rows(replicates, rng),
     ]
 
 

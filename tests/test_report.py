@@ -142,14 +142,17 @@ def test_claim_speed_by_mode_and_device_with_intervals(report) -> None:
 
 
 def test_claims_training(report) -> None:
-    assert _claim(report, "GRU does better than LSTM on small").verdict == "true"
+    # five seeds: no monotone paired rule can decide (issue 23), so what five seeds all one way used to call
+    # "true" through a t-interval is inconclusive, and says it needs six
+    small = _claim(report, "GRU does better than LSTM on small")
+    assert small.verdict == "inconclusive" and "≥ 6 seeds needed" in " ".join(r.evidence for r in small.rows)
     memory = _claim(report, "LSTM keeps longer memories")
     verdicts = {r.scope: r.verdict for r in memory.rows}
     assert verdicts["adding P=17473 · lstm vs gru"] == "false"  # 0/5 vs 5/5 at T=200
     assert verdicts["copy P=17973 · lstm vs gru"] == "inconclusive"  # three seeds cannot decide
     target = {r.scope: r for r in _claim(report, "GRU reaches the target").rows}
-    assert target["adding T=50 P=17473"].verdict == "true"  # every seed solved: t-interval of log ratios
-    # GRU first in 5 of 5 seeds, 3 LSTM seeds never reached it: an exact paired test cannot pass 95% with 5
+    assert target["adding T=50 P=17473"].verdict == "inconclusive"  # every seed solved, but only five
+    # GRU first in 5 of 5 seeds, 3 LSTM seeds never reached it: the same verdict as five finite seeds
     assert target["adding T=100 P=17473"].verdict == "inconclusive"
     assert "LSTM never reached in 3" in target["adding T=100 P=17473"].evidence
     assert target["digits T=64 P=18123 n=200"].verdict == "inconclusive"  # neither arm solved it
@@ -293,7 +296,9 @@ def test_batch_bootstrap_equals_the_scalar_one() -> None:
         est, low, high = intervals.bootstrap_ratio_ci_batch(a, b)
         for i in range(0, 25, 6):
             ci = intervals.bootstrap_ratio_ci(a[i], b[i])
-            assert (est[i], low[i], high[i]) == pytest.approx((ci.estimate, ci.low, ci.high), rel=1e-12)
+            assert (est[i], low[i], high[i]) == pytest.approx(
+                (ci.estimate, ci.low, ci.high), rel=1e-12, nan_ok=True
+            )
 
 
 # ---- inputs --------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
+from rnnbench.stats import intervals
 from rnnbench.stats.intervals import (
     bootstrap_ratio_ci,
     iqr,
@@ -91,8 +92,12 @@ def test_bootstrap_ratio_is_reproducible_and_covers_the_truth() -> None:
             0.75
         )
     assert covered / 300 >= 0.88
-    single = bootstrap_ratio_ci([2.0], [4.0])
-    assert (single.estimate, single.low, single.high) == (0.5, 0.5, 0.5)
+    single = bootstrap_ratio_ci([2.0], [4.0])  # 1 + 1 values: the ratio, and no "95%" interval of width 0
+    assert single.estimate == 0.5 and math.isnan(single.low) and math.isnan(single.high)
+    one_side = bootstrap_ratio_ci([2.0], [4.0, 4.4, 3.6])  # resampling one value would ignore its noise
+    assert one_side.estimate == 0.5 and math.isnan(one_side.low)
+    est, low, high = intervals.bootstrap_ratio_ci_batch(np.array([[2.0], [3.0]]), np.array([[4.0], [6.0]]))
+    assert list(est) == [0.5, 0.5] and np.isnan(low).all() and np.isnan(high).all()
 
 
 def test_t_interval_equals_scipy() -> None:

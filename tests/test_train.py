@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -295,12 +296,16 @@ def test_summary_intervals_pairs_and_horizon() -> None:
     report = summarize(pd.DataFrame(rows))
     lstm10 = next(a for a in report.arms if a.arm == "lstm" and a.seq_len == 10)
     assert lstm10.n == 3 and lstm10.successes == 1
-    assert lstm10.mean.estimate == pytest.approx((0.10 + 0.12 + 0.005) / 3)
+    logs = np.log([0.10, 0.12, 0.005])  # a loss over seeds: geometric mean, t-interval on the log scale
+    assert lstm10.mean.estimate == pytest.approx(np.exp(logs.mean())) and lstm10.mean_scale == "geometric"
+    assert lstm10.mean.high == pytest.approx(np.exp(logs.mean() + 4.302652729 * logs.std(ddof=1) / np.sqrt(3)))
     assert lstm10.mean.low < lstm10.mean.estimate < lstm10.mean.high
     assert lstm10.success.low < 1 / 3 < lstm10.success.high
     pair = next(p for p in report.pairs if p.seq_len == 10 and (p.a, p.b) == ("lstm", "gru"))
     assert pair.n == 3 and pair.success_diff == 2
-    assert pair.diff.estimate == pytest.approx(((0.002 - 0.10) + (0.004 - 0.12) + (0.003 - 0.005)) / 3)
+    d = np.array([0.002 - 0.10, 0.004 - 0.12, 0.003 - 0.005])  # Hodges–Lehmann: median of Walsh averages
+    walsh = [(d[i] + d[j]) / 2 for i in range(3) for j in range(i, 3)]
+    assert pair.diff.estimate == pytest.approx(np.median(walsh)) and pair.comparison.method == "signed-rank"
     lstm40 = next(a for a in report.arms if a.arm == "lstm" and a.seq_len == 40)
     assert lstm40.diverged == 1 and lstm40.n == 3
     horizon = {h.arm: h for h in report.horizons}

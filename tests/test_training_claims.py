@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from rich.console import Console
-from scipy.stats import binomtest
+from scipy.stats import wilcoxon
 
 from rnnbench.analyse.claims import (
     Claim,
@@ -23,7 +23,7 @@ from rnnbench.analyse.claims import (
     claim_small_data,
     claim_target,
 )
-from rnnbench.analyse.seeds import MIN_SIGN_SEEDS, compare_values, sign_test_p
+from rnnbench.analyse.seeds import MIN_SEEDS, compare_values
 from rnnbench.analyse.training import chosen_rows, summarize, train_arms, unchosen_settings
 from rnnbench.present.display import display_train
 from rnnbench.present.training import summary_renderables
@@ -88,29 +88,64 @@ def _claims(rows: list[dict[str, Any]]) -> dict[str, Claim]:
 
 
 # ---- the one paired rule -------------------------------------------------------------------------------
-def test_sign_test_is_the_exact_binomial() -> None:
-    for lower, higher in [(0, 5), (5, 0), (1, 5), (3, 3), (0, 6), (2, 9), (0, 1)]:
-        expected = binomtest(lower, lower + higher, 0.5).pvalue
-        assert sign_test_p(lower, higher) == pytest.approx(expected, rel=1e-12)
-    assert sign_test_p(0, 0) == 1.0
-    # five seeds all one way cannot reach 95 % two-sided; six can
-    assert sign_test_p(0, 5) > 0.05 >= sign_test_p(0, 6) and MIN_SIGN_SEEDS == 6
-
-
-def test_finite_differences_use_a_t_interval_and_infinite_ones_a_sign_test() -> None:
-    a, b = np.array([1.0, 2.0, 3.0, 4.0]), np.array([2.0, 2.5, 4.5, 4.4])
-    t = compare_values(a, b)
-    assert t.method == "t" and t.estimate == pytest.approx(np.mean(a - b)) and t.direction == -1
-    # a diverged seed (worst = +inf) is kept, not dropped: the rule switches to the sign test
-    s = compare_values(np.array([1.0, 2.0, math.inf, 4.0]), b)
-    assert s.method == "sign" and (s.a_lower, s.b_lower, s.a_worst, s.seeds) == (3, 1, 1, 4)
-    assert s.direction == 0 and s.p_value == pytest.approx(0.625)
-    # both never reached: undecided, not a tie broken either way
+def test_the_paired_rule_is_the_exact_signed_rank_test() -> None:
+    """Without ties it is scipy's exact Wilcoxon; six seeds are the fewest that can decide (issue 23)."""
+    rng = np.random.default_rng(4)
+    for _ in range(5):
+        a, b = rng.normal(0.0, 1.0, 8), rng.normal(0.4, 1.0, 8)
+        c = compare_values(a, b)
+        assert c.method == "signed-rank" and c.p_value == pytest.approx(wilcoxon(a - b, method="exact").pvalue)
+    assert MIN_SEEDS == 6
+    assert compare_values(np.zeros(5), np.ones(5)).p_value == pytest.approx(0.0625)  # 5 of 5: never decides
+    six = compare_values(np.zeros(6), np.ones(6))
+    assert six.p_value == pytest.approx(0.03125) and six.direction == -1
+    # both at the worst value: left out (undecided), not a tie broken either way
     both = compare_values(np.full(6, math.inf), np.full(6, math.inf), ratio=True)
-    assert (both.undecided, both.direction) == (6, 0)
-    # a constant difference has no spread: a zero-width t-interval would decide from two seeds
-    flat = compare_values(np.array([200.0, 200.0, 200.0]), np.array([400.0, 400.0, 400.0]), ratio=True)
-    assert flat.method == "sign" and flat.direction == 0
+    assert (both.undecided, both.direction, both.method) == (6, 0, "none")
+    # a diverged seed is the largest difference, kept in the test
+    s = compare_values(np.array([1.0, 2.0, math.inf, 4.0]), np.array([2.0, 2.5, 4.5, 4.4]))
+    assert (s.a_lower, s.b_lower, s.a_worst, s.used) == (3, 1, 1, 4) and s.direction == 0
+
+
+def test_a_seed_where_the_worse_arm_diverges_never_weakens_the_verdict() -> None:
+    """The issue's case: b better in every seed gave a t-interval [−0.347, −0.253] (decided), and the worse
+    arm diverging in one seed — stronger evidence — switched to a sign test (p = 0.0625, undecided). Under
+    the one rank rule the verdict is the same before and after, at 5 seeds (undecided: no rule can decide
+    there) and at 6 (decided), and quantised ties read like nearly-tied values."""
+    for n in (5, 6, 7):
+        a = 1.0 + 0.01 * np.arange(n)
+        b = a + 0.3 + 0.02 * np.sin(np.arange(n))
+        before = compare_values(a, b)
+        worse = b.copy()
+        worse[0] = math.inf  # b (the worse arm) diverges in one seed
+        after = compare_values(a, worse)
+        assert after.direction == before.direction == (-1 if n >= MIN_SEEDS else 0), n
+        assert after.p_value <= before.p_value
+    # GRU 400 vs LSTM 800 steps in every seed, and the same with one seed slightly off: the same verdict
+    for n in (5, 6):
+        tied = compare_values(np.full(n, 400.0), np.full(n, 800.0), ratio=True)
+        off = compare_values(np.full(n, 400.0), np.array([800.0] * (n - 1) + [900.0]), ratio=True)
+        assert tied.direction == off.direction == (-1 if n >= MIN_SEEDS else 0)
+        assert math.isnan(tied.low) and tied.estimate == pytest.approx(0.5)  # no zero-width "interval"
+
+
+def test_no_move_of_one_seed_towards_a_side_ever_weakens_that_side() -> None:
+    """Monotone by construction: every seed moved to every larger value (including +∞, the arm diverging),
+    over 600 random seed sets with ties, zeros and ±∞, never lowers the evidence that the difference is
+    positive nor raises the evidence that it is negative (the old rule failed on the first such set)."""
+    rng = np.random.default_rng(7)
+    grid = np.array([-math.inf, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, math.inf])
+    for _ in range(600):
+        d = rng.choice(grid, int(rng.integers(2, 9)))
+        base = compare_values(d, np.zeros(len(d)))
+        for i in range(len(d)):
+            for value in grid[grid > d[i]]:
+                moved = d.copy()
+                moved[i] = value
+                after = compare_values(moved, np.zeros(len(d)))
+                assert after.p_lower >= base.p_lower - 1e-12, (d, moved)
+                assert not (base.direction == 1 and after.direction != 1), (d, moved)
+                assert not (after.direction == -1 and base.direction != -1), (d, moved)
 
 
 # ---- defect 1: a diverged seed counts as fast ----------------------------------------------------------
@@ -140,7 +175,7 @@ def test_diverged_seed_is_the_worst_metric_in_train_summary() -> None:
     assert pair.n == 6 and pair.comparison.a_worst == 6 and pair.comparison.direction == 1
     text = _shown(summary_renderables(summary, {"adding": "MSE < 0.01"}, False))
     assert "gru (6 diverged)" in text and "not reached" in text
-    assert "gru higher than lstm (a seed diverged: sign test p = 0.031)" in text
+    assert "gru higher than lstm (signed-rank p = 0.031)" in text
 
 
 def test_unsolved_seeds_are_censored_not_counted_at_their_last_step() -> None:
@@ -212,7 +247,7 @@ def test_small_data_needs_two_sizes() -> None:
 
 def _sized(gap_small: float, gap_large: float, large: int = 1600) -> list[dict[str, Any]]:
     rows = []
-    for s in range(5):
+    for s in range(6):  # six seeds: the fewest with which the paired rule can decide
         jitter = 0.01 * ((s * 7) % 5 - 2)
         rows += [run("lstm", s, metric=0.6 + 0.02 * s, train_size=200)]
         rows += [run("gru", s, metric=0.6 + 0.02 * s + gap_small + jitter, train_size=200)]
@@ -245,9 +280,10 @@ def test_forget_bias_decides_on_one_primary_test() -> None:
     claim = _claims(rows)["bias"]
     assert claim.rows[0].verdict == "inconclusive", claim.rows[0].evidence
     assert "primary" in claim.note and "normalized metric" in claim.note
-    better = [run("lstm-fb1", s, metric=0.1 + 0.01 * s) for s in range(5)]
-    better += [run("lstm", s, metric=0.5 + 0.012 * s) for s in range(5)]
+    better = [run("lstm-fb1", s, metric=0.1 + 0.01 * s) for s in range(6)]
+    better += [run("lstm", s, metric=0.5 + 0.012 * s) for s in range(6)]
     assert _claims(better)["bias"].verdict == "true"
+    assert _claims([r for r in better if r["seed"] < 5])["bias"].verdict == "inconclusive"  # 5 cannot decide
 
 
 # ---- defect 9: parameter-matched sizes as evidence ------------------------------------------------------
@@ -287,3 +323,43 @@ def test_each_training_claim_can_refuse_a_verdict() -> None:
     mem += [run("lstm", s, metric=0.05, solved=True, at=200, seq_len=50) for s in range(3)]
     mem += [run("lstm", s, metric=0.9, seq_len=200) for s in range(3)]
     assert _claims(mem)["memory"].verdict == "inconclusive"
+
+
+# ---- issue 23: per-arm intervals of a positive metric, one precision per interval ----------------------------
+def test_a_loss_interval_is_on_the_log_scale_and_counts_the_diverged_seed() -> None:
+    """CE 0.01, 0.02, 0.30 and a diverged seed: the arithmetic t-interval was [−0.299, 0.519] — below zero
+    for a loss — over three seeds with the fourth silently left out."""
+    rows = [run("lstm", s, metric=m / (1 / 6)) for s, m in enumerate((0.01, 0.02, 0.30))]
+    rows += [run("lstm", 3, diverged=True)]
+    arm = summarize(pd.DataFrame(rows)).arms[0]
+    logs = np.log([0.01, 0.02, 0.30])
+    assert arm.mean.estimate == pytest.approx(math.exp(logs.mean()))
+    assert 0 < arm.mean.low < arm.mean.estimate < arm.mean.high and arm.mean_scale == "geometric"
+    assert (arm.mean_n, arm.n, arm.diverged) == (3, 4, 1)
+    text = _shown(summary_renderables(summarize(pd.DataFrame(rows)), {}, False))
+    assert "over 3 of 4" in text and "lstm (1 diverged)" in text and "geo. mean" in text
+    shown = display_train(train_arms(pd.DataFrame(rows)))
+    assert "(over 3 of 4: 1 diverged)" in shown["normalized geo. mean [95% CI]"].iloc[0]
+    # a metric with a value of 0 has no log: the arithmetic interval, cut at 0, and it says so
+    zero = [run("lstm", s, metric=m) for s, m in enumerate((0.0, 0.1, 0.2))]
+    arm = summarize(pd.DataFrame(zero)).arms[0]
+    assert arm.mean_scale == "arithmetic" and arm.mean.low == 0.0
+
+
+def test_intervals_print_at_one_precision() -> None:
+    """``.3g`` printed ``[0.00104, 0.01]``: three numbers, three precisions."""
+    from rnnbench.core.values import interval_text
+    from rnnbench.present.training import _interval
+    from rnnbench.stats.intervals import Interval
+
+    assert interval_text(0.005, 0.00104, 0.01) == "0.00500 [0.00104, 0.01000]"
+    assert interval_text(-0.3, -0.347, -0.253, signed=True) == "-0.300 [-0.347, -0.253]"
+    assert interval_text(0.11, -0.299, 0.519) == "0.11 [-0.30, 0.52]"  # straddles 0: the half-width's digits
+    assert interval_text(-0.35, -math.inf, 0.1, signed=True) == "-0.350 [-∞, +0.100]"
+    assert _interval(Interval(0.005, 0.00104, 0.01, 0.9375)) == "0.00500 [0.00104, 0.01000] (93.8%)"
+    for text in ("0.00500 [0.00104, 0.01000]", interval_text(123.4, 101.0, 150.25)):
+        decimals = {
+            len(part.split(".")[1]) if "." in part else 0
+            for part in text.replace("[", " ").replace("]", " ").replace(",", " ").split()
+        }
+        assert len(decimals) == 1, text

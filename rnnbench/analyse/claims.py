@@ -9,7 +9,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from rnnbench.analyse.seeds import MIN_SIGN_SEEDS, SeedComparison, compare_differences, compare_seeds
+from rnnbench.analyse.seeds import RULE, SeedComparison, compare_differences, compare_seeds
 from rnnbench.analyse.speed import (
     GRU_FASTER,
     LSTM_FASTER,
@@ -348,10 +348,9 @@ def claim_target(chosen: pd.DataFrame) -> Claim:
         text,
         rows,
         note="Per seed (the same data stream for both arms). A seed that diverged or did not reach the target "
-        "never reached it: it counts as later than every seed that did, whatever step it stopped at. When "
-        "every seed of both arms reached it: the geometric mean GRU/LSTM ratio with a 95% t-interval over "
-        "seeds; otherwise an exact two-sided sign test over the seeds whose order is known (p ≤ 0.05, which "
-        f"needs ≥ {MIN_SIGN_SEEDS} seeds that differ). 'true' needs both steps and seconds to favour the GRU.",
+        "never reached it: it counts as later than every seed that did, whatever step it stopped at. The "
+        f"GRU/LSTM ratio of steps and of seconds, {RULE}. 'true' needs both steps and seconds to favour the "
+        "GRU.",
     )
 
 
@@ -434,7 +433,7 @@ def claim_small_data(chosen: pd.DataFrame) -> Claim:
         note="Tested: per seed, (GRU − LSTM normalized metric at the smallest fixed training set) − (the same "
         "at the largest; fresh data every step counts as the largest), a diverged seed the worst. 'true' when "
         "that difference is below 0 — the GRU's advantage grows as data shrink — under the paired rule "
-        "(95% t-interval over seeds, or an exact sign test when a seed diverged); 'false' when above.",
+        f"({RULE}); 'false' when above.",
     )
 
 
@@ -531,7 +530,7 @@ def claim_forget_bias(chosen: pd.DataFrame) -> Claim:
         text,
         rows,
         note="One primary test: the paired per-seed normalized metric, lstm-fb1 − lstm, a diverged seed the "
-        "worst (95% t-interval over seeds; an exact sign test when a seed diverged). 'true' = lstm-fb1 lower, "
+        f"worst ({RULE}). 'true' = lstm-fb1 lower, "
         "'false' = higher. Success rates and steps to target are shown as description only: deciding on "
         "any of three 95% tests would raise the chance of a spurious verdict well above 5%.",
     )

@@ -75,3 +75,41 @@ def file_tail(path: Path, lines: int) -> list[str]:
         return last_lines(path.read_text(errors="replace"), lines)
     except OSError:
         return []
+
+
+def interval_text(
+    estimate: float, low: float, high: float, digits: int = 3, signed: bool = False, sep: str = ", "
+) -> str:
+    """``0.00500 [0.00104, 0.01000]``: an estimate and its interval at **one precision** — the same number
+    of decimals for all three, so a bound never reads rounder than the others (``.3g`` printed
+    ``[0.00104, 0.01]``). The decimals give ``digits`` significant digits to the smallest bound in size when
+    the interval lies on one side of 0 (a positive quantity keeps its relative precision at the low end), and
+    two to the half-width when it straddles 0. ``±∞`` bounds print as ``∞``; no interval (NaN bounds)
+    prints the estimate alone; ``signed`` puts ``+`` before positive numbers (differences)."""
+    values = [v for v in (estimate, low, high) if math.isfinite(v)]
+    if not values:
+        return "—" if not math.isinf(estimate) else _infinity(estimate, signed)
+    finite_bounds = [v for v in (low, high) if math.isfinite(v)]
+    if finite_bounds and (min(finite_bounds) > 0 or max(finite_bounds) < 0):
+        reference = min(abs(v) for v in finite_bounds)
+        decimals = digits - 1 - math.floor(math.log10(reference))
+    elif len(finite_bounds) == 2 and high > low:
+        decimals = 1 - math.floor(math.log10((high - low) / 2))
+    else:
+        reference = max(abs(v) for v in values) or 1.0
+        decimals = digits - 1 - math.floor(math.log10(reference))
+    decimals = min(max(decimals, 0), 12)
+
+    def one(v: float) -> str:
+        if math.isinf(v):
+            return _infinity(v, signed)
+        return f"{v:{'+' if signed else ''}.{decimals}f}"
+
+    text = one(estimate)
+    if not (math.isnan(low) or math.isnan(high)):
+        text += f" [{one(low)}{sep}{one(high)}]"
+    return text
+
+
+def _infinity(value: float, signed: bool) -> str:
+    return ("+∞" if signed else "∞") if value > 0 else "-∞"

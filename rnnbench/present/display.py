@@ -9,7 +9,7 @@ import pandas as pd
 from rnnbench.analyse.speed import SpeedTable, shape_labels
 from rnnbench.analyse.training import SETTING_COLUMNS, setting_label
 from rnnbench.core.labels import field_of_token
-from rnnbench.core.values import int_text, is_finite
+from rnnbench.core.values import int_text, interval_text, is_finite
 from rnnbench.core.vocab import THEORETICAL_GRU_LSTM
 from rnnbench.present.formatting import (
     fmt_bytes,
@@ -112,7 +112,7 @@ def display_speed(
 
 TRAIN_DISPLAY_COLUMNS: tuple[str, ...] = (
     "setting", "arm", "H", "params", "lr", "seeds", "solved [95% CI]", "final metric (median)",
-    "normalized mean [95% CI]", "steps to target", "seconds to target", "diverged", "used",
+    "normalized geo. mean [95% CI]", "steps to target", "seconds to target", "diverged", "used",
 )  # fmt: skip
 
 
@@ -141,10 +141,12 @@ def display_train(arms: pd.DataFrame, max_rows: int | None = None) -> pd.DataFra
         solved = f"{int(r['solved'])}/{int(r['seeds'])}"
         solved += f" [{w.low:.2f}–{w.high:.2f}]" if is_finite(w.low) else " (every run failed)"
         norm = fmt_number(r["normalized_mean"])
-        if is_finite(r["normalized_low"]):
-            norm += f" [{r['normalized_low']:.3g}–{r['normalized_high']:.3g}]"
+        if is_finite(r["normalized_low"]):  # one precision for the centre and both bounds
+            norm = interval_text(r["normalized_mean"], r["normalized_low"], r["normalized_high"], sep="–")
+        if r.get("normalized_scale") == "arithmetic" and norm != "—":
+            norm += " (arithmetic: a value ≤ 0)"
         if int(r["diverged"]) and norm != "—":
-            norm += f" (without the {int(r['diverged'])} diverged)"
+            norm += f" (over {int(r['normalized_n'])} of {int(r['seeds'])}: {int(r['diverged'])} diverged)"
         final = _worst_or_number(r["final_metric"], "diverged")
         if isinstance(r.get("metric"), str) and r["metric"] != r["task"] and final not in ("—", "diverged"):
             final += f" {r['metric']}"

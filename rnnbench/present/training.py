@@ -17,12 +17,13 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from rnnbench.analyse.seeds import MIN_SIGN_SEEDS, SeedComparison
+from rnnbench.analyse.seeds import MIN_SEEDS, RULE, SeedComparison
 from rnnbench.analyse.training import NO_VALIDATION, ArmSummary, Horizon, TrainSummary
+from rnnbench.core.values import interval_text
 from rnnbench.stats.intervals import Interval
 
 _ARM_COLUMNS: tuple[str, ...] = (
-    "arm", "h", "params", "lr", "seeds", "mean [95% CI]", "median", "solved [95% CI]", "steps→target",
+    "arm", "h", "params", "lr", "seeds", "geo. mean [95% CI]", "median", "solved [95% CI]", "steps→target",
     "ms/step",
 )  # fmt: skip
 """The arm table's columns; the task's score (accuracy, recall, …) follows as the last one."""
@@ -86,10 +87,13 @@ def _fmt(value: float, digits: int = 4, worst: str = "–") -> str:
     return "–" if value is None or not math.isfinite(value) else f"{value:.{digits}g}"
 
 
-def _interval(iv: Interval, digits: int = 3) -> str:
-    if not math.isfinite(iv.low):
+def _interval(iv: Interval, digits: int = 3, signed: bool = False) -> str:
+    """An estimate and its interval at one precision (``core.values.interval_text``), its level after it when
+    below 95%; ``[n too small]`` when there is none."""
+    if not math.isfinite(iv.low) and not math.isinf(iv.low):
         return f"{_fmt(iv.estimate, digits)} [n too small]"
-    return f"{_fmt(iv.estimate, digits)} [{_fmt(iv.low, digits)}, {_fmt(iv.high, digits)}]"
+    level = "" if iv.level >= 0.95 - 1e-12 else f" ({100 * iv.level:.3g}%)"
+    return interval_text(iv.estimate, iv.low, iv.high, digits, signed=signed) + level
 
 
 def _rate(iv: Interval) -> str:
@@ -100,15 +104,12 @@ def _rate(iv: Interval) -> str:
 
 def reading(c: SeedComparison, a: str, b: str) -> str:
     """Words for a paired comparison of ``b − a`` (``c``'s first side is ``b``): a direction only when the
-    t-interval excludes zero or, when a seed diverged, the exact sign test reaches 95%."""
+    exact signed-rank test reaches 95%, and — when it cannot — why."""
     if c.method == "none":
-        return "too few seeds for an interval"
-    if c.method == "t":
-        why = "interval excludes 0" if c.direction else "interval includes 0"
-    else:
-        why = f"a seed diverged: sign test p = {c.p_value:.2g}"
-        if not c.direction and c.a_lower + c.b_lower < MIN_SIGN_SEEDS:
-            why += f", needs ≥ {MIN_SIGN_SEEDS} seeds that differ"
+        return "nothing to compare (no seed with a known order)"
+    why = f"signed-rank p = {c.p_value:.2g}"
+    if not c.direction and c.used < MIN_SEEDS:
+        why += f"; {c.used} seeds: ≥ {MIN_SEEDS} needed to decide"
     if c.direction < 0:
         return f"{b} lower than {a} ({why})"
     if c.direction > 0:
@@ -117,10 +118,13 @@ def reading(c: SeedComparison, a: str, b: str) -> str:
 
 
 def _paired_cell(c: SeedComparison) -> str:
-    """The mean and its interval; none when a seed diverged (a mean cannot hold the worst value)."""
-    if c.method == "sign":
-        return "– (a seed diverged)" if c.a_worst or c.b_worst else "– (no spread)"
-    return _interval(c.interval)
+    """The Hodges–Lehmann estimate and its interval (its level when below 95%); ``±∞`` bounds where seeds
+    diverged; none when every difference was equal."""
+    if c.method == "none":
+        return "–"
+    if math.isnan(c.low):
+        return f"{_fmt(c.estimate, 3)} (every difference equal: no interval)"
+    return _interval(c.interval, signed=True)
 
 
 def _size(match: str, budget: int) -> str:
@@ -145,8 +149,10 @@ def _arm_table(arms: list[ArmSummary], target: str) -> Table:
         if s.failed:
             notes.append(f"{s.failed} failed")
         mean = _interval(s.mean)
+        if s.mean_scale == "arithmetic":
+            mean += " (arithmetic: a value ≤ 0)"
         if s.diverged:
-            mean = f"{mean} over {s.mean_n}" if s.mean_n else "– (every seed diverged)"
+            mean = f"{mean} over {s.mean_n} of {s.n}" if s.mean_n else "– (every seed diverged)"
         _add_row(
             table,
             s.arm + (f" ({', '.join(notes)})" if notes else ""),
@@ -204,7 +210,7 @@ def summary_renderables(
             table = Table(
                 title="Paired by seed (same data stream): difference of final metric", title_justify="left"
             )
-            for col in ("difference", "seeds", "mean [95% CI]", "lower in (seeds)", "solved (b − a)"):
+            for col in ("difference", "seeds", "Hodges–Lehmann [95% CI]", "lower in (seeds)", "solved (b − a)"):
                 table.add_column(col)
             table.add_column("reading")
             for p in pairs:
@@ -240,11 +246,13 @@ def summary_renderables(
     )
     if unchosen:
         out.append(f"No learning rate chosen for {', '.join(unchosen)}: {NO_VALIDATION}.")
+    if summary.pairs:
+        out.append(f"Paired comparisons: {RULE}.")
     if any(s.diverged for s in summary.arms):
         out.append(
             "A diverged seed counts as unsolved, as never reaching the target and as the worst metric: medians "
-            "and paired comparisons include it (an exact sign test decides the pair then), means and their "
-            "intervals are over the other seeds ('over k')."
+            "and paired comparisons include it (a difference of ±∞), geometric means and their intervals are "
+            "over the other seeds and say how many diverged ('over k of n')."
         )
     if stop_at_target:
         out.append(

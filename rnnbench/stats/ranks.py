@@ -236,16 +236,27 @@ def signed_rank_exact(differences: Sequence[float] | np.ndarray, level: float = 
     est, low, high, covered = _hodges_lehmann(d, level)
     if n == 0:
         return SignedRankTest(0, zeros, 1.0, 1.0, 1.0, est, low, high, covered)
+    p, p_less, p_greater = (float(v[0]) for v in signed_rank_p_batch(d[None, :]))
+    return SignedRankTest(n, zeros, p, p_less, p_greater, est, low, high, covered)
+
+
+def signed_rank_p_batch(differences: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(p_two_sided, p_less, p_greater)`` of :func:`signed_rank_exact` for every row of a (R, n) array of
+    differences with no NaN (the simulations in ``benchmarks/coverage.py`` decide thousands at once)."""
+    d = np.asarray(differences, dtype=float)
+    rows, n = d.shape
+    if n == 0:
+        ones = np.ones(rows)
+        return ones, ones.copy(), ones.copy()
     i, j = np.triu_indices(n)
     with np.errstate(invalid="ignore"):
-        sums = d[i] + d[j]
-    doubled = int(2 * (sums > 0).sum() + ((sums == 0) | np.isnan(sums)).sum())  # 2·W⁺, ties ½
-    counts = _signed_rank_counts(tuple(range(1, n + 1)))
-    total = 2**n
-    at_least = sum(counts[(doubled + 1) // 2 :])  # P(W ≥ ⌈W⁺⌉)
-    at_most = sum(counts[: doubled // 2 + 1])  # P(W ≤ ⌊W⁺⌋)
-    p = min(1.0, 2 * min(at_most, at_least) / total)
-    return SignedRankTest(n, zeros, p, at_most / total, at_least / total, est, low, high, covered)
+        sums = d[:, i] + d[:, j]
+    doubled = 2 * (sums > 0).sum(axis=1) + ((sums == 0) | np.isnan(sums)).sum(axis=1)  # 2·W⁺, ties ½
+    cumulative = np.cumsum([0, *_signed_rank_counts(tuple(range(1, n + 1)))])  # cumulative[w] = #(W < w)
+    total = float(2**n)
+    at_most = cumulative[doubled // 2 + 1] / total  # P(W ≤ ⌊W⁺⌋)
+    at_least = (cumulative[-1] - cumulative[(doubled + 1) // 2]) / total  # P(W ≥ ⌈W⁺⌉)
+    return np.minimum(1.0, 2 * np.minimum(at_most, at_least)), at_most, at_least
 
 
 def _hodges_lehmann(d: np.ndarray, level: float) -> tuple[float, float, float, float]:
