@@ -51,8 +51,8 @@ endif
 BENCH_ARGS ?= --preset quick --rounds 5 --threads 1
 bench: install
 	$(BIN)/rnnbench run $(BENCH_ARGS) --output $(RESULTS) --run-id $(RUN_ID)
-	@printf 'Report: '
-	@$(BIN)/rnnbench report $(RESULTS)/$(RUN_ID) --output $(RESULTS)/$(RUN_ID)/report --quiet
+	@report=$$($(BIN)/rnnbench report $(RESULTS)/$(RUN_ID) --output $(RESULTS)/$(RUN_ID)/report --quiet) && \
+	  echo "Report: $$report"
 
 # The suite minus tests marked slow (a real 10-process A/B run); `make test-all` runs everything. Two
 # pytest-xdist workers (PYTEST_JOBS=0: one process) halve the wall time on 2 cores; tests that must not overlap

@@ -496,6 +496,7 @@ class ReportResult:
 
             built = {spec.name: spec.build(self.report) for spec in FIGURES}
             self._figures = {name: fig for name, fig in built.items() if fig is not None}
+            _show_figures_in_jupyter()
         return self._figures
 
     def _repr_html_(self) -> str:
@@ -509,6 +510,32 @@ class ReportResult:
             parts.append("<p>GRU/LSTM time ratio per shape (95% interval):</p>")
             parts.append(verdicts.to_html(index=False, float_format=lambda v: f"{v:.3g}", max_rows=40))
         return "".join(parts)
+
+
+def _figure_png(fig: "Figure") -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=96)
+    return buffer.getvalue()
+
+
+def _show_figures_in_jupyter() -> None:
+    """Let Jupyter draw a bare ``Figure``: rnnbench builds figures without pyplot (no global state), and
+    IPython learns to show figures only when pyplot is imported under the inline backend — until then a figure
+    shows as ``<Figure size … with 2 Axes>``. Registers a PNG formatter for the ``Figure`` type when running
+    in IPython and none is registered; changes neither the backend nor pyplot's state."""
+    ipython_module = sys.modules.get("IPython")
+    shell = ipython_module.get_ipython() if ipython_module is not None else None
+    if shell is None:
+        return
+    from matplotlib.figure import Figure
+
+    formatter = shell.display_formatter.formatters["image/png"]
+    try:
+        formatter.lookup_by_type(Figure)
+    except KeyError:
+        formatter.for_type(Figure, _figure_png)
 
 
 def report(

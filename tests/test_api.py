@@ -41,6 +41,27 @@ def test_the_documented_examples_run(doc, section, tmp_path: Path, monkeypatch: 
         assert "→ exit 0" in out and "report.md" in out and "ratio_heatmap" in out
 
 
+@pytest.mark.slow
+def test_the_notebook_shows_a_bar_tables_and_a_figure(tmp_path: Path) -> None:
+    """docs/notebook.ipynb in a real kernel (nbmake only checks that no cell fails): the progress bar, the
+    DataFrames and the gate as HTML tables, the figure as a PNG — not ``<Figure size … with 2 Axes>``."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    notebook = nbformat.read(ROOT / "docs" / "notebook.ipynb", as_version=4)
+    nbclient.NotebookClient(notebook, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+    kinds = [set(o.get("data", {})) | {o.get("name", "")} for o in outputs]
+    assert sum("text/html" in k for k in kinds) >= 4  # the run's rows, the ratios, the gate, the report
+    assert any("image/png" in k for k in kinds)
+    bar = [
+        o
+        for o in outputs
+        if "application/vnd.jupyter.widget-view+json" in o.get("data", {}) or o.get("name") == "stderr"
+    ]
+    assert bar  # tqdm: a widget with ipywidgets installed, a text line on stderr without
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+
+
 def _torch_state() -> dict:
     import torch
 
