@@ -343,6 +343,50 @@ def log_scale_rows(replicates: int, rng: np.random.Generator, sizes: tuple[int, 
     return rows
 
 
+def paired_sequence_rows(replicates: int, rng: np.random.Generator, looks: int = 30) -> list[Row]:
+    """The paired gate's interval: Lai's t confidence sequence over restart estimates, intersected over the
+    looks (``stats.sequential.SequentialEvidence.interval``). It claims 95% at *every* look at once, so a
+    replicate covers only if the truth lay inside at all looks 4…``looks`` — what optional stopping needs."""
+    from rnnbench.stats.sequential import critical_t
+
+    crit = np.array([critical_t(k, 0.05) for k in range(1, looks + 1)])
+    rows = []
+    for scenario, draw in (
+        ("normal restarts", lambda shape: rng.normal(0.0, 0.02, shape)),
+        (
+            "heavy-tailed process effects (t₃) + pair noise",
+            lambda shape: 0.01 * rng.standard_t(3, shape) + rng.normal(0.0, 0.01, shape),
+        ),
+        (
+            "role offset ±2% (spawn order: one of each per two restarts, drawn) + pair noise",
+            lambda shape: 0.02 * _balanced_signs(rng, shape) + rng.normal(0.0, 0.01, shape),
+        ),
+    ):
+        x = draw((replicates, looks))
+        k = np.arange(1, looks + 1)
+        mean = np.cumsum(x, axis=1) / k
+        var = (np.cumsum(x * x, axis=1) - k * mean**2) / np.maximum(k - 1, 1)
+        half = crit[3:] * np.sqrt(np.maximum(var[:, 3:], 0) / k[3:])
+        inside = np.abs(mean[:, 3:]) <= half  # from 4 restarts, where the sequence is finite
+        rows.append(
+            Row(
+                "paired: confidence sequence over restarts",
+                scenario,
+                f"every look 4–{looks}",
+                0.95,
+                float(inside.all(axis=1).mean()),
+                replicates,
+            )
+        )
+    return rows
+
+
+def _balanced_signs(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """±1 per restart, one of each in every two restarts, in a random order (``ab.coordinator.spawn_order``)."""
+    first = rng.choice([-1.0, 1.0], (shape[0], (shape[1] + 1) // 2))
+    return np.stack([first, -first], axis=2).reshape(shape[0], -1)[:, : shape[1]]
+
+
 def all_rows(replicates: int = 20000, seed: int = 0) -> list[Row]:
     rng = np.random.default_rng(seed)
     return [
@@ -354,6 +398,7 @@ def all_rows(replicates: int = 20000, seed: int = 0) -> list[Row]:
         *training_rule_rows(replicates, rng),
         *hodges_lehmann_rows(replicates, rng),
         *log_scale_rows(replicates, rng),
+        *paired_sequence_rows(replicates, rng),
     ]
 
 

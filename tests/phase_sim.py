@@ -36,6 +36,7 @@ class PhaseMachine:
         mean_phase_s: float = 3.0,
         block_noise: float = 0.01,
         switch_cost: float = 0.0,
+        block_overhead_s: float = 0.0,
     ) -> None:
         self.rng = rng
         self.slow = slow
@@ -43,6 +44,8 @@ class PhaseMachine:
         self.block_noise = block_noise
         self.switch_cost = switch_cost
         """A block run right after another worker's is slower by this fraction (caches, frequency)."""
+        self.block_overhead_s = block_overhead_s
+        """Wall time every block request costs outside the timed part (pipe round trip, waiting for idle)."""
         self.last: object = None
         self.now = 0.0
         self.factor = slow if rng.random() < 0.5 else 1.0
@@ -154,6 +157,7 @@ class SimWorker:
             return {"ok": True, "protocol": self.protocol, "rnnbench": "sim", "pid": 0}
         if op == "build":
             self.machine.idle(self.startup_s / 2)  # both sides build at once: half each
+            self.machine.last = None
             wanted = msg.get("cases")
             entries = [c.entry() for k, c in self.cases.items() if wanted is None or k in wanted]
             return {"ok": True, "cases": entries, "fingerprint_keys": {}}
@@ -169,6 +173,7 @@ class SimWorker:
             if self.machine.last is not None and self.machine.last is not self:
                 per_iter *= 1 + self.machine.switch_cost
             self.machine.last = self
+            self.machine.idle(self.machine.block_overhead_s)
             seconds = self.machine.work(per_iter * int(msg["iters"]))
             return {"ok": True, "seconds": seconds, "iters": int(msg["iters"])}
         if op == "quit":
@@ -183,6 +188,9 @@ class SimWorker:
 
     def close(self) -> None:
         self.closed = True
+
+    def pin(self) -> tuple[int, ...] | None:
+        return None
 
 
 def sim_factory(

@@ -165,7 +165,9 @@ def test_roles_and_orders_are_randomised_and_balanced(tmp_path: Path) -> None:
                      factory=recording, clock=machine.clock)  # fmt: skip
     assert run.restarts == 8 and all(w.closed for w in factory.made) and len(factory.made) == 16
     firsts = spawned[::2]
-    assert set(firsts) == {"base", "head"} and run.spawned_first == firsts
+    assert run.spawned_first == firsts
+    assert all({firsts[i], firsts[i + 1]} == {"base", "head"} for i in range(0, 8, 2))  # one of each per two
+    assert len({tuple(firsts[i : i + 2]) for i in range(0, 8, 2)}) == 2  # …in a drawn order
     rows = [r.split(",") for r in (tmp_path / "first" / "pairs.csv").read_text().splitlines()[1:]]
     assert len(rows) == 8 * 3 * 6  # restarts × cases × pairs, on disk
     openers: dict[tuple[str, str], list[str]] = {}
@@ -182,9 +184,9 @@ def test_roles_and_orders_are_randomised_and_balanced(tmp_path: Path) -> None:
 
 def test_a_role_tied_offset_cancels_under_randomisation(tmp_path: Path) -> None:
     """The worker spawned first runs 3% slower (a role-tied offset). Were base always spawned first (the old
-    coordinator), every A/A restart would read head 3% faster; drawn at random, the offset averages out
-    over restarts: the A/A estimate stays within 1% of 1, no false alarm, and the per-restart estimates
-    split into two clusters around ±3%."""
+    coordinator), every A/A restart would read head 3% faster; with one of each order per two restarts the
+    offset cancels in the mean: the A/A estimate stays within 1% of 1, no false alarm, and the per-restart
+    estimates split into two clusters around ±3%."""
     machine = PhaseMachine(np.random.default_rng(3))
     run = run_paired(*SIDES, tmp_path, PairedSettings(pairs=8, block_s=0.05), restarts=16,
                      factory=sim_factory(machine, cases(2), role_offset=0.03), clock=machine.clock)  # fmt: skip
@@ -225,6 +227,12 @@ def test_ab_confirms_by_re_measuring_only_flagged_cases(tmp_path: Path) -> None:
                     method="paired", paired=FAST, factory=factory, clock=machine.clock, launcher=_ok_launcher)  # fmt: skip
     verdicts = {c.case_id: (c.verdict, c.confirmed) for c in result.comparison.cases}
     assert verdicts["c2"] == ("regression", True)
+    # a confirmed regression shows the confirmation's own estimate (the first stage's is selected, biased)
+    final = next(c for c in result.comparison.cases if c.case_id == "c2")
+    assert result.confirmation is not None
+    again = next(c for c in result.confirmation.cases if c.case_id == "c2")
+    assert (final.ratio, final.ratio_low, final.ratio_high) == (again.ratio, again.ratio_low, again.ratio_high)
+    assert "first stage" in final.reason
     assert all(v[0] != "regression" for k, v in verdicts.items() if k != "c2")
     assert result.exit_code == 1
     confirm_rows = (tmp_path / "paired" / "confirm" / "pairs.csv").read_text().splitlines()[1:]
@@ -255,7 +263,9 @@ def test_calibrate_inject_reports_power_and_json_keys(tmp_path: Path) -> None:
     assert data["power"]["0.02"] == 0.0
     assert math.isfinite(cal.detectable_effect) and 0.05 <= cal.detectable_effect < 0.10
     assert 0.005 <= cal.recommended_min_effect <= 0.05
-    assert "detected and confirmed" in render(cal, "md")
+    md = render(cal, "md")
+    assert "confirmed regression (ab's rule)" in md and "anytime-valid interval over restarts" in md
+    assert "Mann–Whitney" not in md  # the method that ran, not the rounds' one
 
 
 # ---- statistics by simulation ---------------------------------------------------------------------------------
@@ -332,6 +342,69 @@ def test_family_wise_false_alarms_of_the_sequential_rule_by_simulation() -> None
             flagged |= any(d.verdict == "regression" for d in decide_family(evidence, settings))
         alarms += flagged
     assert alarms / runs <= 0.1 + 2 * math.sqrt(0.1 * 0.9 / runs), alarms / runs
+
+
+def test_settings_refuse_what_cannot_decide() -> None:
+    """Odd pairs (one side would open more pairs) and a confirmation too short for its sequence to exclude
+    anything (it could never confirm — every flagged regression would end inconclusive, exit 0)."""
+    with pytest.raises(ConfigError, match="--pairs must be even"):
+        PairedSettings(pairs=3)
+    for n in (2, 3):
+        with pytest.raises(ConfigError, match="--confirm-restarts must be 0 or ≥ 4"):
+            PairedSettings(confirm_restarts=n)
+    with pytest.raises(ConfigError, match="--budget"):
+        PairedSettings(budget_s=0)
+    with pytest.raises(ConfigError, match="--cpus"):
+        PairedSettings(cpus="0-x")
+
+
+def test_rounds_options_are_refused_or_noted_in_the_paired_mode(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--rounds applies to process rounds only"):
+        run_ab(_side("base", "ok"), _side("head", "ok"), [], tmp_path / "a", method="paired", paired=TINY,
+               rounds=6)  # fmt: skip
+    result = run_ab(_side("base", "ok"), _side("head", "ok"), [], tmp_path / "b", method="auto", paired=TINY,
+                    rounds=6)  # fmt: skip
+    assert result.comparison.method == "paired"
+    assert any("--rounds 6 unused: the paired mode ran" in n for n in result.comparison.notes)
+
+
+def test_power_model_holds_by_simulation() -> None:
+    """``restarts_needed`` says how many restarts decide with 80% power; simulating the rule at that count
+    decides at least ~80% of the time (the old model used the winsorized SD where the test's standard error
+    is larger: its "90% power" was ~67%)."""
+    from rnnbench.gate.evidence import RestartEvidence
+    from rnnbench.gate.verdict import decide_family
+    from rnnbench.stats.power import restarts_needed
+
+    rng = np.random.default_rng(21)
+    settings = GateSettings(min_effect=0.03, alpha=0.1)
+    for effect, sd in ((math.log(0.94), 0.03), (0.0, 0.02)):
+        n = restarts_needed(effect, sd, 4, 0.03, settings.alpha, power=0.8)
+        assert n is not None and 4 < n < 200
+        decided = 0
+        runs = 300
+        for _ in range(runs):
+            est = tuple(rng.normal(effect, sd, n))
+            [d] = decide_family([RestartEvidence(SequentialEvidence(est))], settings)
+            decided += d.verdict == ("regression" if effect < 0 else "no_change")
+        assert decided / runs >= 0.8 - 2 * math.sqrt(0.16 / runs), (effect, n, decided / runs)
+
+
+def test_recommended_min_effect_decides_the_next_a_a_by_simulation() -> None:
+    """The recommended min effect comes from each case's restart spread with a stated margin: an A/A at
+    that min effect and the same number of restarts calls the case "no change" ≈ 90% of the time (the old
+    recommendation, the widest interval of one run, left a case undecided in a third of the next runs)."""
+    from rnnbench.ab.calibrate import recommended_effect
+
+    rng = np.random.default_rng(22)
+    sd, restarts = 0.015, 16
+    m = recommended_effect(sd, restarts)
+    assert 0.01 < m < 0.05
+    runs, decided = 1000, 0
+    for _ in range(runs):
+        ci = SequentialEvidence(tuple(rng.normal(0, sd, restarts))).interval(0.95)
+        decided += 1 - m <= ci.low and ci.high <= 1 + m
+    assert decided / runs >= 0.85, decided / runs
 
 
 def test_restart_estimate_and_detectable_effect() -> None:
@@ -441,7 +514,7 @@ def test_ctrl_c_ends_both_workers_and_keeps_the_pairs(tmp_path: Path) -> None:
     cmd = f"{sys.executable} {FAKE} slow"
     proc = subprocess.Popen(
         [sys.executable, "-m", "rnnbench", "ab", "--base-cmd", cmd, "--head-cmd", cmd, "--restarts", "50",
-         "--method", "paired", "-o", str(out)],
+         "--pairs", "4", "--block", "0.05", "--method", "paired", "-o", str(out)],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip

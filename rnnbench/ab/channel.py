@@ -68,6 +68,11 @@ class Channel(Protocol):
         """End the worker (quit if it answers, else kill) and everything it started."""
         ...
 
+    def pin(self) -> tuple[int, ...] | None:
+        """Move the worker — every thread of every process it started — onto its CPUs, if it has any;
+        returns them (``None``: not pinned)."""
+        ...
+
 
 WorkerFactory = Callable[[str, Sequence[str], Path], Channel]
 """(side label, argv, log file) → a started worker."""
@@ -99,7 +104,6 @@ class ProcessChannel:
                     stderr=log,
                     cwd=cwd or log_path.parent,
                     start_new_session=True,
-                    preexec_fn=_pin(cpus) if cpus else None,
                 )
             except OSError as exc:
                 raise BenchmarkFailedError(f"{label}: cannot start {self.argv[0]}: {exc.strerror}") from None
@@ -107,6 +111,7 @@ class ProcessChannel:
         self.hung = False
         self.pid: int | None = None
         self._psutil: Any = None
+        self.cpus = tuple(sorted(cpus)) if cpus else None
 
     def _readline(self, deadline: float, what: str) -> str:
         assert self.proc.stdout is not None
@@ -199,6 +204,29 @@ class ProcessChannel:
             time.sleep(0.0005)
         return time.monotonic() - start
 
+    def pin(self) -> tuple[int, ...] | None:
+        """After the build: every thread of the worker's process tree (a side command's children, torch's and
+        OpenMP's pools) onto ``cpus``; threads made later inherit it. Pinning after the build, not at the
+        spawn, lets both sides build side by side on all cores while they measure on the same ones."""
+        if not self.cpus:
+            return None
+        import psutil
+
+        try:
+            root = psutil.Process(self.proc.pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return self.cpus
+        for proc in procs:
+            try:
+                tids = [t.id for t in proc.threads()]
+            except psutil.Error:
+                continue
+            for tid in tids:
+                with contextlib.suppress(OSError):  # a thread that ended meanwhile
+                    os.sched_setaffinity(tid, self.cpus)
+        return self.cpus
+
     def close(self) -> None:
         proc = self.proc
         if proc.poll() is None and not self.hung:  # a polite quit first (up to 2 s), unless it is hung
@@ -244,26 +272,15 @@ def process_factory(label: str, argv: Sequence[str], log_path: Path) -> Channel:
 
 
 def pinned_factory(cpus: Collection[int]) -> WorkerFactory:
-    """A factory of real workers started on ``cpus`` (their affinity, inherited by everything they start —
-    a side command's children, torch's thread pools). Both sides get the same set: the paired mode's
-    defence against vCPUs that differ in speed for seconds at a time."""
+    """A factory of real workers that measure on ``cpus`` (:meth:`ProcessChannel.pin`, after their build).
+    Both sides get the same set: the paired mode's defence against vCPUs that differ in speed for seconds at a
+    time."""
     chosen = frozenset(cpus)
 
     def factory(label: str, argv: Sequence[str], log_path: Path) -> Channel:
         return ProcessChannel(label, argv, log_path, cpus=chosen)
 
-    factory.cpus = chosen  # type: ignore[attr-defined]  # the coordinator sizes side-by-side builds by it
     return factory
-
-
-def _pin(cpus: Collection[int]) -> Callable[[], None]:
-    """Runs in the child between fork and exec: only async-signal-safe work (one system call)."""
-    chosen = set(cpus)
-
-    def pin() -> None:
-        os.sched_setaffinity(0, chosen)
-
-    return pin
 
 
 def same_cpus(threads: int | None, allowed: Collection[int] | None = None) -> tuple[int, ...]:

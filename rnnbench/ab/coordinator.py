@@ -275,7 +275,7 @@ def _one_restart(
     base, head, settings = session.base, session.head, session.settings
     assert run.folder is not None
     chans: list[Channel] = []
-    base_first = rng.random() < 0.5
+    base_first = spawn_order(session.seed, run.phase, r)
     try:
         sides = (base, head) if base_first else (head, base)
         made = {}
@@ -296,7 +296,7 @@ def _one_restart(
         # Both sides build and warm at once when their threads fit the cores side by side (nothing is timed
         # yet; one core each with --threads 1). Otherwise one after the other: two OpenMP pools spinning on
         # too few cores made the quick grid's build 10× slower at --threads 2 on 2 cores.
-        together = builds_fit_side_by_side(base.grid_args, head.grid_args, cores=session_cores(session))
+        together = builds_fit_side_by_side(base.grid_args, head.grid_args)
         order = [(a, base, keys_a), (b, head, keys_b)]
         if not base_first:
             order.reverse()
@@ -309,6 +309,8 @@ def _one_restart(
             for chan, side, _ in order:
                 built[side.label] = _check(chan, chan.receive("build", settings.build_timeout_s), "build")
         built_a, built_b = built[base.label], built[head.label]
+        for chan in chans:  # built side by side on every core; measured on the same CPUs
+            chan.pin()
         run.fingerprint_keys.setdefault(base.label, built_a.get("fingerprint_keys") or {})
         run.fingerprint_keys.setdefault(head.label, built_b.get("fingerprint_keys") or {})
         cases, iter_s = _match(built_a["cases"], built_b["cases"])
@@ -341,10 +343,12 @@ def _one_restart(
     return base.label if base_first else head.label
 
 
-def session_cores(session: PairedSession) -> int | None:
-    """The cores the workers may use: their pinned set when the factory pins them, else every core."""
-    cpus = getattr(session.factory, "cpus", None)
-    return len(cpus) if cpus else None
+def spawn_order(seed: int, phase: str, r: int) -> bool:
+    """Whether base is spawned, greeted and built first in restart ``r``: drawn at random for each two
+    restarts and then swapped, so every two restarts have one of each (a role-tied offset — the first process
+    started is slower, say — then cancels in their mean instead of adding a coin toss per restart)."""
+    first = random.Random(f"{seed}:{phase}:spawn:{r // 2}").random() < 0.5
+    return first if r % 2 == 0 else not first
 
 
 def builds_fit_side_by_side(args_a: Sequence[str], args_b: Sequence[str], cores: int | None = None) -> bool:

@@ -42,7 +42,7 @@ from rnnbench.gate.verdict import Decision, decide_family
 from rnnbench.stats.allocation import best_block, pairs_per_restart
 from rnnbench.stats.restarts import pair_spread
 
-PILOT_PAIRS_PER_BLOCK = 4
+PILOT_PAIRS_PER_BLOCK = 6
 """Pairs per case and block length in the pilot restart."""
 
 CONFIRM_RESERVE = 0.4
@@ -321,10 +321,10 @@ def design_from_pilot(pilot: PairedRun, paired: PairedSettings) -> Design:
     :mod:`rnnbench.stats.allocation`); ``paired.block_s``/``paired.pairs`` win where given. The pairs are
     capped so that a restart measures for at most a twelfth of the budget (a dozen restarts fit)."""
     restart_cost = pilot.restart_costs[0] if pilot.restart_costs else math.nan
-    per_case: dict[str, dict[float, tuple[float, float]]] = {}
+    per_case: dict[str, dict[float, tuple[list[float], float]]] = {}
     for (pid, b), ratios in pilot.by_block.items():
         secs = pilot.pair_seconds.get((pid, b), [])
-        per_case.setdefault(pid, {})[b] = (pair_spread(ratios), statistics.fmean(secs) if secs else math.nan)
+        per_case.setdefault(pid, {})[b] = (ratios, statistics.fmean(secs) if secs else math.nan)
     block = paired.block_s if paired.block_s is not None else best_block(per_case, DEFAULT_BLOCK_S)
     pair_s: dict[str, float] = {}
     pair_sd: dict[str, float] = {}

@@ -148,8 +148,12 @@ class PairedSettings:
             raise ConfigError(
                 f"--restarts must be ≥ 2 (the interval is over restarts), got {self.max_restarts}."
             )
-        if self.confirm_restarts != 0 and self.confirm_restarts < 2:
-            raise ConfigError(f"--confirm-restarts must be 0 or ≥ 2, got {self.confirm_restarts}.")
+        if self.confirm_restarts != 0 and self.confirm_restarts < MIN_CONFIRM_RESTARTS:
+            raise ConfigError(
+                f"--confirm-restarts must be 0 or ≥ {MIN_CONFIRM_RESTARTS} (with fewer restarts the "
+                "confirmation's interval cannot exclude anything, so it could never confirm), got "
+                f"{self.confirm_restarts}."
+            )
         if self.pairs is not None and not 2 <= self.pairs <= 1000:
             raise ConfigError(f"--pairs must lie in [2, 1000] (or be auto), got {self.pairs}.")
         if self.pairs is not None and self.pairs % 2:
@@ -177,7 +181,11 @@ class PairedSettings:
         }
 
 
-BLOCK_CANDIDATES: tuple[float, ...] = (0.01, 0.025, 0.05, 0.1)
+MIN_CONFIRM_RESTARTS = 4
+"""The fewest restarts whose 95% confidence sequence is finite (``stats.sequential.min_looks(0.05)``): a
+confirmation allowed fewer could never confirm anything."""
+
+BLOCK_CANDIDATES: tuple[float, ...] = (0.01, 0.025, 0.05)
 """Block lengths the pilot restart tries (cycled pair by pair) when ``--block`` is automatic."""
 
 

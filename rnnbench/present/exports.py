@@ -100,12 +100,7 @@ def comparison_markdown(comp: Comparison, title: str = "rnnbench regression gate
         "",
         f"**{counts}** — exit code {comp.exit_code}",
         "",
-        f"Throughput ratio head/base ({METRIC_UNIT}, bigger is better): median of per-round medians, "
-        f"{s.level:.0%} bootstrap interval over rounds, exact one-sided Mann–Whitney p in the direction of the "
-        f"estimate, Holm-adjusted over the {comp.family} cases compared; min effect {s.min_effect:.1%}, "
-        f"α = {s.alpha:g} — the probability that unchanged code gives any regression in this run, assuming "
-        "exchangeable rounds (measured side by side in one job, as `ab` does; not folders of different jobs); "
-        f"rounds {comp.base_rounds} base + {comp.head_rounds} head"
+        method_sentence(comp)
         + (f"; allowed to differ: {', '.join(s.allow_diff)}" if s.allow_diff else "")
         + ".",
         "",
@@ -114,6 +109,36 @@ def comparison_markdown(comp: Comparison, title: str = "rnnbench regression gate
     if comp.notes:
         lines += ["", *[f"- {md_escape(n)}" for n in comp.notes]]
     return "\n".join(lines) + "\n"
+
+
+def method_sentence(comp: Comparison) -> str:
+    """How the ratios, intervals and p values of this comparison were made — the method that ran (paired
+    restarts or process rounds), never the other's."""
+    s = comp.settings
+    if comp.method == "paired":
+        d = comp.design
+        a1, a2 = d.get("alpha_first", s.alpha), d.get("alpha_confirm")
+        confirm = (
+            f"flagged at α₁ = {a1:.2g} and confirmed on fresh restarts at α₂ = {a2:.2g}"
+            if a2
+            else f"decided at α = {a1:.2g} without confirmation"
+        )
+        return (
+            f"Throughput ratio head/base ({METRIC_UNIT}, bigger is better) from adjacent A/B blocks of "
+            "persistent workers on the same CPUs: a trimmed mean of the pair log-ratios per restart, a "
+            f"{s.level:.0%} anytime-valid interval over restarts (Lai's t confidence sequence), a one-sided "
+            f"anytime p in the direction of the estimate, Holm-adjusted over the {comp.family} cases; "
+            f"{confirm}; min effect {s.min_effect:.1%}, α = {s.alpha:g} — the probability that unchanged "
+            f"code gives any confirmed regression in this run; {comp.base_rounds} restarts in the first stage"
+        )
+    return (
+        f"Throughput ratio head/base ({METRIC_UNIT}, bigger is better): median of per-round medians, "
+        f"{s.level:.0%} bootstrap interval over rounds, exact one-sided Mann–Whitney p in the direction of the "
+        f"estimate, Holm-adjusted over the {comp.family} cases compared; min effect {s.min_effect:.1%}, "
+        f"α = {s.alpha:g} — the probability that unchanged code gives any regression in this run, assuming "
+        "exchangeable rounds (measured side by side in one job, as `ab` does; not folders of different jobs); "
+        f"rounds {comp.base_rounds} base + {comp.head_rounds} head"
+    )
 
 
 def comparison_json(comp: Comparison) -> str:
@@ -166,12 +191,18 @@ def benchmark_action_entries(comp: Comparison) -> list[dict[str, Any]]:
             continue
         name = c.name if c.name not in seen else f"{c.name} [{c.case_id}]"
         seen.add(name)
+        units = (
+            f"restarts: {len(c.head_values)}"
+            if comp.method == "paired"
+            else f"rounds: {len(c.base_values)} base + {len(c.head_values)} head"
+        )
         extra = (
             f"verdict: {c.verdict}"
             + (" (confirmed)" if c.confirmed else "")
             + f"; ratio vs base: {fmt_ratio_interval(c.ratio, c.ratio_low, c.ratio_high)}"
-            + f"; p (one-sided, Holm): {fmt_number(c.p_value, 2)}"
-            + f"; rounds: {len(c.base_values)} base + {len(c.head_values)} head; case_id: {c.case_id}"
+            + f"; p (one-sided, Holm{', anytime' if comp.method == 'paired' else ''}): "
+            + fmt_number(c.p_value, 2)
+            + f"; {units}; case_id: {c.case_id}"
         )
         entry: dict[str, Any] = {"name": name, "unit": METRIC_UNIT, "value": float(value)}
         range_text, interval = _benchmark_range(c.head_values, value)
@@ -193,15 +224,21 @@ def calibration_markdown(cal: Calibration) -> str:
         "## rnnbench calibrate (A/A)",
         "",
         f"**Smallest honest --min-effect on this machine: {fmt_percent(cal.recommended_min_effect)}** "
-        f"(with {cal.comparison.base_rounds} rounds per side); false alarms at min effect {s.min_effect:.1%}, "
-        f"α = {s.alpha:g}: {cal.false_alarms} — expected none: α is per run and per direction (Holm over the "
-        f"{cal.comparison.family} cases), so an A/A run has any false alarm with probability "
-        f"≤ {2 * s.alpha:g}.",
+        + (
+            f"(at this budget: {cal.comparison.base_rounds} restarts in the first stage); "
+            if cal.comparison.method == "paired"
+            else f"(with {cal.comparison.base_rounds} rounds per side); "
+        )
+        + f"false alarms at min effect {s.min_effect:.1%}, α = {s.alpha:g}: {cal.false_alarms} — expected "
+        f"none: α is per run and per direction (Holm over the {cal.comparison.family} cases), so an A/A run "
+        f"has any false alarm with probability ≤ {2 * s.alpha:g}.",
+        "",
+        method_sentence(cal.comparison) + ".",
         "",
     ]
     if cal.power:
         lines += [
-            "| injected slowdown | detected and confirmed | detected (first restarts) |",
+            "| injected throughput drop | confirmed regression (ab's rule) | flagged (first stage) |",
             "|---:|---:|---:|",
             *(f"| {f:.0%} | {v:.0%} | {cal.power_first.get(f, math.nan):.0%} |" for f, v in cal.power.items()),
             "",

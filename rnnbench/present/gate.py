@@ -23,7 +23,7 @@ from rich.text import Text
 
 from rnnbench.core.progress import ProgressEvent
 from rnnbench.gate.calibration import Calibration
-from rnnbench.gate.history import History
+from rnnbench.gate.history import MIN_RUNS, ChangePoint, History
 from rnnbench.gate.results import ABResult, CaseComparison, Comparison
 from rnnbench.present.durations import fmt_duration
 from rnnbench.present.formatting import (
@@ -200,8 +200,8 @@ def history_table(hist: History, target: Target) -> TableSpec:
         Column("latest" if md else "latest tok/s", "right" if md else "left"),
         Column("last change at"),
         Column("before → after" if md else "before → after tok/s"),
-        Column("change", "right"),
-        Column("p", "right"),
+        Column("change [95% CI]", "right"),
+        Column("p (Holm)", "right"),
         Column("status"),
     )
     rows = []
@@ -209,11 +209,13 @@ def history_table(hist: History, target: Target) -> TableSpec:
         cp = c.last_change
         if c.warning:
             status = Cell("⚠️ slowdown") if md else Cell("slowdown", "bold red")
+        elif c.too_short:  # below MIN_RUNS the false-change rate does not hold: no claim either way
+            status = Cell(
+                f"too short to tell (need {max(MIN_RUNS, 2 * hist.min_size)} runs)", "" if md else "dim"
+            )
         elif cp is not None:
             kind = "change" if cp.significant else "change (not significant)"
             status = Cell(kind, "" if md else "yellow")
-        elif len(c.points) < 2 * hist.min_size:  # a change needs --min-history runs on each side of it
-            status = Cell(f"too few runs (need {2 * hist.min_size})", "" if md else "dim")
         else:
             status = Cell("stable")
         rows.append(
@@ -224,12 +226,21 @@ def history_table(hist: History, target: Target) -> TableSpec:
                 Cell(fmt_rate(c.latest.value)),
                 Cell(cp.run_id if cp else "—"),
                 Cell(f"{fmt_rate(cp.before)} → {fmt_rate(cp.after)}" if cp else "—"),
-                Cell(f"{cp.ratio - 1:+.1%}" if cp and math.isfinite(cp.ratio) else "—"),
-                Cell(fmt_number(cp.p_value, 2) if cp else "—"),
+                Cell(_step_text(cp) if cp else "—"),
+                Cell(fmt_number(cp.p_adjusted, 2) if cp else "—"),
                 status,
             )
         )
     return TableSpec(columns, tuple(rows))
+
+
+def _step_text(cp: ChangePoint) -> str:
+    """``-10.2% [-13.0%, -7.3%]``: the step and its 95% interval, at one precision."""
+    if not math.isfinite(cp.ratio):
+        return "—"
+    if not (math.isfinite(cp.low) and math.isfinite(cp.high)):
+        return f"{cp.ratio - 1:+.1%}"
+    return f"{cp.ratio - 1:+.1%} [{cp.low - 1:+.1%}, {cp.high - 1:+.1%}]"
 
 
 # ---- rendering ----------------------------------------------------------------------------------------
@@ -306,7 +317,8 @@ def calibration_summary(cal: Calibration) -> str:
     the current one (α is per run and direction, so an A/A run has any with probability ≤ 2α)."""
     s = cal.comparison.settings
     power = "; ".join(
-        f"injected {f:.0%} detected and confirmed in {v:.0%} of cases" for f, v in cal.power.items()
+        f"injected {f:.0%} throughput drop ended a confirmed regression (ab's rule) in {v:.0%} of cases"
+        for f, v in cal.power.items()
     )
     mde = (
         f"; smallest slowdown detected with ≥ 90% power: {fmt_percent(cal.detectable_effect)} in every case, "

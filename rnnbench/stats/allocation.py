@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 KAPPA = 1.06
 """Variance of the 20%-trimmed mean of P normal pair log-ratios, in units of σ_e²/P."""
@@ -44,27 +44,47 @@ def pairs_per_restart(
     return int(min(hi, max(lo, 2 * round(p / 2))))
 
 
-def best_block(per_case: Mapping[str, Mapping[float, tuple[float, float]]], default: float) -> float:
+def best_block(per_case: Mapping[str, Mapping[float, tuple[Sequence[float], float]]], default: float) -> float:
     """The block length with the most precision per second.
 
-    ``per_case[case][b]`` is (pair noise σ_e, seconds per pair) measured at block length b. Each case scores
-    every length by σ_e²·cost, relative to its own best, so cases of different noise and speed pool; the
-    length with the smallest median relative score over the cases wins. Fewer than two cases with a figure
-    at every length: ``default`` (a handful of pairs of one case cannot tell lengths apart)."""
+    ``per_case[case][b]`` holds the pair log-ratios measured at block length b and the mean seconds one pair
+    took there. Every case's deviations from its own median, scaled by its own spread, are pooled per length
+    (a handful of pairs per case and length, many cases: one robust spread per length with dozens of values
+    behind it); a length's cost is the median over cases of its pair time relative to the case's shortest.
+    The length with the smallest spread² × cost wins. Fewer than two cases with pairs at every length, or
+    fewer than two lengths: ``default``."""
     lengths = sorted({b for by in per_case.values() for b in by})
-    relative: dict[float, list[float]] = {b: [] for b in lengths}
-    for by in per_case.values():
-        scores = {b: sd * sd * cost for b, (sd, cost) in by.items() if _positive(sd) and _positive(cost)}
-        if len(scores) < len(lengths) or not scores:
-            continue
-        best = min(scores.values())
-        if best <= 0:
-            continue
-        for b, v in scores.items():
-            relative[b].append(v / best)
-    if len(lengths) < 2 or min(len(v) for v in relative.values()) < 2:
+    if len(lengths) < 2:
         return default
-    return min(lengths, key=lambda b: (statistics.median(relative[b]), b))
+    scaled: dict[float, list[float]] = {b: [] for b in lengths}
+    costs: dict[float, list[float]] = {b: [] for b in lengths}
+    used = 0
+    for by in per_case.values():
+        if set(by) != set(lengths) or any(len(_finite(r)) < 2 for r, _ in by.values()):
+            continue
+        pooled = [v for r, _ in by.values() for v in _finite(r)]
+        centre = statistics.median(pooled)
+        scale = statistics.median(abs(v - centre) for v in pooled)
+        base_cost = by[lengths[0]][1]
+        if not (scale > 0 and _positive(base_cost)):
+            continue
+        used += 1
+        for b, (ratios, cost) in by.items():
+            scaled[b].extend(abs(v - centre) / scale for v in _finite(ratios))
+            costs[b].append(cost / base_cost if _positive(cost) else math.nan)
+    if used < 2:
+        return default
+    score = {}
+    for b in lengths:
+        finite_costs = [c for c in costs[b] if math.isfinite(c)]
+        if not scaled[b] or not finite_costs:
+            return default
+        score[b] = statistics.median(scaled[b]) ** 2 * statistics.median(finite_costs)
+    return min(lengths, key=lambda b: (score[b], b))
+
+
+def _finite(values: Sequence[float]) -> list[float]:
+    return [float(v) for v in values if math.isfinite(v)]
 
 
 def _positive(v: float) -> bool:

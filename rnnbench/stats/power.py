@@ -211,14 +211,16 @@ def sequence_power(
     """P(the sequential rule has decided a case by restart n), for a true log effect ``effect`` and restart
     spread ``sd``, judged at look n alone (earlier looks only add: a lower bound).
 
-    Beyond ±m: the estimate beyond m *and* the sequence at ``alpha_case`` (the Holm level the case needs)
-    wholly on the estimate's side of 0 (:func:`both`). Inside: the ``level`` sequence wholly inside ±m — the
-    same bound over its two ends."""
+    Beyond ±m: the estimate beyond m *and* the sequence at ``alpha_case`` (the Holm level the case needs) and
+    at ``level`` (the printed interval) wholly on the estimate's side of 0 (:func:`both`). Inside: the
+    ``level`` sequence wholly inside ±m — the same bound over its two ends."""
     m_lo, m_hi = math.log(1 - min_effect), math.log(1 + min_effect)
     se = sd / np.sqrt(ns)
     if effect < m_lo or effect > m_hi:
         beyond = m_lo if effect < 0 else m_hi
-        test = _normal_cdf(abs(effect) / se - _critical(ns, alpha_case))
+        # the anytime test at alpha_case and the level-sequence wholly on one side of 0: the stricter counts
+        crit = np.maximum(_critical(ns, alpha_case), _critical(ns, 1 - level))
+        test = _normal_cdf(abs(effect) / se - crit)
         return both(test, _normal_cdf(abs(effect - beyond) / se))
     crit = _critical(ns, 1 - level)
     return both(_normal_cdf((effect - m_lo) / se - crit), _normal_cdf((m_hi - effect) / se - crit))

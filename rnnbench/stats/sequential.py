@@ -114,15 +114,24 @@ class SequentialEvidence:
         return critical_t(self.n, alpha) * se
 
     def interval(self, level: float = 0.95) -> Interval:
-        """The ratio head/base with its anytime-valid interval at ``level`` (infinite ends while the sequence
-        cannot yet exclude anything)."""
+        """The ratio head/base with its anytime-valid interval at ``level``: the intersection of the
+        sequence's intervals over all looks so far (valid because all of them cover at once with probability
+        ≥ ``level``; tighter than the last one alone). Infinite ends while the sequence cannot yet exclude
+        anything; should the intersection be empty — a miss, probability ≤ 1 − level — the last look's."""
         if not self.estimates:
             return Interval(math.nan, math.nan, math.nan, level)
-        mean = self.mean
-        h = self.half_width(1 - level)
-        if not math.isfinite(h):
-            return Interval(math.exp(mean), 0.0, math.inf, level)
-        return Interval(math.exp(mean), math.exp(mean - h), math.exp(mean + h), level)
+        alpha = 1 - level
+        low, high = -math.inf, math.inf
+        last = (-math.inf, math.inf)
+        for k, mean, var in _prefixes(self.estimates):
+            if k < 2 or not math.isfinite(var):
+                continue
+            h = critical_t(k, alpha) * math.sqrt(var / k)
+            last = (mean - h, mean + h)
+            low, high = max(low, last[0]), min(high, last[1])
+        if low > high:
+            low, high = last
+        return Interval(math.exp(self.mean), math.exp(low), math.exp(high), level)
 
     def p_slower(self) -> float:
         """Anytime p of "head slower" (δ < 0): the smallest α at which some look's sequence lay wholly below
@@ -136,19 +145,25 @@ class SequentialEvidence:
         if self.n < 2:
             return math.nan
         best = 0.0  # the largest log BF so far in this direction
-        total = squares = 0.0
-        first = self.estimates[0]  # sums of differences from it: no cancellation at tiny spreads
-        for k, x in enumerate(self.estimates, start=1):
-            d = x - first
-            total += d
-            squares += d * d
-            if k < 2:
-                continue
-            mean = first + total / k
-            var = max(squares - total * total / k, 0.0) / (k - 1)
-            if (mean < 0) != slower or mean == 0:
+        for k, mean, var in _prefixes(self.estimates):
+            if k < 2 or (mean < 0) != slower or mean == 0:
                 continue
             if var == 0:
                 return 0.0
             best = max(best, log_bayes_factor(k * mean * mean / var, k))
         return min(1.0, math.exp(-best))
+
+
+def _prefixes(x: Sequence[float]) -> list[tuple[int, float, float]]:
+    """(k, mean, variance) of every prefix x[:k] in one pass (sums of differences from the first value: no
+    cancellation at tiny spreads); the variance is NaN for k = 1."""
+    out = []
+    total = squares = 0.0
+    first = x[0] if len(x) else 0.0
+    for k, v in enumerate(x, start=1):
+        d = v - first
+        total += d
+        squares += d * d
+        var = max(squares - total * total / k, 0.0) / (k - 1) if k > 1 else math.nan
+        out.append((k, first + total / k, var))
+    return out
