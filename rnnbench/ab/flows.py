@@ -456,6 +456,11 @@ def sequential_note(
         f"{where}; {seq.seconds:.0f} s of a {seq.budget_s:.0f} s budget. Anytime-valid "
         f"intervals (a confidence sequence over restarts), α = {settings.alpha:g} per run "
         f"(α₁ = {seq.first.alpha:.2g} to flag, α₂ to confirm); honest min effect of these data {honest}."
+        + (
+            f" Noise here: {seq.noise.pair_sd:.1%} per pair, {seq.noise.process_sd:.1%} per restart beyond it."
+            if math.isfinite(seq.noise.pair_sd)
+            else ""
+        )
         + (f" Head slowed by an injected {inject:.1%} of throughput." if inject else "")
     )
 

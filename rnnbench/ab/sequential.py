@@ -39,8 +39,8 @@ from rnnbench.gate.evidence import RestartEvidence
 from rnnbench.gate.results import PENDING
 from rnnbench.gate.settings import BLOCK_CANDIDATES, GateSettings, PairedSettings
 from rnnbench.gate.verdict import Decision, decide_family
-from rnnbench.stats.allocation import best_block, pairs_per_restart
-from rnnbench.stats.restarts import pair_spread
+from rnnbench.stats.allocation import KAPPA, PLANNING_PROCESS_SD, best_block, pairs_per_restart
+from rnnbench.stats.restarts import pair_spread, restart_estimates
 
 PILOT_PAIRS_PER_BLOCK = 6
 """Pairs per case and block length in the pilot restart."""
@@ -105,6 +105,16 @@ class Stage:
         return {pid: d for (pid, c), d in self.decisions.items() if c == condition}
 
 
+@dataclass(frozen=True)
+class Noise:
+    """What the first stage saw of this machine, pooled over cases (medians): the SD of one pair's
+    log-ratio (pair noise σ_e) and the process-level SD of a restart's estimate left after the pairs' share
+    (σ_u = √max(0, var(m_r) − κσ_e²/P)). ``nan`` when too few restarts measured."""
+
+    pair_sd: float = math.nan
+    process_sd: float = math.nan
+
+
 @dataclass
 class SequentialResult:
     pilot: PairedRun | None
@@ -113,10 +123,13 @@ class SequentialResult:
     confirm: Stage | None
     seconds: float
     budget_s: float
+    noise: Noise = field(default_factory=Noise)
 
     def as_dict(self) -> dict[str, Any]:
         out = self.design.as_dict()
         out.update(
+            pair_sd=_rounded(self.noise.pair_sd),
+            process_sd=_rounded(self.noise.process_sd),
             alpha_first=self.first.alpha,
             alpha_confirm=self.confirm.alpha if self.confirm is not None else None,
             restarts_first=self.first.run.restarts,
@@ -128,6 +141,49 @@ class SequentialResult:
             budget_s=self.budget_s,
         )
         return out
+
+
+def _rounded(v: float) -> float | None:
+    return round(v, 5) if math.isfinite(v) else None
+
+
+def measured_noise(run: PairedRun, design: Design) -> Noise:
+    """:class:`Noise` from a stage's restarts (cases with ≥ 3 restarts)."""
+    pair_sds: list[float] = []
+    process_vars: list[float] = []
+    for (pid, cond), restarts in run.log_ratios.items():
+        if cond != 0.0 or len(restarts) < 3:
+            continue
+        spreads = [pair_spread(r) for r in restarts]
+        spreads = [v for v in spreads if math.isfinite(v)]
+        est = restart_estimates(restarts)
+        if not spreads or len(est) < 3:
+            continue
+        sd_e = statistics.median(spreads)
+        pair_sds.append(sd_e)
+        process_vars.append(max(0.0, statistics.variance(est) - KAPPA * sd_e**2 / design.pairs_of(pid)))
+    if not pair_sds:
+        return Noise()
+    return Noise(statistics.median(pair_sds), math.sqrt(statistics.median(process_vars)))
+
+
+def redesign(
+    design: Design, items: Mapping[str, Sequence[float]], process_sd: float, budget_s: float
+) -> Design:
+    """The confirmation's design: the same block length, pairs per case re-chosen for just these cases with
+    the process-level spread the first stage measured (never planned below 0.25%)."""
+    sd_u = max(process_sd if math.isfinite(process_sd) else PLANNING_PROCESS_SD, 0.0025)
+    total = sum(design.pair_seconds.get(pid, 2 * design.block_s) * len(c) for pid, c in items.items())
+    pairs = dict(design.pairs)
+    for pid in items:
+        pairs[pid] = pairs_per_restart(design.pair_sd.get(pid, math.nan), design.restart_cost_s, total, sd_u)
+    cap = max(budget_s / 12 - design.restart_cost_s, 0.0)
+    measuring = sum(pairs[pid] * design.pair_seconds.get(pid, 2 * design.block_s) for pid in items)
+    if measuring > cap > 0:
+        scale = cap / measuring
+        for pid in items:
+            pairs[pid] = max(4, 2 * int(pairs[pid] * scale / 2))
+    return replace(design, pairs=pairs)
 
 
 def stage_alphas(alpha: float, confirm: bool) -> tuple[float, float]:
@@ -177,6 +233,7 @@ def run_sequential(
         session, "first", known, conditions, design, gate, a1, paired.max_restarts, end, start,
         paired.budget_s, reserve=paired.confirm_restarts > 0, emit=emit, clock=clock,
     )  # fmt: skip
+    noise = measured_noise(first.run, design)
     flagged: dict[str, list[float]] = {}
     for (pid, cond), d in first.decisions.items():
         if d.verdict in ("regression", "improvement"):
@@ -185,11 +242,14 @@ def run_sequential(
     if flagged and paired.confirm_restarts > 0:
         n = sum(len(v) for v in flagged.values())
         emit(ProgressEvent("note", message=f"{n} flagged; confirming only those on fresh restarts"))
+        confirm_design = design
+        if paired.pairs is None and design.from_pilot:  # a new sequence: sized by what the first stage saw
+            confirm_design = redesign(design, flagged, noise.process_sd, paired.budget_s)
         confirm = _stage(
-            session, "confirm", flagged, conditions, design, gate, a2, paired.confirm_restarts, end, start,
-            paired.budget_s, reserve=False, emit=emit, clock=clock,
+            session, "confirm", flagged, conditions, confirm_design, gate, a2, paired.confirm_restarts, end,
+            start, paired.budget_s, reserve=False, emit=emit, clock=clock,
         )  # fmt: skip
-    return SequentialResult(pilot, design, first, confirm, clock() - start, paired.budget_s)
+    return SequentialResult(pilot, design, first, confirm, clock() - start, paired.budget_s, noise)
 
 
 def _pairs_text(design: Design) -> str:
