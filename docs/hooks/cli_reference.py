@@ -1,8 +1,8 @@
 """mkdocs hook: the CLI reference, generated from the Typer app when the site is built.
 
 A page holding the marker ``<!-- cli-reference -->`` gets, in its place, what ``rnnbench --help`` and
-``rnnbench <command> --help`` print (Typer's own CliRunner, 100 columns, no colour), one section per visible
-command in the app's order — so the reference cannot drift from ``--help``.
+``rnnbench <command> --help`` print (Typer's own CliRunner at 78 columns, the width of the page's code blocks;
+no colour), one section per visible command in the app's order — so the reference cannot drift from ``--help``.
 
 Why not mkdocs-typer2 (tried, 0.4.1): its native engine fails on Typer 0.29 (``'TyperOption' object has no
 attribute 'type'``) and its legacy engine parses Typer's Markdown as XML, which the ``<path>``/``<run-id>``
@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 MARKER = "<!-- cli-reference -->"
-ENV = {"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb", "RNNBENCH_DEBUG": ""}
+ENV = {"COLUMNS": "78", "NO_COLOR": "1", "TERM": "dumb", "RNNBENCH_DEBUG": ""}
 
 
 def _help(args: list[str]) -> str:
