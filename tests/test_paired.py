@@ -134,8 +134,26 @@ def test_grid_options_parse_like_run() -> None:
 
     spec, _ = parse_grid(["--arch", "lstm", "gru", "--seq-len", "8,16", "--threads", "1", "--preset", "quick"])
     assert spec.arch == ("lstm", "gru") and spec.seq_len == (8, 16) and spec.threads == (1,)
-    with pytest.raises(ConfigError, match="not supported by the paired mode"):
+    with pytest.raises(ConfigError, match="unknown to the paired mode.s workers"):
         parse_grid(["--shard", "1/2"])
+
+
+def test_workers_take_every_short_grid_option_run_takes() -> None:
+    """``ab -- -a gru -T 64 -b 4`` must build in the paired workers exactly as ``run`` would read it (the
+    worker's parser once lacked ``-b``: the build was refused)."""
+    import typer
+
+    from rnnbench.cli.app import app
+    from rnnbench.measure.plan import AXES
+    from rnnbench.measure.serve import grid_parser
+
+    run = typer.main.get_command(app).commands["run"]  # type: ignore[attr-defined]
+    worker = {opt for action in grid_parser()._actions for opt in action.option_strings}
+    axes = {"--" + name.replace("_", "-") for name in AXES}
+    for param in run.params:
+        if any(opt in axes for opt in param.opts):
+            shorts = [o for o in param.opts + param.secondary_opts if not o.startswith("--")]
+            assert set(shorts) <= worker, (param.opts, shorts)
 
 
 # ---- the coordinator ------------------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ def grid_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="rnnbench worker --serve build", add_help=False, exit_on_error=False)
     short = {"arch": ["-a"], "impl": ["-i"], "mode": ["-m"], "device": ["-d"], "seq_len": ["-T"],
-             "lengths": ["--length-spread"]}  # fmt: skip
+             "batch": ["-b"], "lengths": ["--length-spread"]}  # fmt: skip
     for name in AXES:
         flags = ["--" + name.replace("_", "-"), *short.get(name, [])]
         parser.add_argument(*flags, dest=name, nargs="+", action="extend", default=None)
@@ -79,8 +79,9 @@ def parse_grid(args: list[str]) -> tuple[Any, Any]:
         raise ConfigError(f"grid options {args}: {exc}") from None
     if unknown:
         raise ConfigError(
-            f"grid option(s) {' '.join(unknown)} are not supported by the paired mode's workers; pass "
-            "--method rounds to measure them in process rounds."
+            f"grid option(s) {' '.join(unknown)} are unknown to the paired mode's workers: check the spelling "
+            "against 'rnnbench run --help' (e.g. --hidden, which has no short form), or pass --method rounds "
+            "for run options the workers do not support (--shard, --resume)."
         )
     axes = {name: getattr(ns, name) for name in AXES}
     if ns.bidirectional:
