@@ -258,6 +258,30 @@ def test_ab_confirms_by_re_measuring_only_flagged_cases(tmp_path: Path) -> None:
     assert result.confirmation is not None and result.confirmation.family == 1
 
 
+def test_the_budget_ends_the_measurement_and_says_what_would_decide(tmp_path: Path) -> None:
+    """A min effect no A/A case can reach (0.1%) and a 40 s budget: the gate stops when the next restart
+    would not fit, every case is "inconclusive" with the restarts that would decide it, the time stays
+    within the budget, and the note says the budget ended — no verdict where the data cannot give one."""
+    from dataclasses import replace
+
+    machine = PhaseMachine(np.random.default_rng(8))
+    side = SideCommand("base", ("x",), serve=("x",))
+    paired = replace(FAST, budget_s=40.0)
+    result = run_ab(side, SideCommand("head", ("x",), serve=("x",)), [], tmp_path, GateSettings(min_effect=0.001),
+                    method="paired", paired=paired, factory=sim_factory(machine, cases(4)), clock=machine.clock,
+                    launcher=_ok_launcher)  # fmt: skip
+    assert [c.verdict for c in result.comparison.cases] == ["inconclusive"] * 4
+    assert all(
+        "restarts for 80% power" in c.reason or "no affordable number of restarts" in c.reason
+        for c in result.comparison.cases
+    )
+    assert any("restarts for 80% power" in c.reason for c in result.comparison.cases)
+    assert result.comparison.design["first_stopped"] == "budget"
+    assert result.seconds["total"] <= 40.0
+    assert "the budget ended" in result.comparison.notes[0]
+    assert result.exit_code == EXIT_OK
+
+
 def _ok_launcher(argv: object, cwd: Path) -> object:
     from rnnbench.ab.sides import LaunchResult
 

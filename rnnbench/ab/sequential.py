@@ -295,7 +295,8 @@ def _stage(
         flagged = any(d.verdict in ("regression", "improvement") for d in stage.decisions.values())
         deadline = end - (CONFIRM_RESERVE * budget_s if reserve and flagged else 0.0)
         expected = design.restart_seconds(pending) if pending else 0.0
-        if run.restarts and clock() + (expected if math.isfinite(expected) else 0.0) > deadline:
+        started = run.restarts > 0 or phase != "first"  # the first stage always measures once
+        if started and clock() + (expected if math.isfinite(expected) else 0.0) > deadline:
             stage.stopped = "budget"
             break
         plan = RestartPlan(
