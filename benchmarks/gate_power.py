@@ -40,7 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,8 @@ if str(ROOT) not in sys.path:  # tests/phase_sim.py: the simulated machine
     sys.path.insert(0, str(ROOT))
 
 QUICK = ["--preset", "quick", "--threads", "1"]
+SIM_BUDGET_S = 600.0
+"""Simulated seconds per gate run (``--sim-budget``: the suite runs the simulated stages with less)."""
 
 
 def cpu_model() -> str:
@@ -144,7 +146,7 @@ class Scenario:
     min_effect: float = 0.03
     alpha: float = 0.01
     inject: float = 0.0
-    budget_s: float = 600.0
+    budget_s: float = field(default_factory=lambda: SIM_BUDGET_S)
 
 
 def simulate(sc: Scenario, runs: int, seed: int = 0) -> dict[str, Any]:
@@ -280,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stages", nargs="+", default=list(STAGES), choices=list(STAGES))
     parser.add_argument("--runs", type=int, default=200, help="simulated gate runs per scenario")
+    parser.add_argument("--sim-budget", type=float, default=600.0, help="simulated seconds per gate run")
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args(argv)
     out = args.output or ROOT / "results" / time.strftime("gate_power-%Y%m%d-%H%M%S", time.gmtime())
@@ -291,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     for stage in args.stages:
         print(f"stage {stage} …", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
+        global SIM_BUDGET_S
+        SIM_BUDGET_S = args.sim_budget
         results[stage] = STAGES[stage](out, args.runs)
         results[stage + "_cpu_s"] = time.perf_counter() - t0
         path.write_text(json.dumps(results, indent=2, default=str))

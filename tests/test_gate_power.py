@@ -46,7 +46,8 @@ def test_real_stages_parse_with_the_cli(tmp_path: Path) -> None:
 
 
 def test_simulated_stages_run_and_fill_the_table(tmp_path: Path, capsys: object) -> None:
-    assert gate_power.main(["--stages", "sim-inj", "--runs", "4", "--output", str(tmp_path)]) == 0
+    args = ["--stages", "sim-inj", "--runs", "4", "--sim-budget", "90", "--output", str(tmp_path)]
+    assert gate_power.main(args) == 0
     out = capsys.readouterr().out  # type: ignore[attr-defined]
     assert "simulated injected 5% at 3%: confirmed" in out and "simulated injected 2% at 1%" in out
     assert (tmp_path / "gate_power.json").exists()
