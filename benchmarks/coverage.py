@@ -13,7 +13,9 @@ often, up to simulation noise (± 2·√(p(1−p)/replicates), about ±0.3% at 2
 - t: ``intervals.t_interval`` (training metrics over seeds);
 - Wilson: ``intervals.wilson_interval`` (success rates) — computed exactly from the binomial, no simulation;
 - training verdicts (``analyse.seeds``): the paired rule's false-direction rate with no true difference, its
-  Hodges–Lehmann interval, and each arm's geometric mean with its log-scale t-interval (issue 23).
+  Hodges–Lehmann interval, and each arm's geometric mean with its log-scale t-interval (issue 23);
+- ``history``: no false change in any series of a run, by series length (``history_check.py``'s simulation;
+  a few minutes of the total, ``--no-history`` leaves it out).
 
     python benchmarks/coverage.py [--replicates 20000] [--seed 0]
 
@@ -387,7 +389,32 @@ def _balanced_signs(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndar
     return np.stack([first, -first], axis=2).reshape(shape[0], -1)[:, : shape[1]]
 
 
-def all_rows(replicates: int = 20000, seed: int = 0) -> list[Row]:
+# ---- history: the false-change rate by series length (issue 23) -------------------------------------------
+def history_rows(
+    replicates: int = 200, series: int = 8, lengths: tuple[int, ...] = (8, 10, 20), seed: int = 0
+) -> list[Row]:
+    """``history``'s claim that a run of unchanged code reports no change in any of its series with
+    probability ≥ 1 − α (95%), by series length: ``benchmarks/history_check.py``'s simulation (clean 2%
+    noise, one run 30% slow, 30% of jobs on a 20%-slower runner), ``series`` series per run. Slow (the whole
+    procedure per replicate), so fewer replicates than the other rows."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    name = "rnnbench_history_check"
+    module = sys.modules.get(name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("history_check.py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    label = f"history: no false change in any of {series} series"
+    rows = module.false_rate_rows(replicates, series, lengths, seed)
+    return [Row(label, r.scenario, f"{r.n} runs", 0.95, 1 - r.rate, replicates) for r in rows]
+
+
+def all_rows(replicates: int = 20000, seed: int = 0, history: bool = True) -> list[Row]:
     rng = np.random.default_rng(seed)
     return [
         *median_rows(replicates, rng),
@@ -398,6 +425,7 @@ def all_rows(replicates: int = 20000, seed: int = 0) -> list[Row]:
         *training_rule_rows(replicates, rng),
         *hodges_lehmann_rows(replicates, rng),
         *log_scale_rows(replicates, rng),
+        *(history_rows(min(replicates, 200), seed=seed) if history else []),
         *paired_sequence_rows(replicates, rng),
     ]
 
@@ -418,9 +446,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replicates", type=int, default=20000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-history", action="store_true", help="leave out the (slow) history rows")
     args = parser.parse_args()
     start = time.perf_counter()
-    rows = all_rows(args.replicates, args.seed)
+    rows = all_rows(args.replicates, args.seed, history=not args.no_history)
     print(markdown(rows))
     print(f"\n✗: below the claimed level beyond simulation noise. {time.perf_counter() - start:.1f} s.")
 

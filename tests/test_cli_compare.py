@@ -151,8 +151,10 @@ def test_history_command(cli, tmp_path: Path) -> None:
     assert result.exit_code == EXIT_OK and result.stdout.startswith("name,case_id")
     result = cli(["history", str(tmp_path), "-f", "json"])
     [case] = json.loads(result.stdout)["cases"]
-    [change] = case["change_points"]
+    change = case["last_change_tested"]  # the tested change: p simulated, Holm-adjusted, with its interval
     assert change["run_id"] == "r8" and change["significant"] and change["magnitude"] < -0.1
+    assert change["ratio_low"] < change["ratio"] < change["ratio_high"] < 1 and change["p_adjusted"] < 0.05
+    assert [c["run_id"] for c in case["change_points"]] == ["r8"]  # PELT's segment boundary, described
 
 
 def test_compare_help_states_what_alpha_promises(cli) -> None:

@@ -551,16 +551,20 @@ def history_command(
         ),
     ] = 2,
     alpha: Annotated[
-        float, typer.Option("--alpha", help="Significance a change needs (exact one-sided Mann–Whitney).")
+        float,
+        typer.Option(
+            "--alpha", help="Chance of claiming a change anywhere when nothing changed (Holm over all series)."
+        ),
     ] = 0.05,
     fmt: FormatOption = "table",
     export: ExportOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Change points in each case's throughput over past runs, per environment fingerprint (a torch upgrade
-    starts a new series): ruptures' PELT on log throughput; each change with its run, magnitude (median
-    after / before) and one-sided Mann–Whitney p. Warns when a series' latest change is a significant slowdown
-    beyond --threshold that started within the last --window runs.
+    starts a new series): one noise level pooled over all series, the last change of each series with its
+    run, ratio after / before and 95% interval, and a p simulated for the split's choice, Holm-adjusted over
+    all series; a series under 8 runs is too short to tell. Warns when a series' last change is a significant
+    slowdown beyond --threshold that started within the last --window runs.
 
     Exit codes: 0 no warning; 1 a warning; 2 usage error; 3 internal error.
 

@@ -44,10 +44,11 @@ METHOD = (
     "scan of standardised median steps, p simulated (split choice and σ included), Holm over all series"
 )
 
-MIN_RUNS = 6
-"""Fewest runs in a series for ``history`` to tell a change from noise: with fewer, a single 30% outlier or
-two runs on a 20%-slower runner make spurious changes more often than ``--alpha`` (simulated by length in
-``benchmarks/history_check.py``); such a series is "too short to tell"."""
+MIN_RUNS = 8
+"""Fewest runs in a series for ``history`` to tell a change from noise: with 6, two CI jobs at the end on a
+runner 20% slower than the rest (30% of jobs) look like a lasting step in 8% of unchanged histories of 8
+series; from 8 runs every simulated kind of unchanged history stays near ``--alpha`` (``benchmarks/
+history_check.py``). A shorter series is "too short to tell": no change is claimed either way."""
 
 
 def _num(v: float) -> float | None:

@@ -23,7 +23,7 @@ from typing import Any
 
 from rnnbench.errors import ConfigError
 from rnnbench.gate.calibration import Calibration
-from rnnbench.gate.history import History
+from rnnbench.gate.history import MIN_RUNS, History
 from rnnbench.gate.results import Comparison
 from rnnbench.gate.settings import METRIC_UNIT
 from rnnbench.present.durations import fmt_duration
@@ -276,10 +276,11 @@ def history_markdown(hist: History) -> str:
         "## rnnbench history",
         "",
         f"**{len(hist.warnings)} warning(s)** over {hist.runs} runs — change points per series (same case, "
-        "threads and environment fingerprint) by ruptures' PELT on log throughput; each change with its run, "
-        "its magnitude (median after / before) and a one-sided Mann–Whitney p; a warning is a slowdown of "
-        f"more than {hist.threshold:.0%}, significant at {hist.alpha:g}, starting within the last "
-        f"{hist.window} runs.",
+        "threads and environment fingerprint) over log throughput with one noise level pooled over all series "
+        f"({hist.sigma:.1%} per run); the last change of each series with its run, its magnitude (median after "
+        "/ before) and 95% interval, and a p simulated for the split's choice, Holm-adjusted over all series; "
+        f"a series under {MIN_RUNS} runs is too short to tell; a warning is a slowdown of more than "
+        f"{hist.threshold:.0%}, significant at {hist.alpha:g}, starting within the last {hist.window} runs.",
         "",
         *markdown_lines(history_table(hist, "markdown")),
     ]
@@ -297,14 +298,16 @@ def history_csv(hist: History) -> str:
     rows = []
     for c in hist.cases:
         at = {cp.run_id: cp for cp in c.changes}
+        if c.tested is not None:  # the tested last change carries the p (Holm over the series)
+            at[c.tested.run_id] = c.tested
         for p in c.points:
             d: dict[str, Any] = {
                 "name": c.name, "case_id": c.case_id, "threads": c.threads, "fingerprint": c.fingerprint,
             }  # fmt: skip
             d.update(p.as_dict())
-            cp = at.get(p.run_id) if p.change else None
+            cp = at.get(p.run_id) if p.change or (c.tested and p.run_id == c.tested.run_id) else None
             d["change_ratio"] = cp.ratio if cp else None
-            d["change_p_value"] = cp.p_value if cp else None
+            d["change_p_value"] = cp.p_adjusted if cp and cp is c.tested else None
             d["change_significant"] = cp.significant if cp else None
             d["warning"] = c.warning
             rows.append([d[col] for col in HISTORY_CSV_COLUMNS])
