@@ -75,9 +75,10 @@ typecheck: install-dev
 
 check: lint typecheck test
 
-# The documentation site, strictly (a broken link or a missing page fails), into site/.
+# The documentation site, strictly (a broken link or a missing page fails), into site/. Not --quiet: it hides
+# the warnings that --strict counts, and the build then passes with them.
 docs: install-docs
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 # The notebook in docs/, executed top to bottom by nbmake (about 15 s), in a scratch folder so that its
 # results/ never land in docs/.
