@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -233,7 +234,27 @@ def test_a_full_disk_during_run_is_exit_2_with_metadata_failed(cli, tmp_path: Pa
 
 
 def test_a_full_tmpfs_during_run(cli, small_disk: Path) -> None:
+    """The disk fills up while the run measures: another writer takes every byte once two rows are in (a
+    fixed 24 KiB of room was not enough to fail a run that takes fewer samples on a busy machine)."""
+    import contextlib
+    import threading
+
+    (small_disk / "filler").unlink()
+    summary = small_disk / "full" / "summary.csv"
+
+    def fill() -> None:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if summary.exists() and summary.read_text().count("\n") >= 3:  # header + two rows
+                with contextlib.suppress(OSError), (small_disk / "filler").open("wb") as fh:
+                    fh.write(b"\0" * shutil.disk_usage(small_disk).free)
+                return
+            time.sleep(0.005)
+
+    filler = threading.Thread(target=fill, daemon=True)
+    filler.start()
     result = cli(["run", *GRID, "--output", str(small_disk), "--run-id", "full"])
+    filler.join()
     assert result.exit_code == EXIT_USAGE, result.output
     _assert_failed_cleanly(small_disk / "full", result.stderr)
     (small_disk / "filler").unlink()
