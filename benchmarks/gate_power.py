@@ -52,6 +52,7 @@ if str(ROOT) not in sys.path:  # tests/phase_sim.py: the simulated machine
 
 QUICK = ["--preset", "quick", "--threads", "1"]
 SIM_BUDGET_S = 600.0
+SCRATCH = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
 """Simulated seconds per gate run (``--sim-budget``: the suite runs the simulated stages with less)."""
 
 
@@ -168,7 +169,7 @@ def simulate(sc: Scenario, runs: int, seed: int = 0) -> dict[str, Any]:
             machine, grid, process_sd=sc.process_sd, role_offset=sc.role_offset, startup_s=6.5
         )
         settings = GateSettings(min_effect=sc.min_effect, alpha=sc.alpha, seed=i)
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory(dir=SCRATCH) as tmp:  # pairs.csv is fsync'd per case: not on a disk
             result = run_ab(
                 SideCommand("base", ("x",), serve=("x",)),
                 SideCommand("head", ("x",), serve=("x",)),

@@ -94,7 +94,7 @@ def test_calibrate_piped_progress_lines_and_one_line_per_case(cli80: Any, tmp_pa
 def test_calibrate_quiet_prints_only_the_folder(cli80: Any, tmp_path: Path) -> None:
     result = _calibrate(cli80, tmp_path / "cal", "-q")
     assert result.exit_code == EXIT_OK, result.output
-    assert result.stdout.strip() == f"Results: {tmp_path / 'cal'}"
+    assert result.stdout.strip() == str(tmp_path / "cal")  # the bare path: $(rnnbench calibrate -q …)
     assert not any(line.startswith("[") for line in result.stderr.splitlines())
     assert "Smallest honest --min-effect" in result.stderr  # the answer is still given, on stderr
 
@@ -189,3 +189,28 @@ def test_gate_completion() -> None:
     from rnnbench.present.exports import FORMATS
 
     assert complete_export("") == [f"{fmt}=" for fmt in FORMATS]  # the same formats --export accepts
+
+
+def test_compare_same_folder_and_a_shared_note_said_once(cli80: Any, tmp_path: Path) -> None:
+    """``compare A A`` says that base and head are the same folder; the long note every row shares (3 rounds:
+    too few for a verdict) is said once under the table (``[1]``) instead of on every row, so a piped table
+    stays narrow."""
+    rng = np.random.default_rng(4)
+    base = write_run(
+        tmp_path / "base", "b", {"lstm": noisy(1000, 3, rng, 0.01), "gru": noisy(800, 3, rng, 0.01)}
+    )
+    result = cli80(["compare", str(base), str(base)])
+    assert "base and head are the same folder(s)" in result.stderr
+    lines = result.stdout.splitlines()
+    assert sum("[1]" in line for line in lines) == 3  # two rows refer to it, one line says it
+    [note] = [line for line in lines if line.startswith("[1] ")]
+    assert "rounds: a verdict needs ≥ 5 per side" in note
+    assert max(len(line) for line in lines) <= 160
+
+
+def test_shared_texts_become_footnotes() -> None:
+    from rnnbench.present.gate import shared_texts
+
+    long = "x" * 50
+    rows, notes = shared_texts([long, "short", long, "short", "y" * 45])
+    assert rows == ["[1]", "short", "[1]", "short", "y" * 45] and notes == (f"[1] {long}",)

@@ -169,11 +169,11 @@ def _emit(
 
 
 def _finish(summary: str, output: Path, quiet: bool) -> None:
-    """The last lines of ab/calibrate: the summary on stderr; with --quiet stdout gets only where the
-    measurements are (as ``run --quiet`` prints only its results folder)."""
+    """The last lines of ab/calibrate: the summary on stderr; with --quiet stdout gets only the folder the
+    measurements are in — the bare path, as ``run --quiet`` prints it, so ``$(rnnbench ab -q …)`` is it."""
     _say(summary)
     if quiet:
-        out_console().print(f"Results: {output}", markup=False)
+        out_console().print(str(output), markup=False, soft_wrap=True)
 
 
 def _report(

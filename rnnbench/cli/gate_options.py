@@ -144,7 +144,7 @@ QuietOption = Annotated[
         "--quiet",
         "-q",
         help="No progress, no table, no notes: stderr keeps warnings and the one-line summary (ab/calibrate: "
-        "stdout gets only `Results: <folder>`); an explicit --format other than table still prints.",
+        "stdout gets only the folder's path); an explicit --format other than table still prints.",
     ),
 ]
 

@@ -80,8 +80,17 @@ def compare_paths(
     settings: GateSettings | None = None,
     only: Collection[CaseKey] | None = None,
 ) -> Comparison:
-    """Load both sides and compare them (see :func:`compare_sides`)."""
-    return compare_sides(load_side(base), load_side(head), settings or GateSettings(), only)
+    """Load both sides and compare them (see :func:`compare_sides`). Base and head naming the same folders is
+    said first in the notes: every round is then compared with itself, which is no A/A test of anything."""
+    comp = compare_sides(load_side(base), load_side(head), settings or GateSettings(), only)
+    same = {Path(p).resolve() for p in base} == {Path(p).resolve() for p in head}
+    if same:
+        comp.notes.insert(
+            0,
+            "base and head are the same folder(s): every round is compared with itself, so this says nothing "
+            "about a change (for the noise of this machine, run 'rnnbench calibrate').",
+        )
+    return comp
 
 
 def compare_sides(

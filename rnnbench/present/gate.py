@@ -66,6 +66,8 @@ class TableSpec:
 
     columns: tuple[Column, ...]
     rows: tuple[tuple[Cell, ...], ...]
+    footnotes: tuple[str, ...] = ()
+    """Texts that several rows share, said once under the table (the rows say ``[k]``)."""
 
 
 # ---- comparison (compare, ab) ---------------------------------------------------------------------------
@@ -128,6 +130,8 @@ def comparison_table(comp: Comparison, target: Target) -> TableSpec:
         Column("verdict"),
         Column("note"),
     )
+    cases = sorted_cases(comp)
+    notes, footnotes = shared_texts([c.reason for c in cases])
     rows = tuple(
         (
             Cell(c.name),
@@ -136,11 +140,28 @@ def comparison_table(comp: Comparison, target: Target) -> TableSpec:
             Cell(fmt_ratio_interval(c.ratio, c.ratio_low, c.ratio_high)),
             Cell(fmt_number(c.p_value, 2)),
             _comparison_verdict(c, target),
-            Cell(c.reason),
+            Cell(note),
         )
-        for c in sorted_cases(comp)
+        for c, note in zip(cases, notes, strict=True)
     )
-    return TableSpec(columns, rows)
+    return TableSpec(columns, rows, footnotes)
+
+
+SHARED_TEXT_MIN = 40
+"""A note at least this long, on two rows or more, is said once under the table instead of on every row (a
+150-character note on 16 rows made a piped table 294 columns wide)."""
+
+
+def shared_texts(texts: Sequence[str]) -> tuple[list[str], tuple[str, ...]]:
+    """Each row's text, with long texts that several rows share replaced by ``[k]``, and the footnotes."""
+    counts: dict[str, int] = {}
+    for t in texts:
+        counts[t] = counts.get(t, 0) + 1
+    keys: dict[str, str] = {}
+    for t in texts:
+        if counts[t] > 1 and len(t) >= SHARED_TEXT_MIN and t not in keys:
+            keys[t] = f"[{len(keys) + 1}]"
+    return [keys.get(t, t) for t in texts], tuple(f"{k} {t}" for t, k in keys.items())
 
 
 # ---- calibration --------------------------------------------------------------------------------------
@@ -263,13 +284,15 @@ def markdown_lines(spec: TableSpec) -> list[str]:
         line([col.header for col in spec.columns]),
         "|" + "|".join("---:" if col.align == "right" else "---" for col in spec.columns) + "|",
         *(line([cell.text for cell in row]) for row in spec.rows),
+        *([""] + [md_escape(f) for f in spec.footnotes] if spec.footnotes else []),
     ]
 
 
 def rich_table(spec: TableSpec, title: str) -> Table:
     """A rich table for the terminal. Texts are literal (never read as rich markup), so a ``[…]`` in a case
     name, a reason or a header shows as typed."""
-    table = Table(title=title, title_justify="left")
+    caption = Text("\n".join(spec.footnotes)) if spec.footnotes else None
+    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
     for col in spec.columns:
         table.add_column(
             Text(col.header),

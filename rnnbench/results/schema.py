@@ -18,8 +18,8 @@ from typing import Literal, cast
 #    version 1 float32 CUDA run used cuDNN's TF32 default while its matmuls were IEEE).
 # 3: summary gains ``compute_dtype`` (the dtype the recurrent stack's output really had in the case's profiled
 #    iteration, as train_summary's); ``math`` is the row's dtype on float16/bfloat16 rows, where the float32
-#    policy does not apply (version 2 files wrote the policy there too); the fingerprint keys gain ``driver`` (the
-#    NVIDIA driver's version on CUDA devices, null elsewhere). Version 1 and 2 files are still read.
+#    policy does not apply (version 2 files wrote the policy there too); the fingerprint keys gain ``driver``
+#    (the NVIDIA driver's version on CUDA devices, null elsewhere). Version 1 and 2 files are still read.
 SCHEMA_VERSION = 3
 
 ADDED_IN: dict[int, dict[str, tuple[str, ...]]] = {
