@@ -194,6 +194,7 @@ def simulate(sc: Scenario, runs: int, seed: int = 0) -> dict[str, Any]:
     return {
         "scenario": sc.__dict__,
         "runs": runs,
+        "cases": cases,
         "runs_with_a_confirmed_regression": any_confirmed / runs,
         "runs_with_a_first_stage_flag": any_flagged / runs,
         "cases_decided": decided / cases,
@@ -265,15 +266,17 @@ def table(results: dict[str, Any]) -> str:
                 sim["runs_with_a_confirmed_regression"] <= a)  # fmt: skip
     sim = results.get("sim-noise")
     if sim:
+        n = sim.get("cases") or 16 * sim["runs"]
         row("simulated A/A at 3% with 15% pair noise: decided", "16/16 in ≤ 10 min",
-            f"{sim['cases_decided']:.0%} of cases; median {sim['simulated_seconds_median'] / 60:.1f} min, "
-            f"max {sim['simulated_seconds_max'] / 60:.1f} min ({sim['runs']} runs)",
+            f"{round(sim['cases_decided'] * n)}/{n} cases ({sim['cases_decided']:.1%}) in {sim['runs']} runs; "
+            f"median {sim['simulated_seconds_median'] / 60:.1f} min, "
+            f"max {sim['simulated_seconds_max'] / 60:.1f} min",
             sim["cases_decided"] == 1 and sim["simulated_seconds_max"] <= 600)  # fmt: skip
     inj = results.get("sim-inj")
     if inj:
         for key, sim in inj.items():
             row(f"simulated injected {key}: confirmed", "≥ 90%" if key.startswith("5") else "≥ 50%",
-                f"{sim['cases_confirmed']:.0%}; interval covers the truth in "
+                f"{sim['cases_confirmed']:.1%} of cases; the first stage's interval covers the truth in "
                 f"{sim['first_stage_interval_covers_truth']:.1%} of cases ({sim['runs']} runs)",
                 sim["cases_confirmed"] >= (0.9 if key.startswith("5") else 0.5))  # fmt: skip
     return "\n".join(lines)

@@ -459,6 +459,7 @@ def _measure_case(
     tps_a: dict[float, list[float]] = {c: [] for c in conditions}
     tps_b: dict[float, list[float]] = {c: [] for c in conditions}
     openers = {c: _openers(pairs, rng) for c in conditions}
+    last_side: str | None = None  # the side whose block ran last in this case (no warm-up needed after it)
     for k in range(pairs):
         block_s = blocks[k % len(blocks)]
         for cond in conditions:
@@ -471,9 +472,21 @@ def _measure_case(
             idle: list[float] = []
             p0 = clock()
             for (chan, side_key, inject), (other, _, _) in zip(order, order[::-1], strict=True):
+                if (
+                    settings.warm_iters and last_side != chan.label
+                ):  # after a switch: untimed, takes the cold caches
+                    warm = chan.request(
+                        protocol.block(str(side_key), settings.warm_iters, 0.0), settings.timeout_s
+                    )
+                    if not warm.get("ok"):
+                        case.verdict = "error"
+                        case.reason = f"{chan.label}: {warm.get('error', 'block failed')}"[:500]
+                        _append_pairs(run, rows)
+                        return
                 cpu0 = other.cpu_seconds()
                 w0 = clock()
                 reply = chan.request(protocol.block(str(side_key), n, inject), settings.timeout_s)
+                last_side = chan.label
                 wall = clock() - w0
                 cpu1 = other.cpu_seconds()
                 if not reply.get("ok"):

@@ -39,8 +39,8 @@ from rnnbench.gate.evidence import RestartEvidence
 from rnnbench.gate.results import PENDING
 from rnnbench.gate.settings import BLOCK_CANDIDATES, GateSettings, PairedSettings
 from rnnbench.gate.verdict import Decision, decide_family
-from rnnbench.stats.allocation import KAPPA, PLANNING_PROCESS_SD, best_block, pairs_per_restart
-from rnnbench.stats.restarts import pair_spread, restart_estimates
+from rnnbench.stats.allocation import KAPPA, MIN_PAIRS, PLANNING_PROCESS_SD, best_block, pairs_per_restart
+from rnnbench.stats.restarts import restart_estimates, trimmed_mean_noise
 
 PILOT_PAIRS_PER_BLOCK = 6
 """Pairs per case and block length in the pilot restart."""
@@ -151,10 +151,10 @@ def measured_noise(run: PairedRun, design: Design) -> Noise:
     """:class:`Noise` from a stage's restarts (cases with ≥ 3 restarts)."""
     pair_sds: list[float] = []
     process_vars: list[float] = []
-    for (pid, cond), restarts in run.log_ratios.items():
-        if cond != 0.0 or len(restarts) < 3:
+    for (pid, _condition), restarts in run.log_ratios.items():
+        if len(restarts) < 3:
             continue
-        spreads = [pair_spread(r) for r in restarts]
+        spreads = [trimmed_mean_noise(r) for r in restarts]
         spreads = [v for v in spreads if math.isfinite(v)]
         est = restart_estimates(restarts)
         if not spreads or len(est) < 3:
@@ -182,7 +182,7 @@ def redesign(
     if measuring > cap > 0:
         scale = cap / measuring
         for pid in items:
-            pairs[pid] = max(4, 2 * int(pairs[pid] * scale / 2))
+            pairs[pid] = max(MIN_PAIRS, 2 * int(pairs[pid] * scale / 2))
     return replace(design, pairs=pairs)
 
 
@@ -393,7 +393,7 @@ def design_from_pilot(pilot: PairedRun, paired: PairedSettings) -> Design:
         secs = pilot.pair_seconds.get((pid, block), [])
         pair_s[pid] = statistics.fmean(secs) if secs else 2 * block
         ratios = [v for (p, _), vs in pilot.by_block.items() if p == pid for v in vs]
-        pair_sd[pid] = pair_spread(ratios)
+        pair_sd[pid] = trimmed_mean_noise(ratios)
     total_pair_s = sum(pair_s[pid] for pid, pc in pilot.cases.items() if pc.verdict == PENDING) or math.nan
     pairs: dict[str, int] = {}
     for pid in pilot.cases:
@@ -407,5 +407,5 @@ def design_from_pilot(pilot: PairedRun, paired: PairedSettings) -> Design:
         measuring = sum(pairs[pid] * pair_s[pid] for pid, pc in pilot.cases.items() if pc.verdict == PENDING)
         if measuring > cap > 0:
             scale = cap / measuring
-            pairs = {pid: max(4, 2 * int(p * scale / 2)) for pid, p in pairs.items()}
+            pairs = {pid: max(MIN_PAIRS, 2 * int(p * scale / 2)) for pid, p in pairs.items()}
     return Design(block, pairs, restart_cost, pair_s, pair_sd, from_pilot=True)

@@ -128,16 +128,25 @@ class PairedSettings:
     cases included (``confirm_restarts`` at most; 0: trust the first stage). Both workers run on the same CPUs
     (``cpus``: ``auto`` picks as many as ``--threads`` asks, ``none`` leaves them unpinned)."""
 
-    max_restarts: int = 40
+    max_restarts: int = 200
+    """A cap on the first stage's restarts; the budget usually ends it first (an A/A of the quick grid on the
+    2-core Intel VM reached 40 restarts of ~4 s with half its 10 minutes left)."""
     pairs: int | None = None
     """Pairs per case and restart; ``None``: chosen from the pilot (4–64)."""
     block_s: float | None = None
     """Target length of one timed block (5–200 ms); ``None``: chosen from the pilot among
     :data:`BLOCK_CANDIDATES`."""
-    confirm_restarts: int = 40
+    confirm_restarts: int = 200
     budget_s: float = 600.0
     """Wall seconds for the whole measurement (pilot, first stage, confirmation)."""
     cpus: str = "auto"
+    warm_iters: int = 1
+    """Untimed iterations of the same case on the same side right before every timed block that follows the
+    other side's (a switch; a side that opens a pair after closing the previous one runs warm). Both workers
+    share the CPUs, so a block that follows the other side's starts with caches the other side filled: on
+    the 2-core Intel VM, with one 21 ms iteration per block, the block that closed a pair ran 3.6–7.5%
+    slower than the one that opened it (a pair noise of 13.5%). An untimed iteration takes that switch
+    cost, so every timed block runs warm, as ``run``'s samples do. 0 turns it off."""
     timeout_s: float = 120.0
     """How long a worker may take to answer one block (or hello) before it counts as hung."""
     build_timeout_s: float = 900.0
@@ -166,6 +175,8 @@ class PairedSettings:
         if not self.budget_s > 0:
             raise ConfigError(f"--budget must be a positive duration such as 10m or 300s, got {self.budget_s}.")
         parse_cpus(self.cpus)
+        if self.warm_iters < 0:
+            raise ConfigError(f"warm iterations must be ≥ 0, got {self.warm_iters}.")
         if self.timeout_s <= 0 or self.build_timeout_s <= 0:
             raise ConfigError("worker timeouts must be positive.")
 
@@ -177,6 +188,7 @@ class PairedSettings:
             "confirm_restarts": self.confirm_restarts,
             "budget_s": self.budget_s,
             "cpus": self.cpus,
+            "warm_iters": self.warm_iters,
             "timeout_s": self.timeout_s,
         }
 

@@ -20,8 +20,14 @@ import math
 import statistics
 from collections.abc import Mapping, Sequence
 
-KAPPA = 1.06
-"""Variance of the 20%-trimmed mean of P normal pair log-ratios, in units of σ_e²/P."""
+KAPPA = 1.0
+"""Variance of a restart's estimate in units of σ_e²/P, with σ_e measured as
+``stats.restarts.trimmed_mean_noise`` (which already carries the trimmed mean's factor)."""
+
+MIN_PAIRS = 10
+"""Fewest pairs per case and restart the automatic design picks: with 10, the 20%-trimmed mean drops two
+pairs at each end (with 4 it drops none, and one phase-straddling pair moves the estimate by a quarter of its
+size)."""
 
 PLANNING_PROCESS_SD = 0.01
 """σ_u assumed when choosing P, before restarts have measured it: 1%, the spread of per-restart estimates
@@ -33,7 +39,7 @@ def pairs_per_restart(
     restart_cost_s: float,
     pair_cost_s: float,
     process_sd: float = PLANNING_PROCESS_SD,
-    lo: int = 4,
+    lo: int = MIN_PAIRS,
     hi: int = 64,
 ) -> int:
     """P* (module docstring) for one case, rounded to an even number in [``lo``, ``hi``] (even: each side

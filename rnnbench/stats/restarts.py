@@ -55,6 +55,22 @@ def pair_spread(log_ratios: Sequence[float]) -> float:
     return 1.4826 * _median(sorted(abs(v - med) for v in x))
 
 
+def trimmed_mean_noise(log_ratios: Sequence[float]) -> float:
+    """The pair noise that the trimmed mean of these pairs sees: the :data:`TRIM_PAIRS`-winsorized standard
+    deviation over (1 − 2·TRIM_PAIRS), so that the variance of a restart's estimate of P pairs is ≈ this²/P.
+    Not the MAD: a MAD ignores the phase-straddling pairs, which a trimmed mean of few pairs does not (with
+    4 pairs nothing is trimmed — measured on the 2-core Intel VM: MAD 1.4%, restart spread 5.7%)."""
+    x = sorted(float(v) for v in log_ratios if math.isfinite(v))
+    n = len(x)
+    if n < 3:
+        return math.nan
+    g = math.floor(TRIM_PAIRS * n)
+    w = [x[g]] * g + x[g : n - g] + [x[n - g - 1]] * g
+    mean = math.fsum(w) / n
+    sd = math.sqrt(math.fsum((v - mean) ** 2 for v in w) / (n - 1))
+    return sd / (1 - 2 * TRIM_PAIRS)
+
+
 def _median(x: Sequence[float]) -> float:
     mid = len(x) // 2
     return x[mid] if len(x) % 2 else (x[mid - 1] + x[mid]) / 2
