@@ -112,6 +112,7 @@ def real_ab(out: Path, name: str) -> dict[str, Any]:
                               cwd=out, check=False)  # fmt: skip
     wall = time.perf_counter() - start
     data = json.loads(proc.stdout) if proc.stdout.strip() else {}
+    (out / f"{name}.json").write_text(proc.stdout)  # the whole answer, beside the measurements
     cases = data.get("cases", [])
     counts: dict[str, int] = {}
     for c in cases:
