@@ -437,6 +437,18 @@ def test_settings_refuse_what_cannot_decide() -> None:
         PairedSettings(cpus="0-x")
 
 
+def test_a_cpu_that_is_not_here_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    missing = max(os.sched_getaffinity(0)) + 1
+    with pytest.raises(ConfigError, match=f"--cpus {missing}: CPU {missing} is not available"):
+        run_ab(_side("base", "ok"), _side("head", "ok"), [], tmp_path / "x", method="paired",
+               paired=PairedSettings(cpus=str(missing)), launcher=_refuse)  # fmt: skip
+    assert not (tmp_path / "x").exists()
+
+
+def _refuse(argv: object, cwd: Path) -> object:
+    raise AssertionError("nothing may be launched")
+
+
 def test_rounds_options_are_refused_or_noted_in_the_paired_mode(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="--rounds applies to process rounds only"):
         run_ab(_side("base", "ok"), _side("head", "ok"), [], tmp_path / "a", method="paired", paired=TINY,

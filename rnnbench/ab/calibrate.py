@@ -57,6 +57,9 @@ def run_calibrate(
         check_rounds("--rounds", rounds, settings)
     if method == "rounds":
         return _calibrate_rounds(side, grid_args, output, settings, rounds, launcher, progress, check)
+    worker_factory(
+        factory, (paired or PairedSettings()).cpus, (), ()
+    )  # a CPU that is not here: before anything
     out = Path(output).resolve()
     out.mkdir(parents=True, exist_ok=True)
     preflight((replace(side, label="a"),), launcher, out)

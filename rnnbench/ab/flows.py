@@ -101,6 +101,9 @@ def run_ab(
         return run_ab_rounds(
             base, head, grid_args, output, settings, rounds, confirm_rounds, launcher, progress, check
         )
+    worker_factory(
+        factory, (paired or PairedSettings()).cpus, (), ()
+    )  # a CPU that is not here: before anything
     output = Path(output).resolve()
     output.mkdir(parents=True, exist_ok=True)
     preflight((base, head), launcher, output)  # no rnnbench at all: one line, exit 6, in seconds
