@@ -39,7 +39,7 @@ from rnnbench.gate.evidence import RestartEvidence
 from rnnbench.gate.results import PENDING
 from rnnbench.gate.settings import BLOCK_CANDIDATES, GateSettings, PairedSettings
 from rnnbench.gate.verdict import Decision, decide_family
-from rnnbench.stats.allocation import KAPPA, MIN_PAIRS, PLANNING_PROCESS_SD, best_block, pairs_per_restart
+from rnnbench.stats.allocation import MIN_PAIRS, PLANNING_PROCESS_SD, best_block, pairs_per_restart
 from rnnbench.stats.restarts import restart_estimates, trimmed_mean_noise
 
 PILOT_PAIRS_PER_BLOCK = 6
@@ -109,7 +109,7 @@ class Stage:
 class Noise:
     """What the first stage saw of this machine, pooled over cases (medians): the SD of one pair's
     log-ratio (pair noise σ_e) and the process-level SD of a restart's estimate left after the pairs' share
-    (σ_u = √max(0, var(m_r) − κσ_e²/P)). ``nan`` when too few restarts measured."""
+    (σ_u = √max(0, var(m_r) − σ_e²/P)). ``nan`` when too few restarts measured."""
 
     pair_sd: float = math.nan
     process_sd: float = math.nan
@@ -161,7 +161,7 @@ def measured_noise(run: PairedRun, design: Design) -> Noise:
             continue
         sd_e = statistics.median(spreads)
         pair_sds.append(sd_e)
-        process_vars.append(max(0.0, statistics.variance(est) - KAPPA * sd_e**2 / design.pairs_of(pid)))
+        process_vars.append(max(0.0, statistics.variance(est) - sd_e**2 / design.pairs_of(pid)))
     if not pair_sds:
         return Noise()
     return Noise(statistics.median(pair_sds), math.sqrt(statistics.median(process_vars)))
@@ -215,7 +215,7 @@ def run_sequential(
         pilot = session.new_run("pilot")
         blocks = (paired.block_s,) if paired.block_s is not None else BLOCK_CANDIDATES
         session.restart(
-            pilot, RestartPlan(None, PILOT_PAIRS_PER_BLOCK * len(blocks) // 2 * 2, blocks, conditions=(0.0,))
+            pilot, RestartPlan(None, PILOT_PAIRS_PER_BLOCK * len(blocks), blocks, conditions=(0.0,))
         )
         design = design_from_pilot(pilot, paired)
         emit(

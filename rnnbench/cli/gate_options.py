@@ -180,7 +180,7 @@ PairsOption = Annotated[
     typer.Option(
         "--pairs",
         help="Paired: A/B block pairs per case and restart; auto chooses them from the pilot restart's noise "
-        "and costs (4–64).",
+        "and costs (10–64).",
     ),
 ]
 BlockOption = Annotated[

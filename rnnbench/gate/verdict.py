@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from rnnbench.gate.cases import unique_names
-from rnnbench.gate.evidence import RestartEvidence, RoundEvidence
+from rnnbench.gate.evidence import RoundEvidence
 from rnnbench.gate.results import PENDING, CaseComparison
 from rnnbench.gate.settings import GateSettings
 from rnnbench.stats.intervals import Interval
@@ -210,12 +210,6 @@ def decide_rounds(
 ) -> list[Decision]:
     """:func:`decide_family` over process rounds: ``(base, head)`` round throughputs per case."""
     return decide_family([RoundEvidence.of(base, head, settings) for base, head in pairs], settings)
-
-
-def decide_restarts(cases: Sequence[Sequence[Sequence[float]]], settings: GateSettings) -> list[Decision]:
-    """:func:`decide_family` over paired restarts: ``cases[i][r]`` holds the pair log-ratios (log head/base
-    throughput) of case i in restart r."""
-    return decide_family([RestartEvidence.of(c) for c in cases], settings)
 
 
 def decide(base: Sequence[float], head: Sequence[float], settings: GateSettings) -> Decision:

@@ -1,11 +1,11 @@
 """How to spend a second of measuring: block length and pairs per restart from the noise this machine shows.
 
 A restart costs ``c_r`` seconds before its first pair (two interpreters, building and warming the grid) and
-``c_p`` seconds per pair and case. Its estimate has variance σ_u² + κ·σ_e²/P (:mod:`rnnbench.stats.restarts`:
-process-level σ_u, pair noise σ_e, κ for the trimmed mean). The variance of the final mean per second of
-measuring, (σ_u² + κσ_e²/P)(c_r + P·Σc_p), is smallest at
+``c_p`` seconds per pair and case. Its estimate has variance σ_u² + σ_e²/P (:mod:`rnnbench.stats.restarts`:
+process-level σ_u, pair noise σ_e as ``trimmed_mean_noise`` measures it, the trimmed mean's factor included).
+The variance of the final mean per second of measuring, (σ_u² + σ_e²/P)(c_r + P·Σc_p), is smallest at
 
-    P* = √(κ σ_e² c_r / (σ_u² Σc_p))
+    P* = √(σ_e² c_r / (σ_u² Σc_p))
 
 — many pairs when restarts are dear and the process-level spread is small (both workers on the same CPUs),
 few when each process is a different draw. The block length is chosen the same way from the pair noise
@@ -19,10 +19,6 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Mapping, Sequence
-
-KAPPA = 1.0
-"""Variance of a restart's estimate in units of σ_e²/P, with σ_e measured as
-``stats.restarts.trimmed_mean_noise`` (which already carries the trimmed mean's factor)."""
 
 MIN_PAIRS = 10
 """Fewest pairs per case and restart the automatic design picks: with 10, the 20%-trimmed mean drops two
@@ -46,7 +42,7 @@ def pairs_per_restart(
     opens half of the pairs). ``pair_cost_s`` is what one more pair of *every* case measured together costs."""
     if not all(math.isfinite(v) and v > 0 for v in (pair_sd, restart_cost_s, pair_cost_s, process_sd)):
         return lo
-    p = math.sqrt(KAPPA * pair_sd**2 * restart_cost_s / (process_sd**2 * pair_cost_s))
+    p = math.sqrt(pair_sd**2 * restart_cost_s / (process_sd**2 * pair_cost_s))
     return int(min(hi, max(lo, 2 * round(p / 2))))
 
 

@@ -20,8 +20,8 @@ same code — and when the roles are randomised: which side is spawned and built
 pair), ``e_rk`` the pair noise (heavy-tailed: a pair that straddles a phase switch is off by log 1.8). Each
 restart gives one robust estimate ``m_r`` = the 20%-trimmed mean of its pairs (:func:`restart_estimate`); the
 ``m_r`` of the restarts that count all use one design (pairs, block length), so they are i.i.d. with mean δ
-(for symmetric pair noise, which balanced A B / B A order produces) and a variance σ_u² + κ·σ_e²/P
-(:mod:`rnnbench.stats.allocation` chooses P from it). The decision over restarts is
+(for symmetric pair noise, which balanced A B / B A order produces) and a variance σ_u² + σ_e²/P (σ_e from
+:func:`trimmed_mean_noise`; :mod:`rnnbench.stats.allocation` chooses P from it). The decision over restarts is
 :mod:`rnnbench.stats.sequential`'s confidence sequence.
 """
 
@@ -46,15 +46,6 @@ def restart_estimate(log_ratios: Sequence[float]) -> float:
     return math.fsum(kept) / len(kept)
 
 
-def pair_spread(log_ratios: Sequence[float]) -> float:
-    """Robust standard deviation of a restart's pair log-ratios (1.4826 × MAD around their median)."""
-    x = sorted(float(v) for v in log_ratios if math.isfinite(v))
-    if len(x) < 3:
-        return math.nan
-    med = _median(x)
-    return 1.4826 * _median(sorted(abs(v - med) for v in x))
-
-
 def trimmed_mean_noise(log_ratios: Sequence[float]) -> float:
     """The pair noise that the trimmed mean of these pairs sees: the :data:`TRIM_PAIRS`-winsorized standard
     deviation over (1 − 2·TRIM_PAIRS), so that the variance of a restart's estimate of P pairs is ≈ this²/P.
@@ -69,11 +60,6 @@ def trimmed_mean_noise(log_ratios: Sequence[float]) -> float:
     mean = math.fsum(w) / n
     sd = math.sqrt(math.fsum((v - mean) ** 2 for v in w) / (n - 1))
     return sd / (1 - 2 * TRIM_PAIRS)
-
-
-def _median(x: Sequence[float]) -> float:
-    mid = len(x) // 2
-    return x[mid] if len(x) % 2 else (x[mid - 1] + x[mid]) / 2
 
 
 def restart_estimates(restarts: Sequence[Sequence[float]]) -> tuple[float, ...]:
