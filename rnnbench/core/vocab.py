@@ -13,8 +13,13 @@ MIN_EFFECT = 0.05
 """Relative difference below which two speeds are called "no difference" (docs/design.md)."""
 
 # Each tuple below is also the display order (tables, legends, figure panels): one list, one order.
-ARCHS: tuple[str, ...] = ("lstm", "gru", "rnn")
-IMPLS: tuple[str, ...] = ("native", "aten", "cell", "scratch", "compiled", "numpy")
+ARCHS: tuple[str, ...] = ("lstm", "gru", "rnn", "mingru", "minlstm")
+CLASSIC_ARCHS: tuple[str, ...] = ("lstm", "gru", "rnn")
+"""The cells ``torch.nn`` ships (a recurrent weight ``W_hh``; cuDNN and oneDNN kernels for them)."""
+MINIMAL_ARCHS: tuple[str, ...] = ("mingru", "minlstm")
+"""Feng et al. 2024, "Were RNNs All We Needed?" (arXiv 2410.01201): gates that read only the input, so the
+recurrence is linear, ``h_t = a_t ⊙ h_{t−1} + b_t``, and trains with a parallel scan."""
+IMPLS: tuple[str, ...] = ("native", "aten", "cell", "scratch", "scan", "compiled", "numpy")
 MODES: tuple[str, ...] = ("inference", "forward", "backward", "train", "ddp-train")
 DTYPES: tuple[str, ...] = ("float32", "bfloat16", "float16")
 WORKLOADS: tuple[str, ...] = ("layer", "classifier")
@@ -32,13 +37,17 @@ results from two machines with the same device string (``cpu``) are never pooled
 PAIR_KEYS: tuple[str, ...] = (*GROUP_COLUMNS, *SHAPE_COLUMNS, "impl")
 CASE_KEYS: tuple[str, ...] = (*PAIR_KEYS, "arch")
 
-ARMS: tuple[str, ...] = ("lstm", "lstm-fb1", "gru", "rnn")
-ARM_ARCH: dict[str, str] = {"lstm": "lstm", "lstm-fb1": "lstm", "gru": "gru", "rnn": "rnn"}
+ARMS: tuple[str, ...] = ("lstm", "lstm-fb1", "gru", "rnn", "mingru", "minlstm")
+ARM_ARCH: dict[str, str] = {
+    "lstm": "lstm", "lstm-fb1": "lstm", "gru": "gru", "rnn": "rnn", "mingru": "mingru", "minlstm": "minlstm"
+}  # fmt: skip
 ARM_HELP: dict[str, str] = {
     "lstm": "torch.nn.LSTM, PyTorch's default initialisation",
     "lstm-fb1": "LSTM with 1.0 added to bias_ih's forget-gate rows [H:2H] (every layer): forget bias +1",
     "gru": "torch.nn.GRU (reset-after form)",
     "rnn": "torch.nn.RNN with tanh",
+    "mingru": "minGRU (Feng et al. 2024): z and the candidate read only x_t; trained with the parallel scan",
+    "minlstm": "minLSTM (Feng et al. 2024): f, i normalised to sum to one, read only x_t; the parallel scan",
 }
 
 SOLVED_MAJORITY = 0.5

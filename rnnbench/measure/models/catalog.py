@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rnnbench.core.vocab import MODES
+from rnnbench.core.vocab import ARCHS, CLASSIC_ARCHS, MINIMAL_ARCHS, MODES
 from rnnbench.registry import Registry
 
 
@@ -24,9 +24,15 @@ class Implementation:
     dtypes: tuple[str, ...]
     variable_length: str
     backend: str
+    archs: tuple[str, ...] = ARCHS
+    """The architectures it computes; the others are refused with :data:`ARCH_REASON`'s words."""
 
-    def unsupported_reason(self, *, mode: str, device_type: str, dtype: str) -> str | None:
+    def unsupported_reason(
+        self, *, mode: str, device_type: str, dtype: str, arch: str | None = None
+    ) -> str | None:
         """Why this implementation cannot run the combination, or ``None`` when it can (statically)."""
+        if arch is not None and arch not in self.archs:
+            return arch_reason(self.name, arch, self.archs)
         if mode not in self.modes:
             return f"implementation '{self.name}' supports modes {', '.join(self.modes)}, not '{mode}'"
         if device_type not in self.device_types:
@@ -34,6 +40,19 @@ class Implementation:
         if dtype not in self.dtypes:
             return f"implementation '{self.name}' supports dtypes {', '.join(self.dtypes)}, not '{dtype}'"
         return None
+
+
+def arch_reason(impl: str, arch: str, archs: tuple[str, ...]) -> str:
+    """Why ``impl`` has no ``arch``: torch.nn ships no minGRU/minLSTM; the scan needs a linear recurrence."""
+    if arch in MINIMAL_ARCHS:
+        return (
+            f"implementation '{impl}' has no {arch}: torch.nn ships no minGRU/minLSTM module or cell "
+            f"(use scan, scratch, compiled or numpy)"
+        )
+    return (
+        f"implementation '{impl}' computes only {', '.join(archs)}: {arch}'s gates read h_(t-1), so its "
+        "recurrence is not linear and has no parallel scan"
+    )
 
 
 _ALL_DTYPES = ("float32", "bfloat16", "float16")
@@ -49,6 +68,7 @@ for _impl in (
         _ALL_DTYPES,
         "packed sequence",
         "detected",
+        CLASSIC_ARCHS,
     ),
     Implementation(
         "aten",
@@ -58,6 +78,7 @@ for _impl in (
         _ALL_DTYPES,
         "packed sequence",
         "aten",
+        CLASSIC_ARCHS,
     ),
     Implementation(
         "cell",
@@ -67,10 +88,12 @@ for _impl in (
         _ALL_DTYPES,
         "masking by length",
         "python",
+        CLASSIC_ARCHS,
     ),
     Implementation(
         "scratch",
-        "gates written out with tensor ops; input projection for all steps hoisted into one GEMM",
+        "gates written out with tensor ops in a Python time loop; input projection for all steps hoisted into "
+        "one GEMM (for minGRU/minLSTM: the sequential reference)",
         MODES,
         _TORCH_DEVICES,
         _ALL_DTYPES,
@@ -78,9 +101,20 @@ for _impl in (
         "python",
     ),
     Implementation(
+        "scan",
+        "minGRU/minLSTM's parallel scan, no loop over time: the log-space form (cumsum, logcumsumexp; Heinsen "
+        "2023) within chunks of 32 steps, the chunks joined by a parallel prefix scan",
+        MODES,
+        _TORCH_DEVICES,
+        _ALL_DTYPES,
+        "masking by length",
+        "scan",
+        MINIMAL_ARCHS,
+    ),
+    Implementation(
         "compiled",
-        "scratch with its per-step cell compiled by torch.compile; on CPUs not faster than scratch "
-        "(a ~15-20 us call overhead per step; docs/architectures.md)",
+        "torch.compile of the hand-written form: scratch's per-step cell for LSTM/GRU/RNN, on CPUs not faster "
+        "than scratch (a ~15-20 us call overhead per step); the whole scan for minGRU/minLSTM",
         MODES,
         _TORCH_DEVICES,
         _ALL_DTYPES,

@@ -21,6 +21,11 @@ def _sigmoid(v: Array) -> Array:
     return 1.0 / (1.0 + np.exp(-v))
 
 
+def _g(v: Array) -> Array:
+    """minGRU/minLSTM's candidate map: ``v + ½`` for ``v ≥ 0``, ``σ(v)`` below."""
+    return np.where(v >= 0, v + 0.5, _sigmoid(np.minimum(v, 0.0)))
+
+
 def _linear(x: Array, w: Array, b: Array | None) -> Array:
     out = x @ w.T
     return out if b is None else out + b
@@ -38,7 +43,8 @@ def numpy_forward(
     c0: Array | None = None,
     lengths: Array | None = None,
 ) -> tuple[Array, Array, Array | None]:
-    """Returns ``(output, h_n, c_n)`` (``c_n`` is ``None`` except for LSTM), all float64.
+    """Returns ``(output, h_n, c_n)`` (``c_n`` is ``None`` except for LSTM), all float64. minGRU and minLSTM
+    follow the paper's sequential equations as written (``f/(f+i)``, not the torch code's stable form).
 
     ``x``: ``(T, B, I)`` (``(B, T, I)`` if ``config.batch_first``). Past ``lengths[b]`` the output is zero and
     the state frozen; the reverse direction starts at each sequence's last real step.
@@ -61,7 +67,7 @@ def numpy_forward(
         for d in range(config.directions):
             reverse = d == 1
             idx = layer * config.directions + d
-            w_ih, w_hh = w[_key("weight_ih", layer, reverse)], w[_key("weight_hh", layer, reverse)]
+            w_ih, w_hh = w[_key("weight_ih", layer, reverse)], w.get(_key("weight_hh", layer, reverse))
             b_ih = w.get(_key("bias_ih", layer, reverse)) if config.bias else None
             b_hh = w.get(_key("bias_hh", layer, reverse)) if config.bias else None
             h, c = h_init[idx].copy(), c_init[idx].copy()
@@ -70,6 +76,19 @@ def numpy_forward(
             for t in order:
                 active = (t < lens)[:, None]
                 gi = _linear(layer_input[t], w_ih, b_ih)
+                if config.arch == "mingru":  # the paper's sequential form, literally
+                    k_z, k_h = np.split(gi, 2, axis=1)
+                    z = _sigmoid(k_z)
+                    h = np.where(active, (1 - z) * h + z * _g(k_h), h)
+                    out[t] = np.where(active, h, 0.0)
+                    continue
+                if config.arch == "minlstm":
+                    k_f, k_i, k_h = np.split(gi, 3, axis=1)
+                    f, i = _sigmoid(k_f), _sigmoid(k_i)
+                    h = np.where(active, (f * h + i * _g(k_h)) / (f + i), h)
+                    out[t] = np.where(active, h, 0.0)
+                    continue
+                assert w_hh is not None
                 gh = _linear(h, w_hh, b_hh)
                 if config.arch == "lstm":
                     i, f, g, o = np.split(gi + gh, 4, axis=1)

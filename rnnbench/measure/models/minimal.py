@@ -1,0 +1,224 @@
+"""minGRU and minLSTM (Feng et al. 2024, "Were RNNs All We Needed?", arXiv 2410.01201): ``scratch`` (the
+sequential reference, a Python loop over time), ``scan`` (the parallel scan) and ``compiled`` (the scan under
+``torch.compile``), all from one canonical weight set.
+
+Both cells drop ``h_{t−1}`` from the gates, so one layer is the linear recurrence ``h_t = a_t ⊙ h_{t−1} + b_t``
+whose coefficients come from one input projection ``W x_t + b``:
+
+* minGRU, blocks ``[k_z, k_h]``: ``z = σ(k_z)``, ``a = 1 − z``, ``b = z ⊙ g(k_h)``;
+* minLSTM, blocks ``[k_f, k_i, k_h]``: ``f, i = σ(k_f), σ(k_i)`` normalised to ``f/(f+i)``, ``i/(f+i)``;
+  ``a = f/(f+i)``, ``b = i/(f+i) ⊙ g(k_h)``.
+
+``g(v) = v + ½`` for ``v ≥ 0`` and ``σ(v)`` below (the paper's appendix B.3) keeps the candidate positive,
+so the scan can run in log space; every implementation, the sequential one included, uses it, so all compute
+the same function. The normalised gates are computed as ``σ(∓d)`` with ``d = softplus(−k_f) − softplus(−k_i) =
+log(i/f)``, the same numbers as ``f/(f+i)`` without its 0/0 when both gates underflow.
+
+The scan (:func:`linear_scan`) is Heinsen's log-space form (arXiv 2311.06281) — ``A = cumsum(log a)``,
+``h = exp(A + logcumsumexp(log b − A))`` — applied *within chunks* of :data:`SCAN_CHUNK` steps, and the chunks
+joined by a parallel prefix scan of their affine maps in linear space. Unchunked, the form loses precision as
+``|A|`` grows: ``log b − A`` is rounded at the scale of ``|A|``, a relative error of about ``2·ε·|A|`` in ``h``
+(3·10⁻⁴ in float32 at T = 4,096 with gates near ½; 1.5% with saturated gates). Chunks bound ``|A|`` by
+``SCAN_CHUNK·max|log a|``; the joining scan multiplies decays in [0, 1] and adds, which loses nothing. Half
+precision inputs are scanned in float32 (log-space sums in bfloat16 would be wrong by whole units).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import cast
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rnnbench.core.spec import ModelConfig
+from rnnbench.measure.models.loops import Step, _LoopNet, _raise_compile_limits
+from rnnbench.measure.models.weights import input_weights
+
+SCAN_CHUNK = 16
+"""Steps per chunk of the log-space scan: the relative error within a chunk is about
+``2·ε·SCAN_CHUNK·max|log a|`` (ε = 6·10⁻⁸ in float32): 1.3·10⁻⁶ for gates near ½, 6·10⁻⁵ for gates saturated at
+``|k| = 30``. Shorter chunks are more precise and need more joining steps (log₂(T/chunk) of them)."""
+
+MASKED_LOG = -1.0e4
+"""``log b`` at a padded step (``b = 0``): finite, so logcumsumexp's gradient over an all-padding chunk stays
+0 instead of NaN (``exp(−inf − (−inf))``), and still far below any real ``log b − A`` in a chunk."""
+
+
+# ---- the cell math ---------------------------------------------------------------------------------------
+def g(v: torch.Tensor) -> torch.Tensor:
+    """The paper's positive candidate map: ``v + ½`` for ``v ≥ 0``, ``σ(v)`` below (continuous at 0)."""
+    return torch.where(v >= 0, F.relu(v) + 0.5, torch.sigmoid(v))
+
+
+def log_g(v: torch.Tensor) -> torch.Tensor:
+    """``log g(v)`` without forming ``g``: ``log(v + ½)`` and ``−softplus(−v)`` (finite gradients both ways)."""
+    return torch.where(v >= 0, torch.log(F.relu(v) + 0.5), -F.softplus(-v))
+
+
+def mingru_step(p: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """One minGRU step from its projection ``p = [k_z, k_h]``: ``(1 − z) ⊙ h + z ⊙ g(k_h)``."""
+    k_z, k_h = p.chunk(2, dim=-1)
+    z = torch.sigmoid(k_z)
+    return (1 - z) * h + z * g(k_h)
+
+
+def minlstm_step(p: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """One minLSTM step from ``p = [k_f, k_i, k_h]``: ``f/(f+i) ⊙ h + i/(f+i) ⊙ g(k_h)``."""
+    k_f, k_i, k_h = p.chunk(3, dim=-1)
+    d = F.softplus(-k_f) - F.softplus(-k_i)  # log(i / f)
+    return torch.sigmoid(-d) * h + torch.sigmoid(d) * g(k_h)
+
+
+STEPS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "mingru": mingru_step,
+    "minlstm": minlstm_step,
+}
+
+
+def scan_coefficients(arch: str, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(log a, log b)`` of ``h_t = a_t ⊙ h_{t−1} + b_t`` from the projections ``p`` (any leading shape)."""
+    if arch == "mingru":
+        k_z, k_h = p.chunk(2, dim=-1)
+        return -F.softplus(k_z), -F.softplus(-k_z) + log_g(k_h)
+    k_f, k_i, k_h = p.chunk(3, dim=-1)
+    d = F.softplus(-k_f) - F.softplus(-k_i)
+    return -F.softplus(d), -F.softplus(-d) + log_g(k_h)
+
+
+# ---- the scan --------------------------------------------------------------------------------------------
+def prefix_scan(decay: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+    """Inclusive scan of the affine maps ``x ↦ decay_k ⊙ x + value_k`` along dim 0 (Hillis–Steele: log₂ n
+    vectorised steps): returns each prefix's ``value``, the state after element k from a zero start."""
+    n = decay.shape[0]
+    step = 1
+    while step < n:
+        value = torch.cat([value[:step], value[step:] + decay[step:] * value[:-step]])
+        decay = torch.cat([decay[:step], decay[step:] * decay[:-step]])
+        step *= 2
+    return value
+
+
+def linear_scan(
+    log_a: torch.Tensor,
+    log_b: torch.Tensor,
+    h0: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    chunk: int = SCAN_CHUNK,
+) -> torch.Tensor:
+    """All states of ``h_t = a_t ⊙ h_{t−1} + b_t`` (``(T, B, H)``, ``b > 0``) from ``h0`` (``(B, H)``, any
+    sign), without a loop over time. ``mask`` (``(T, B, 1)`` bool) marks real steps; at the others ``a = 1``
+    and ``b = 0``, so the state is carried unchanged.
+
+    Within each chunk: the log-space scan from a zero state (``local``) and the chunk's running decay
+    ``exp(A)``; across chunks: :func:`prefix_scan` of each chunk's ``(decay, local end)``; each step's state is
+    then ``local + exp(A) ⊙ state entering its chunk``.
+    """
+    steps, batch, hidden = log_a.shape
+    if mask is not None:
+        log_a = torch.where(mask, log_a, 0.0)
+        log_b = torch.where(mask, log_b, MASKED_LOG)
+    pad = (-steps) % chunk
+    if pad:
+        log_a = F.pad(log_a, (0, 0, 0, 0, 0, pad), value=0.0)
+        log_b = F.pad(log_b, (0, 0, 0, 0, 0, pad), value=MASKED_LOG)
+    n = (steps + pad) // chunk
+    a = log_a.reshape(n, chunk, batch, hidden)
+    b = log_b.reshape(n, chunk, batch, hidden)
+    cum = a.cumsum(dim=1)
+    local = torch.exp(cum + torch.logcumsumexp(b - cum, dim=1))
+    decay = torch.exp(cum)
+    ends = local[:, -1]
+    ends = torch.cat([ends[:1] + decay[:1, -1] * h0, ends[1:]])
+    after = prefix_scan(decay[:, -1], ends)
+    entering = torch.cat([h0.unsqueeze(0), after[:-1]])
+    states = local + decay * entering.unsqueeze(1)
+    return states.reshape(n * chunk, batch, hidden)[:steps]
+
+
+def scan_direction(
+    arch: str, p: torch.Tensor, h0: torch.Tensor, mask: torch.Tensor | None, reverse: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One layer and direction: ``(outputs, final state)`` from the projections ``p`` (``(T, B, G·H)``).
+
+    The reverse direction scans the flipped sequence; with a mask its padded steps then come first and carry
+    ``h0`` to each sequence's own last step, as packing does. Half precision is scanned in float32."""
+    dtype = p.dtype
+    work = p.float() if dtype in (torch.float16, torch.bfloat16) else p
+    log_a, log_b = scan_coefficients(arch, work)
+    order = mask
+    if reverse:
+        log_a, log_b = log_a.flip(0), log_b.flip(0)
+        order = None if mask is None else mask.flip(0)
+    states = linear_scan(log_a, log_b, h0.to(work.dtype), order)
+    final = states[-1]
+    if reverse:
+        states = states.flip(0)
+    if mask is not None:
+        states = torch.where(mask, states, 0.0)
+    return states.to(dtype), final.to(dtype)
+
+
+# ---- the implementations ---------------------------------------------------------------------------------
+class MinScratchNet(_LoopNet):
+    """The sequential reference: the projection of all steps in one GEMM, then a Python loop of
+    :data:`STEPS` (``_LoopNet`` drives layers, directions, masking and dropout as for LSTM and GRU)."""
+
+    impl = "scratch"
+
+    def __init__(self, config: ModelConfig, weights: dict[str, torch.Tensor]) -> None:
+        super().__init__(config)
+        self.weights = nn.ParameterDict(
+            {name: nn.Parameter(value.detach().clone()) for name, value in weights.items()}
+        )
+
+    def _project(self, layer: int, reverse: bool, x: torch.Tensor) -> torch.Tensor:
+        w, b = input_weights(dict(self.weights.items()), layer, reverse, self.config.bias)
+        return F.linear(x, w, b)
+
+    def _stepper(self, layer: int, reverse: bool) -> Callable[[torch.Tensor, Step], Step]:
+        step = STEPS[self.config.arch]
+        return lambda inp, state: (step(inp, state[0]),)
+
+    def canonical_parameters(self) -> dict[str, torch.Tensor]:
+        return dict(self.weights.items())
+
+
+class MinScanNet(MinScratchNet):
+    """The parallel scan (:func:`scan_direction`): no Python loop over time."""
+
+    impl = "scan"
+    backend = "scan"
+
+    def __init__(self, config: ModelConfig, weights: dict[str, torch.Tensor]) -> None:
+        super().__init__(config, weights)
+        self._scan: Callable[..., tuple[torch.Tensor, torch.Tensor]] = scan_direction
+
+    def _run_direction(
+        self,
+        layer: int,
+        reverse: bool,
+        x: torch.Tensor,
+        state: Step,
+        mask: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, Step]:
+        p = self._project(layer, reverse, x)
+        out, final = self._scan(self.config.arch, p, state[0], mask, reverse)
+        return out, (final,)
+
+
+class MinCompiledNet(MinScanNet):
+    """The scan of one layer and direction compiled whole by ``torch.compile`` (one graph per shape: the scan
+    has no loop over time, so compile time does not grow with T)."""
+
+    impl = "compiled"
+    backend = "compiled"
+
+    def __init__(self, config: ModelConfig, weights: dict[str, torch.Tensor]) -> None:
+        super().__init__(config, weights)
+        _raise_compile_limits()
+        self._scan = cast(
+            Callable[..., tuple[torch.Tensor, torch.Tensor]],
+            torch.compile(scan_direction, dynamic=False, fullgraph=True),
+        )
