@@ -20,6 +20,16 @@ MINIMAL_ARCHS: tuple[str, ...] = ("mingru", "minlstm")
 """Feng et al. 2024, "Were RNNs All We Needed?" (arXiv 2410.01201): gates that read only the input, so the
 recurrence is linear, ``h_t = a_t ⊙ h_{t−1} + b_t``, and trains with a parallel scan."""
 IMPLS: tuple[str, ...] = ("native", "aten", "cell", "scratch", "scan", "compiled", "numpy")
+IMPL_ARCHS: dict[str, tuple[str, ...]] = {
+    "native": CLASSIC_ARCHS, "aten": CLASSIC_ARCHS, "cell": CLASSIC_ARCHS, "scratch": ARCHS,
+    "scan": MINIMAL_ARCHS, "compiled": ARCHS, "numpy": ARCHS,
+}  # fmt: skip
+"""Which architectures each implementation computes: torch.nn has no minGRU/minLSTM module or cell; only a
+linear recurrence has a parallel scan. A grid skips the other pairs (``SweepSpec.expand``)."""
+DEFAULT_IMPL: dict[str, str] = {arch: "native" for arch in CLASSIC_ARCHS} | {
+    arch: "scan" for arch in MINIMAL_ARCHS
+}
+"""Each architecture's fastest library form: what ``run`` and ``train`` use when no implementation is named."""
 MODES: tuple[str, ...] = ("inference", "forward", "backward", "train", "ddp-train")
 DTYPES: tuple[str, ...] = ("float32", "bfloat16", "float16")
 WORKLOADS: tuple[str, ...] = ("layer", "classifier")

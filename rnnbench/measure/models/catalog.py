@@ -7,9 +7,9 @@ fallback: callers get an ``unsupported`` reason.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from rnnbench.core.vocab import ARCHS, CLASSIC_ARCHS, MINIMAL_ARCHS, MODES
+from rnnbench.core.vocab import ARCHS, IMPL_ARCHS, MINIMAL_ARCHS, MODES
 from rnnbench.registry import Registry
 
 
@@ -25,7 +25,7 @@ class Implementation:
     variable_length: str
     backend: str
     archs: tuple[str, ...] = ARCHS
-    """The architectures it computes; the others are refused with :data:`ARCH_REASON`'s words."""
+    """The architectures it computes (``core.vocab.IMPL_ARCHS``); others are refused (:func:`arch_reason`)."""
 
     def unsupported_reason(
         self, *, mode: str, device_type: str, dtype: str, arch: str | None = None
@@ -68,7 +68,6 @@ for _impl in (
         _ALL_DTYPES,
         "packed sequence",
         "detected",
-        CLASSIC_ARCHS,
     ),
     Implementation(
         "aten",
@@ -78,7 +77,6 @@ for _impl in (
         _ALL_DTYPES,
         "packed sequence",
         "aten",
-        CLASSIC_ARCHS,
     ),
     Implementation(
         "cell",
@@ -88,7 +86,6 @@ for _impl in (
         _ALL_DTYPES,
         "masking by length",
         "python",
-        CLASSIC_ARCHS,
     ),
     Implementation(
         "scratch",
@@ -109,7 +106,6 @@ for _impl in (
         _ALL_DTYPES,
         "masking by length",
         "scan",
-        MINIMAL_ARCHS,
     ),
     Implementation(
         "compiled",
@@ -131,4 +127,4 @@ for _impl in (
         "numpy",
     ),
 ):
-    IMPLEMENTATIONS.register(_impl.name, _impl)
+    IMPLEMENTATIONS.register(_impl.name, replace(_impl, archs=IMPL_ARCHS[_impl.name]))
