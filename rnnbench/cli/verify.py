@@ -44,10 +44,12 @@ def verify_command(
         list(ARCHS), "--arch", "-a", help=f"Architectures: {', '.join(ARCHS)}.", autocompletion=complete_arch
     ),
     impl: list[str] = typer.Option(
-        ["aten", "cell", "scratch", "numpy"],
+        ["aten", "cell", "scratch", "scan", "numpy"],
         "--impl",
         "-i",
-        help="Implementations compared with native: aten, cell, scratch, compiled, numpy.",
+        help="Implementations compared with the reference (native for lstm/gru/rnn, the sequential scratch "
+        "for mingru/minlstm): aten, cell, scratch, scan, compiled, numpy. Each is checked on the "
+        "architectures it computes.",
         autocompletion=complete_impl,
     ),
     input_size: int = typer.Option(16, "--input-size", help="Input features I."),
@@ -87,7 +89,8 @@ def verify_command(
         help="Print one line (how many agree) instead of the table; mismatches still fail.",
     ),
 ) -> None:
-    """Check every implementation against torch.nn: outputs, final states, gradients (input, every weight).
+    """Check every implementation against torch.nn (minGRU/minLSTM: against their sequential recurrence):
+    outputs, final states, gradients (input, every weight).
 
     Exits 1 when any implementation disagrees beyond the dtype's tolerance.
 
@@ -98,14 +101,15 @@ def verify_command(
     from rnnbench.measure.verify import verify
 
     archs = parse_choices("architecture", arch, ARCHS)
-    impls = [i for i in parse_choices("implementation", impl, IMPLS) if i != "native"]
+    impls = parse_choices("implementation", impl, IMPLS)
     dtype = parse_choices("dtype", [dtype], DTYPES)[0]
     resolved = resolve_device(device)
     policy = " · TF32 allowed" if tf32 and dtype == "float32" and resolved.startswith("cuda") else ""
-    table = Table(title=f"Equivalence with native ({resolved}, {dtype}{policy})", title_justify="left")
+    table = Table(title=f"Equivalence with the reference ({resolved}, {dtype}{policy})", title_justify="left")
     for col in (
         "arch",
         "impl",
+        "vs",
         "status",
         "output rel err",
         "state rel err",
@@ -131,18 +135,19 @@ def verify_command(
             failures += check.status == "mismatch"
             grad = "n/a" if check.grad_err is None else f"{check.grad_err:.1e}"
             table.add_row(
-                check.arch, check.impl, check.status, f"{check.output_err:.1e}", f"{check.state_err:.1e}",
+                check.arch, check.impl, check.reference, check.status, f"{check.output_err:.1e}",
+                f"{check.state_err:.1e}",
                 grad, f"{check.tolerance:.0e}", check.message,
             )  # fmt: skip
     if quiet:
         checked = len(table.rows)
         out_console().print(
-            f"{checked - failures} of {checked} checks agree with native ({resolved}, {dtype}{policy}).",
+            f"{checked - failures} of {checked} checks agree with the reference ({resolved}, {dtype}{policy}).",
             markup=False,
         )
     else:
         out_console().print(table)
     if failures:
         raise VerificationFailedError(
-            f"{failures} implementation(s) disagree with native; see the table above."
+            f"{failures} implementation(s) disagree with the reference; see the table above."
         )

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from rnnbench.core.labels import shape_label
-from rnnbench.core.vocab import ARCHS, DTYPES, IMPLS, MODES, WORKLOADS
+from rnnbench.core.vocab import ARCHS, DTYPES, IMPL_ARCHS, IMPLS, MODES, WORKLOADS
 from rnnbench.errors import ConfigError
 from rnnbench.registry import check_choice
 
@@ -190,10 +190,14 @@ class SweepSpec:
 
     Order: shape axes outermost, then mode, implementation, and architecture innermost, so that the
     architectures of one shape are adjacent — the runner measures them interleaved.
+
+    An (architecture, implementation) pair that ``core.vocab.IMPL_ARCHS`` excludes is not part of the grid
+    (torch.nn has no minGRU; LSTM has no parallel scan): the default ``native scan`` gives LSTM/GRU/RNN their
+    library kernels and minGRU/minLSTM their scan. An architecture left with no implementation is an error.
     """
 
     arch: tuple[str, ...] = ("lstm", "gru")
-    impl: tuple[str, ...] = ("native",)
+    impl: tuple[str, ...] = ("native", "scan")
     mode: tuple[str, ...] = ("inference",)
     device: tuple[str, ...] = ("cpu",)
     dtype: tuple[str, ...] = ("float32",)
@@ -229,6 +233,7 @@ class SweepSpec:
         ):
             if not getattr(self, axis):
                 raise ConfigError(f"The sweep axis '{axis}' is empty; give at least one value.")
+        self.check_pairs()
         seen: set[Case] = set()
         cases: list[Case] = []
         shapes: Iterable[tuple[int, int, int]] = self.shapes or [
@@ -249,6 +254,8 @@ class SweepSpec:
             self.arch,
         )
         for dev, dt, th, wl, nl, bi, spread, i, (h, b, t), mode, impl, arch in outer:
+            if arch not in IMPL_ARCHS.get(impl, ARCHS):
+                continue
             case = Case(
                 arch=arch,
                 impl=impl,
@@ -270,6 +277,21 @@ class SweepSpec:
                 seen.add(case)
                 cases.append(case)
         return cases
+
+    def skipped_pairs(self) -> list[tuple[str, str]]:
+        """The (architecture, implementation) pairs of the axes that the grid leaves out (see the class)."""
+        return [(a, i) for i in self.impl for a in self.arch if a not in IMPL_ARCHS.get(i, ARCHS)]
+
+    def check_pairs(self) -> None:
+        """Every architecture needs at least one implementation that computes it; the message names those."""
+        for arch in self.arch:
+            if not any(arch in IMPL_ARCHS.get(i, ARCHS) for i in self.impl):
+                able = [i for i in IMPLS if arch in IMPL_ARCHS[i]]
+                raise ConfigError(
+                    f"no implementation in --impl {' '.join(self.impl)} computes {arch} (torch.nn ships no "
+                    f"minGRU/minLSTM; only they have a parallel scan); give --impl with one of: "
+                    f"{', '.join(able)}."
+                )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (``metadata.json``); ``from_dict`` inverts it."""

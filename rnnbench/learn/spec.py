@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from rnnbench.core.spec import check_stored_keys
-from rnnbench.core.vocab import ARM_ARCH, ARMS, DTYPES, IMPLS
+from rnnbench.core.vocab import ARCHS, ARM_ARCH, ARMS, DEFAULT_IMPL, DTYPES, IMPL_ARCHS, IMPLS
 from rnnbench.errors import ConfigError
 from rnnbench.learn.tasks import Task, TaskOptions, task_names
 from rnnbench.registry import check_choice
@@ -18,6 +18,9 @@ REFERENCE_ARM = "lstm"
 """``--hidden H`` with ``--match params`` sets the budget to the LSTM's total parameters at H."""
 LR_GRID: tuple[float, ...] = (1e-3, 3e-3, 1e-2)
 """The per-arm learning-rate sweep when ``--lr`` is not given (Greff et al. 2017: LR dominates)."""
+DEFAULT_TRAIN_IMPL = "native"
+"""``TrainSpec.impl``'s default: arms whose architecture it does not compute (minGRU, minLSTM) quietly use their
+own default; any other ``--impl`` that computes none of the arms is refused as a likely mistake."""
 MATCH_TOLERANCE = 0.01
 GRAD_CLIP = 1.0
 
@@ -51,7 +54,9 @@ class TrainSpec:
     stop_at_target: bool = False
     device: str = "cpu"
     dtype: str = "float32"
-    impl: str = "native"
+    impl: str = DEFAULT_TRAIN_IMPL
+    """The implementation of the arms whose architecture it computes (``core.vocab.IMPL_ARCHS``); every other
+    arm trains with its architecture's default (``core.vocab.DEFAULT_IMPL``): ``impl_for``."""
     tf32: bool = False
     """Allow TF32 for float32 matmuls and cuDNN on NVIDIA GPUs (``measure.numerics``); off = IEEE float32."""
     threads: int = 1
@@ -69,6 +74,17 @@ class TrainSpec:
     @property
     def lr_sweep(self) -> bool:
         return len(self.sweep_lrs) > 1
+
+    def impl_for(self, arm: str) -> str:
+        """The implementation ``arm`` trains with: ``impl`` where it computes the arm's architecture, else the
+        architecture's default — so ``--impl scratch`` trains every arm sequentially, while ``--impl cell``
+        (no minGRU/minLSTM cell exists) leaves mingru and minlstm on their parallel scan."""
+        arch = ARM_ARCH[arm]
+        return self.impl if arch in IMPL_ARCHS.get(self.impl, ()) else DEFAULT_IMPL[arch]
+
+    def arm_impls(self) -> dict[str, str]:
+        """``{arm: implementation}`` for every arm, in the spec's order."""
+        return {arm: self.impl_for(arm) for arm in self.arms}
 
     def task_options(self) -> TaskOptions:
         return TaskOptions(copy_symbols=self.copy_symbols, text=self.text, csv=self.csv, column=self.column)
@@ -109,8 +125,14 @@ def validate(spec: TrainSpec) -> TrainSpec:
     impl = check_choice("implementation", spec.impl, IMPLS)
     if impl == "numpy":
         raise ConfigError(
-            "implementation 'numpy' is inference-only and cannot train; use native, aten, cell, scratch "
-            "or compiled."
+            "implementation 'numpy' is inference-only and cannot train; use native, aten, cell, scratch, "
+            "scan or compiled."
+        )
+    archs = sorted({ARM_ARCH[a] for a in arms}, key=ARCHS.index)
+    if impl != DEFAULT_TRAIN_IMPL and not set(archs) & set(IMPL_ARCHS[impl]):
+        raise ConfigError(
+            f"--impl {impl} computes {', '.join(IMPL_ARCHS[impl])}, none of the arms asked for "
+            f"({', '.join(arms)}); add such an arm or pick an implementation of {', '.join(archs)}."
         )
     for name in (
         "seeds",
@@ -162,6 +184,9 @@ class Unit:
     hidden_size: int
     params: int
     lr: float
+    impl: str = DEFAULT_TRAIN_IMPL
+    """The implementation this arm trains with (``TrainSpec.impl_for``); a function of the spec and the arm,
+    so it is not part of ``key``."""
 
     @property
     def key(self) -> tuple[str, str, int, int, str, int, float]:

@@ -22,6 +22,7 @@ from rnnbench.core import flops
 from rnnbench.core.progress import OnProgress, ProgressEvent
 from rnnbench.core.spec import Case, Settings
 from rnnbench.core.values import now_iso
+from rnnbench.core.vocab import DEFAULT_IMPL
 from rnnbench.errors import DeviceUnavailableError, UnsupportedError
 from rnnbench.measure.machine_load import between, snapshot
 from rnnbench.measure.numerics import math_name, set_tf32
@@ -101,7 +102,9 @@ def prepare(case: Case, device: str) -> Prepared:
     from rnnbench.measure.models.probe import dtype_unsupported_reason
     from rnnbench.measure.workloads import build_workload
 
-    reason = unsupported_reason(case.impl, mode=case.mode, device_type=device_type(device), dtype=case.dtype)
+    reason = unsupported_reason(
+        case.impl, mode=case.mode, device_type=device_type(device), dtype=case.dtype, arch=case.arch
+    )
     reason = reason or dtype_unsupported_reason(case.impl, case.arch, case.mode, device, case.dtype)
     if reason:
         raise UnsupportedError(reason)
@@ -214,7 +217,9 @@ def backend_from_ops(op_names: set[str], impl: str) -> str:
         return "miopen"
     if any("mkldnn_rnn" in n for n in op_names):
         return "onednn"
-    return {"native": "aten", "aten": "aten", "compiled": "compiled", "numpy": "numpy"}.get(impl, "python")
+    return {"native": "aten", "aten": "aten", "compiled": "compiled", "numpy": "numpy", "scan": "scan"}.get(
+        impl, "python"
+    )
 
 
 def _peak_live_bytes(kineto_events: Any) -> int:
@@ -392,15 +397,32 @@ class RoundContext:
     calibration: dict[str, float] = field(default_factory=dict)
 
 
+def _family(case: Case) -> str:
+    """The grouping name of a case's implementation: each architecture's default (``core.vocab.DEFAULT_IMPL``:
+    native for LSTM/GRU/RNN, scan for minGRU/minLSTM) is one family, so the default grid times all of a shape's
+    architectures interleaved — drift then hits the scan and cuDNN/oneDNN alike."""
+    return "default" if DEFAULT_IMPL.get(case.arch) == case.impl else case.impl
+
+
 def group_by_shape(cases: list[Case]) -> list[list[Case]]:
-    """Consecutive cases sharing a shape key and implementation form one interleaved group."""
+    """Consecutive cases sharing a shape key form one run; within it, the cases of one implementation family
+    (:func:`_family`) form one interleaved group, in order of first appearance."""
     groups: list[list[Case]] = []
+    run: list[Case] = []
+
+    def flush() -> None:
+        families: dict[str, list[Case]] = {}
+        for member in run:
+            families.setdefault(_family(member), []).append(member)
+        groups.extend(families.values())
+
     for case in cases:
-        key = (case.shape_key, case.impl)
-        if groups and (groups[-1][0].shape_key, groups[-1][0].impl) == key:
-            groups[-1].append(case)
-        else:
-            groups.append([case])
+        if run and run[0].shape_key != case.shape_key:
+            flush()
+            run = []
+        run.append(case)
+    if run:
+        flush()
     return groups
 
 

@@ -19,7 +19,15 @@ from rnnbench.errors import ConfigError
 _SHARD_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
 _MODE_FACTOR = {"inference": 1.0, "forward": 1.2, "backward": 2.0, "train": 3.2, "ddp-train": 3.5}
-_IMPL_FACTOR = {"native": 1.0, "aten": 1.5, "cell": 3.0, "scratch": 2.0, "compiled": 2.5, "numpy": 6.0}
+_IMPL_FACTOR = {
+    "native": 1.0,
+    "aten": 1.5,
+    "cell": 3.0,
+    "scratch": 2.0,
+    "scan": 1.5,
+    "compiled": 2.5,
+    "numpy": 6.0,
+}
 _OVERHEAD_FLOPS = 5e7
 """A fixed per-case cost (warm-up, calibration, profiling) so tiny cases are not treated as free."""
 

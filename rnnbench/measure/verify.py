@@ -1,12 +1,23 @@
-"""Equivalence checks on the user's own shapes and device: every implementation against ``native`` (and the
-NumPy oracle), outputs, final states and gradients. Run before timing so a fast implementation that computes
-something else is caught."""
+"""Equivalence checks on the user's own shapes and device: every implementation against the architecture's
+reference (:data:`REFERENCE_IMPL`: ``native`` for LSTM/GRU/RNN, the sequential ``scratch`` for minGRU/minLSTM)
+and the NumPy oracle — outputs, final states and gradients. Run before timing so a fast implementation that
+computes something else is caught."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from rnnbench.core.spec import ModelConfig
+from rnnbench.core.vocab import IMPL_ARCHS
+
+REFERENCE_IMPL: dict[str, str] = {"mingru": "scratch", "minlstm": "scratch"}
+"""What each architecture is checked against when it is not ``native`` (torch.nn has no minGRU/minLSTM: their
+reference is the paper's sequential recurrence, a Python loop over time)."""
+
+
+def reference_impl(arch: str) -> str:
+    """``native`` for the torch.nn cells, the sequential ``scratch`` for minGRU/minLSTM."""
+    return REFERENCE_IMPL.get(arch, "native")
 
 
 @dataclass(frozen=True)
@@ -21,6 +32,8 @@ class Check:
     grad_err: float | None
     tolerance: float
     message: str = ""
+    reference: str = "native"
+    """The implementation it was compared with (:func:`reference_impl`)."""
 
 
 def _rel_err(a: object, b: object) -> float:
@@ -52,7 +65,8 @@ def verify(
     seed: int = 0,
     tf32: bool = False,
 ) -> list[Check]:
-    """Compare each of ``impls`` with ``native`` on one random batch; returns one ``Check`` per impl.
+    """Compare each of ``impls`` that computes ``config.arch`` (``core.vocab.IMPL_ARCHS``; the reference
+    itself excepted) with :func:`reference_impl` on one random batch; returns one ``Check`` per impl.
 
     The numeric policy (``tf32``) is set for every implementation alike before anything runs, and the
     tolerance follows it: a correct CUDA setup must not read as a mismatch because cuDNN alone used TF32.
@@ -100,21 +114,25 @@ def verify(
             grads["input"] = x.grad
             return out, states, grads
 
-        ref_out, ref_states, ref_grads = run("native")
+        reference = reference_impl(config.arch)
+        ref_out, ref_states, ref_grads = run(reference)
         checks = []
         for impl in impls:
+            if impl == reference or config.arch not in IMPL_ARCHS[impl]:
+                continue
             reason = unsupported_reason(
                 impl,
                 mode="train" if impl != "numpy" else "inference",
                 device_type=device_type(device),
                 dtype=dtype,
+                arch=config.arch,
             )
             if impl == "numpy":
                 reason = None  # the oracle always runs on the CPU in float64
             else:
                 reason = reason or dtype_unsupported_reason(impl, config.arch, "train", device, dtype)
             if reason:
-                checks.append(Check(config.arch, impl, "unsupported", 0.0, 0.0, 0.0, tol, reason))
+                checks.append(Check(config.arch, impl, "unsupported", 0.0, 0.0, 0.0, tol, reason, reference))
                 continue
             out, states, grads = run(impl)
             out_err = _rel_err(out.to(ref_out.device, ref_out.dtype), ref_out)
@@ -129,5 +147,7 @@ def verify(
             worst = max(out_err, state_err, grad_err or 0.0)
             status = "ok" if worst <= tol else "mismatch"
             message = "" if status == "ok" else f"relative error {worst:.2e} exceeds {tol:.0e}"
-            checks.append(Check(config.arch, impl, status, out_err, state_err, grad_err, tol, message))
+            checks.append(
+                Check(config.arch, impl, status, out_err, state_err, grad_err, tol, message, reference)
+            )
         return checks
