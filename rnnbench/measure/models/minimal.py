@@ -143,7 +143,8 @@ def scan_direction(
     """One layer and direction: ``(outputs, final state)`` from the projections ``p`` (``(T, B, G·H)``).
 
     The reverse direction scans the flipped sequence; with a mask its padded steps then come first and carry
-    ``h0`` to each sequence's own last step, as packing does. Half precision is scanned in float32."""
+    ``h0`` to each sequence's own last step, as packing does. Half precision is scanned in float32 and
+    returned in its own dtype."""
     dtype = p.dtype
     work = p.float() if dtype in (torch.float16, torch.bfloat16) else p
     log_a, log_b = scan_coefficients(arch, work)
@@ -161,9 +162,16 @@ def scan_direction(
 
 
 # ---- the implementations ---------------------------------------------------------------------------------
+_HALF = (torch.float16, torch.bfloat16)
+
+
 class MinScratchNet(_LoopNet):
     """The sequential reference: the projection of all steps in one GEMM, then a Python loop of
-    :data:`STEPS` (``_LoopNet`` drives layers, directions, masking and dropout as for LSTM and GRU)."""
+    :data:`STEPS` (``_LoopNet`` drives layers, directions, masking and dropout as for LSTM and GRU).
+
+    In half precision the projection runs in the model's dtype and the recurrence in float32, for every
+    minimal implementation alike (as autocast would run the scan's exp/log/cumsum): a bfloat16 state rounded
+    at each of T steps would measure rounding, not the cell."""
 
     impl = "scratch"
 
@@ -175,7 +183,21 @@ class MinScratchNet(_LoopNet):
 
     def _project(self, layer: int, reverse: bool, x: torch.Tensor) -> torch.Tensor:
         w, b = input_weights(dict(self.weights.items()), layer, reverse, self.config.bias)
-        return F.linear(x, w, b)
+        p = F.linear(x, w, b)
+        return p.float() if p.dtype in _HALF else p
+
+    def _run_direction(
+        self,
+        layer: int,
+        reverse: bool,
+        x: torch.Tensor,
+        state: Step,
+        mask: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, Step]:
+        if x.dtype not in _HALF:
+            return super()._run_direction(layer, reverse, x, state, mask)
+        out, final = super()._run_direction(layer, reverse, x, tuple(s.float() for s in state), mask)
+        return out.to(x.dtype), tuple(s.to(x.dtype) for s in final)
 
     def _stepper(self, layer: int, reverse: bool) -> Callable[[torch.Tensor, Step], Step]:
         step = STEPS[self.config.arch]
@@ -204,8 +226,8 @@ class MinScanNet(MinScratchNet):
         mask: torch.Tensor | None,
     ) -> tuple[torch.Tensor, Step]:
         p = self._project(layer, reverse, x)
-        out, final = self._scan(self.config.arch, p, state[0], mask, reverse)
-        return out, (final,)
+        out, final = self._scan(self.config.arch, p, state[0].to(p.dtype), mask, reverse)
+        return out.to(x.dtype), (final.to(x.dtype),)
 
 
 class MinCompiledNet(MinScanNet):
