@@ -45,15 +45,15 @@ T = TypeVar("T")
 OneOrMany: TypeAlias = T | Sequence[T]
 """One value or a list of them, as one flag or several values after it would give on the command line."""
 
-Arch: TypeAlias = Literal["lstm", "gru", "rnn"]
-Impl: TypeAlias = Literal["native", "aten", "cell", "scratch", "compiled", "numpy"]
+Arch: TypeAlias = Literal["lstm", "gru", "rnn", "mingru", "minlstm"]
+Impl: TypeAlias = Literal["native", "aten", "cell", "scratch", "scan", "compiled", "numpy"]
 Mode: TypeAlias = Literal["inference", "forward", "backward", "train"]
 Dtype: TypeAlias = Literal["float32", "bfloat16", "float16"]
 Workload: TypeAlias = Literal["layer", "classifier"]
 RunPreset: TypeAlias = Literal["quick", "full", "fastrnns", "deepbench"]
 Device: TypeAlias = Literal["cpu", "cuda", "auto"] | str
 """``cpu``, ``cuda`` (the current GPU), ``cuda:N``, or ``auto`` (a GPU if there is one)."""
-Arm: TypeAlias = Literal["lstm", "lstm-fb1", "gru", "rnn"]
+Arm: TypeAlias = Literal["lstm", "lstm-fb1", "gru", "rnn", "mingru", "minlstm"]
 Task: TypeAlias = Literal[
     "adding", "copy", "selective-copy", "temporal-order", "parity", "anbn", "charlm", "series", "digits"
 ]

@@ -186,7 +186,7 @@ def test_signatures_list_the_allowed_values() -> None:
     assert set(typing.get_args(api.TrainPreset)) == set(TRAIN_PRESETS.names())
     assert typing.get_args(api.ReportFormat) == FORMATS
     shown = str(inspect.signature(rnnbench.run).parameters["arch"])
-    assert "Literal['lstm', 'gru', 'rnn']" in shown, shown
+    assert "Literal['lstm', 'gru', 'rnn', 'mingru', 'minlstm']" in shown, shown
     assert "Literal['quick', 'full', 'fastrnns', 'deepbench']" in str(inspect.signature(rnnbench.run))
     assert inspect.signature(rnnbench.run).parameters["rounds"].default == 5  # one round never gives a verdict
     for name in rnnbench.__all__[1:]:
@@ -222,7 +222,7 @@ def test_report_returns_its_figures_and_tables(tmp_path: Path) -> None:
         "](" not in (tmp_path / "r" / "report.md").read_text().split("## ", 1)[1]
         or ".png" not in (tmp_path / "r" / "report.md").read_text()
     )  # without png files, no image links (a job summary would show them broken)
-    assert list(page.claims.columns) == ["claim", "verdict", "summary"] and len(page.claims) == 6
+    assert list(page.claims.columns) == ["claim", "verdict", "summary"] and len(page.claims) == 9
     assert isinstance(page.figures["ratio_heatmap"], Figure)
     assert "<table" in page._repr_html_() and "GRU/LSTM" in page._repr_html_()
 

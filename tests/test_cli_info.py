@@ -81,7 +81,7 @@ def test_verify_reports_a_mismatch_with_exit_1(cli, monkeypatch: pytest.MonkeyPa
     [
         (
             ["verify", "--arch", "lstn"],
-            "Error: Unknown architecture 'lstn'. Did you mean 'lstm'? Available: gru, lstm, rnn",
+            "Error: Unknown architecture 'lstn'. Did you mean 'lstm'? Available: gru, lstm, mingru, minlstm, rnn",
         ),
         (["verify", "--impl", "natve"], "Did you mean 'native'"),
         (["verify", "--hidden", "0"], "hidden_size must be a positive integer, got 0"),

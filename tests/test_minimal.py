@@ -264,3 +264,17 @@ def test_default_implementations_of_a_shape_are_timed_interleaved() -> None:
 def test_case_accepts_the_new_names() -> None:
     case = Case("minlstm", "scan", mode="train")
     assert case.model_config.arch == "minlstm"
+
+
+def test_list_describes_them() -> None:
+    from typer.testing import CliRunner
+
+    from rnnbench.cli.app import app
+    from rnnbench.measure.models.catalog import IMPLEMENTATIONS
+
+    assert f"chunks of {minimal.SCAN_CHUNK} steps" in IMPLEMENTATIONS.get("scan").summary
+    result = CliRunner().invoke(app, ["list"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "2·H·(I+1)" in text and "3·H·(I+1)" in text and "arXiv 2410.01201" in text
+    assert "architectures: mingru, minlstm" in text

@@ -10,7 +10,15 @@ import typer
 from rich.table import Table
 
 from rnnbench.cli.app import MultiValueCommand, app, is_terminal, out_console
-from rnnbench.core.flops import GATES
+from rnnbench.core.flops import GATES, RECURRENT_WEIGHT
+
+ARCH_NAMES: dict[str, str] = {
+    "lstm": "LSTM (i,f,g,o)",
+    "gru": "GRU (r,z,n; reset after)",
+    "rnn": "RNN (tanh)",
+    "mingru": "minGRU (z,h~ read x_t only)",
+    "minlstm": "minLSTM (f,i,h~ read x_t only; f+i=1)",
+}
 
 PIPED_WIDTH = 100
 """Piped or in a CI log, ``list`` words each implementation in lines of at most this many characters."""
@@ -28,17 +36,25 @@ def list_command() -> None:
     from rnnbench.measure.models.catalog import IMPLEMENTATIONS
 
     console = out_console()
-    arch_table = Table(title="Architectures", title_justify="left")
+    arch_table = Table(
+        title="Architectures",
+        title_justify="left",
+        caption="minGRU, minLSTM: Feng et al. 2024, 'Were RNNs All We Needed?' (arXiv 2410.01201); a linear "
+        "recurrence, so the scan implementation trains them without a loop over time",
+        caption_justify="left",
+    )
     for col in ("name", "gates G", "parameters per layer & direction", "forward GEMM FLOPs"):
         arch_table.add_column(col)
-    names = {"lstm": "LSTM (i,f,g,o)", "gru": "GRU (r,z,n; reset after)", "rnn": "RNN (tanh)"}
     for arch, g in GATES.items():
-        arch_table.add_row(f"{arch} — {names[arch]}", str(g), f"{g}·H·(I+H+2)", f"2·{g}·H·(I_l+H)·B·T")
+        if RECURRENT_WEIGHT[arch]:
+            arch_table.add_row(f"{arch} — {ARCH_NAMES[arch]}", str(g), f"{g}·H·(I+H+2)", f"2·{g}·H·(I_l+H)·B·T")
+        else:
+            arch_table.add_row(f"{arch} — {ARCH_NAMES[arch]}", str(g), f"{g}·H·(I+1)", f"2·{g}·H·I_l·B·T")
     console.print(arch_table)
 
     devices = available_devices()
     impl_table = Table(title="Implementations", title_justify="left")
-    for col in ("name", "what it is", "modes", "dtypes", "variable length", "here"):
+    for col in ("name", "what it is", "architectures", "modes", "dtypes", "variable length", "here"):
         impl_table.add_column(col, overflow="fold")
     blocks: list[str] = []  # piped: one block per implementation, its first line the name (for grep)
     for name, impl in IMPLEMENTATIONS.items():
@@ -53,6 +69,7 @@ def list_command() -> None:
         impl_table.add_row(
             name,
             impl.summary,
+            ", ".join(impl.archs),
             ", ".join(impl.modes),
             ", ".join(impl.dtypes),
             impl.variable_length,
@@ -63,8 +80,8 @@ def list_command() -> None:
                 [
                     *textwrap.wrap(f"{name}: {impl.summary}", PIPED_WIDTH, subsequent_indent="    "),
                     *textwrap.wrap(
-                        f"modes: {', '.join(impl.modes)} · dtypes: {', '.join(impl.dtypes)} · variable length: "
-                        f"{impl.variable_length}",
+                        f"architectures: {', '.join(impl.archs)} · modes: {', '.join(impl.modes)} · dtypes: "
+                        f"{', '.join(impl.dtypes)} · variable length: {impl.variable_length}",
                         PIPED_WIDTH,
                         initial_indent="  ",
                         subsequent_indent="    ",

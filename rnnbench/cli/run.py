@@ -68,11 +68,16 @@ def _preset_settings(field: str, unit: str = "") -> str:
 @app.command("run", cls=MultiValueCommand)
 def run_command(
     arch: list[str] = _opt(
-        "--arch", "Architectures: lstm, gru, rnn (preset: lstm gru)", "-a", complete=complete_arch
+        "--arch",
+        "Architectures: lstm, gru, rnn, mingru, minlstm (preset: lstm gru)",
+        "-a",
+        complete=complete_arch,
     ),
     impl: list[str] = _opt(
         "--impl",
-        "Implementations: native, aten, cell, scratch, compiled, numpy (native)",
+        "Implementations: native, aten, cell, scratch, scan, compiled, numpy (native scan: torch.nn's kernels "
+        "for lstm/gru/rnn, the parallel scan for mingru/minlstm). Pairs an implementation does not compute "
+        "are left out of the grid (torch.nn has no minGRU; LSTM has no scan)",
         "-i",
         complete=complete_impl,
     ),

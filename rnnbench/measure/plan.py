@@ -69,8 +69,8 @@ class Axis:
 
 
 AXES: dict[str, Axis] = {
-    "arch": Axis("arch", _choices("architecture", ARCHS), "lstm, gru, rnn"),
-    "impl": Axis("impl", _choices("implementation", IMPLS), "native, aten, cell, scratch, compiled, numpy"),
+    "arch": Axis("arch", _choices("architecture", ARCHS), ", ".join(ARCHS)),
+    "impl": Axis("impl", _choices("implementation", IMPLS), ", ".join(IMPLS)),
     "mode": Axis("mode", _choices("mode", MODES), "inference, forward, backward, train, ddp-train"),
     "device": Axis("device", _device, "cpu, cuda, cuda:N, auto"),
     "dtype": Axis("dtype", _choices("dtype", DTYPES), "float32, bfloat16, float16"),

@@ -100,7 +100,7 @@ for _impl in (
     Implementation(
         "scan",
         "minGRU/minLSTM's parallel scan, no loop over time: the log-space form (cumsum, logcumsumexp; Heinsen "
-        "2023) within chunks of 32 steps, the chunks joined by a parallel prefix scan",
+        "2023) within chunks of 16 steps, the chunks joined by a parallel prefix scan",
         MODES,
         _TORCH_DEVICES,
         _ALL_DTYPES,
