@@ -7,7 +7,7 @@ math (sigmoids, tanh, products), which is O(G·H·B·T) against the GEMMs' O(G·
 
 minGRU and minLSTM (Feng et al. 2024) have no recurrent weight: one input projection ``W x + b`` of G blocks
 (minGRU z, h̃: G = 2; minLSTM f, i, h̃: G = 3) with *one* bias vector per block, so ``G·H·(I+1)`` parameters
-and ``2·G·H·I`` FLOPs per token. Their scan (cumsum, logcumsumexp, exp: O(G·H·B·T)) is pointwise work and is
+and ``2·G·H·I`` FLOPs per token. Their scan (logaddexp, exp: O(H·B·T)) is pointwise work and is
 not counted — a GFLOP/s figure for them understates the time their scan takes, which is the point to measure.
 """
 

@@ -99,8 +99,8 @@ for _impl in (
     ),
     Implementation(
         "scan",
-        "minGRU/minLSTM's parallel scan, no loop over time: the log-space form (cumsum, logcumsumexp; Heinsen "
-        "2023) within chunks of 16 steps, the chunks joined by a parallel prefix scan",
+        "minGRU/minLSTM's parallel scan, no loop over time: an associative scan in log space within chunks of "
+        "16 steps, the chunks joined by the same scan in linear space",
         MODES,
         _TORCH_DEVICES,
         _ALL_DTYPES,

@@ -14,13 +14,20 @@ so the scan can run in log space; every implementation, the sequential one inclu
 the same function. The normalised gates are computed as ``σ(∓d)`` with ``d = softplus(−k_f) − softplus(−k_i) =
 log(i/f)``, the same numbers as ``f/(f+i)`` without its 0/0 when both gates underflow.
 
-The scan (:func:`linear_scan`) is Heinsen's log-space form (arXiv 2311.06281) — ``A = cumsum(log a)``,
-``h = exp(A + logcumsumexp(log b − A))`` — applied *within chunks* of :data:`SCAN_CHUNK` steps, and the chunks
-joined by a parallel prefix scan of their affine maps in linear space. Unchunked, the form loses precision as
-``|A|`` grows: ``log b − A`` is rounded at the scale of ``|A|``, a relative error of about ``2·ε·|A|`` in ``h``
-(3·10⁻⁴ in float32 at T = 4,096 with gates near ½; 1.5% with saturated gates). Chunks bound ``|A|`` by
-``SCAN_CHUNK·max|log a|``; the joining scan multiplies decays in [0, 1] and adds, which loses nothing. Half
-precision inputs are scanned in float32 (log-space sums in bfloat16 would be wrong by whole units).
+The scan (:func:`linear_scan`) runs in log space within chunks of :data:`SCAN_CHUNK` steps — an associative
+(Hillis–Steele) scan of the maps ``x ↦ a·x + b`` held as ``(log a, log b)`` and combined as
+``(α₁ + α₂, logaddexp(β₁ + α₂, β₂))`` — and joins the chunks with the same scan in linear space (their decays
+are in [0, 1]; the initial state, of any sign, enters there). Why not the paper's form, Heinsen's (arXiv
+2311.06281) ``A = cumsum(log a)``, ``h = exp(A + logcumsumexp(log b − A))``:
+
+* precision — ``log b − A`` is rounded at the scale of ``|A|``, which grows with T: a relative error of about
+  ``2·ε·|A|`` in ``h``, 3·10⁻⁴ in float32 at T = 4,096 with gates near ½ and 0.3% with saturated gates
+  (``tests/test_minimal.py``); the associative form adds sums of ``log a`` over segments directly, never
+  subtracts two large prefix sums, and stays within 10⁻⁶ there;
+* speed — torch's CPU ``logcumsumexp`` is a serial loop of about 50 ns per element (torch 2.13, one thread),
+  7× slower than the four ``logaddexp`` passes of a 16-step chunk (docs/measurements.md).
+
+Half precision inputs are scanned in float32 (log-space sums in bfloat16 would be wrong by whole units).
 """
 
 from __future__ import annotations
@@ -37,13 +44,12 @@ from rnnbench.measure.models.loops import Step, _LoopNet, _raise_compile_limits
 from rnnbench.measure.models.weights import input_weights
 
 SCAN_CHUNK = 16
-"""Steps per chunk of the log-space scan: the relative error within a chunk is about
-``2·ε·SCAN_CHUNK·max|log a|`` (ε = 6·10⁻⁸ in float32): 1.3·10⁻⁶ for gates near ½, 6·10⁻⁵ for gates saturated at
-``|k| = 30``. Shorter chunks are more precise and need more joining steps (log₂(T/chunk) of them)."""
+"""Steps per chunk of the log-space scan: log₂ 16 = 4 passes over the whole tensor, then log₂(T/16) passes over
+one value per chunk to join them (at T = 4,096: 4 + 8 passes, the last 8 over 1/16 of the data)."""
 
 MASKED_LOG = -1.0e4
-"""``log b`` at a padded step (``b = 0``): finite, so logcumsumexp's gradient over an all-padding chunk stays
-0 instead of NaN (``exp(−inf − (−inf))``), and still far below any real ``log b − A`` in a chunk."""
+"""``log b`` at a padded step (``b = 0``): finite, so ``logaddexp``'s gradient over all-padding stays 0 instead
+of NaN (``exp(−inf − (−inf))``), and ``exp`` of it is exactly 0 in float32."""
 
 
 # ---- the cell math ---------------------------------------------------------------------------------------
@@ -100,6 +106,29 @@ def prefix_scan(decay: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
     return value
 
 
+def log_prefix_scan(log_a: torch.Tensor, log_b: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inclusive scan along ``dim`` of the maps ``x ↦ a·x + b`` held in log space (``b > 0``): each prefix's
+    ``(log decay, log state from a zero start)``. Hillis–Steele, log₂ n vectorised steps of
+    ``(α₁, β₁) then (α₂, β₂) = (α₁ + α₂, logaddexp(β₁ + α₂, β₂))``."""
+    n = log_a.shape[dim]
+    step = 1
+    while step < n:
+        head_a, tail_a, prev_a = (
+            log_a.narrow(dim, 0, step),
+            log_a.narrow(dim, step, n - step),
+            log_a.narrow(dim, 0, n - step),
+        )
+        head_b, tail_b, prev_b = (
+            log_b.narrow(dim, 0, step),
+            log_b.narrow(dim, step, n - step),
+            log_b.narrow(dim, 0, n - step),
+        )
+        log_b = torch.cat([head_b, torch.logaddexp(prev_b + tail_a, tail_b)], dim)
+        log_a = torch.cat([head_a, prev_a + tail_a], dim)
+        step *= 2
+    return log_a, log_b
+
+
 def linear_scan(
     log_a: torch.Tensor,
     log_b: torch.Tensor,
@@ -111,9 +140,9 @@ def linear_scan(
     sign), without a loop over time. ``mask`` (``(T, B, 1)`` bool) marks real steps; at the others ``a = 1``
     and ``b = 0``, so the state is carried unchanged.
 
-    Within each chunk: the log-space scan from a zero state (``local``) and the chunk's running decay
-    ``exp(A)``; across chunks: :func:`prefix_scan` of each chunk's ``(decay, local end)``; each step's state is
-    then ``local + exp(A) ⊙ state entering its chunk``.
+    Within each chunk: :func:`log_prefix_scan` from a zero state (``local``) and the chunk's running decay;
+    across chunks: :func:`prefix_scan` of each chunk's ``(decay, local end)``; each step's state is then
+    ``local + decay ⊙ state entering its chunk``.
     """
     steps, batch, hidden = log_a.shape
     if mask is not None:
@@ -124,11 +153,10 @@ def linear_scan(
         log_a = F.pad(log_a, (0, 0, 0, 0, 0, pad), value=0.0)
         log_b = F.pad(log_b, (0, 0, 0, 0, 0, pad), value=MASKED_LOG)
     n = (steps + pad) // chunk
-    a = log_a.reshape(n, chunk, batch, hidden)
-    b = log_b.reshape(n, chunk, batch, hidden)
-    cum = a.cumsum(dim=1)
-    local = torch.exp(cum + torch.logcumsumexp(b - cum, dim=1))
-    decay = torch.exp(cum)
+    log_decay, log_local = log_prefix_scan(
+        log_a.reshape(n, chunk, batch, hidden), log_b.reshape(n, chunk, batch, hidden), dim=1
+    )
+    local, decay = torch.exp(log_local), torch.exp(log_decay)
     ends = local[:, -1]
     ends = torch.cat([ends[:1] + decay[:1, -1] * h0, ends[1:]])
     after = prefix_scan(decay[:, -1], ends)
