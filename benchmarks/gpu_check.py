@@ -213,19 +213,25 @@ def _dtypes_ran(ok) -> tuple[str, str]:  # type: ignore[no-untyped-def]
 
 
 def parse_verify_table(output: str) -> list[dict[str, str]]:
-    """The rows of ``rnnbench verify``'s table (arch, impl, status, note) from its printed output; a note
-    wrapped onto continuation lines is joined back."""
+    """The rows of ``rnnbench verify``'s table (arch, impl, vs, status, note) from its printed output, columns
+    found by the header's names (a column added to the table must not shift them); a note wrapped onto
+    continuation lines is joined back."""
     rows: list[dict[str, str]] = []
+    names: list[str] = []
     for line in output.splitlines():
-        if not line.startswith("│"):
+        if line.startswith("┃") and not names:
+            names = [c.strip() for c in line.strip().strip("┃").split("┃")]
             continue
-        cells = [c.strip() for c in line.strip().strip("│").split("│")]
-        if len(cells) < 8:
+        if not line.startswith("│") or not names:
             continue
-        if cells[0]:
-            rows.append({"arch": cells[0], "impl": cells[1], "status": cells[2], "note": cells[7]})
-        elif rows and cells[7]:
-            rows[-1]["note"] = f"{rows[-1]['note']} {cells[7]}".strip()
+        cells = dict(zip(names, (c.strip() for c in line.strip().strip("│").split("│")), strict=False))
+        if len(cells) < len(names):
+            continue
+        if cells["arch"]:
+            rows.append({"arch": cells["arch"], "impl": cells["impl"], "vs": cells.get("vs", "native"),
+                         "status": cells["status"], "note": cells["note"]})  # fmt: skip
+        elif rows and cells["note"]:
+            rows[-1]["note"] = f"{rows[-1]['note']} {cells['note']}".strip()
     return rows
 
 
@@ -242,7 +248,7 @@ def check_verify(step: Step, ran: Ran, folder: Path) -> Outcome:
         if r["status"] == "unsupported":
             reasons.setdefault(r["impl"], ([], r["note"]))[0].append(r["arch"])
     skipped = [(f"{impl} ({', '.join(archs)})", why) for impl, (archs, why) in reasons.items()]
-    impls = ", ".join(dict.fromkeys(r["impl"] for r in ok))
+    impls = ", ".join(dict.fromkeys(f"{r['impl']} vs {r['vs']}" for r in ok))
     if bad:
         first = bad[0]
         figures = f"{len(bad)} mismatch(es), e.g. {first['arch']}/{first['impl']}: {first['note']}"
@@ -256,7 +262,7 @@ def check_verify(step: Step, ran: Ran, folder: Path) -> Outcome:
             "SKIP", figures="nothing compared: every implementation is unsupported here", skipped=skipped
         )
     return Outcome(
-        "PASS", figures=f"{len(ok)} of {len(rows)} checks agree with native ({impls})", skipped=skipped
+        "PASS", figures=f"{len(ok)} of {len(rows)} checks agree with the reference ({impls})", skipped=skipped
     )
 
 
@@ -394,7 +400,8 @@ def plan(python: str, work: Path, quick: bool) -> list[Step]:
     rb = [python, "-m", "rnnbench"]
     budget = "0.2" if quick else "0.4"
     shape = "--seq-len 64 --batch 32 --hidden 256"
-    timing = f"--budget {budget} --warmup 0.2 {shape}"
+    pace = f"--budget {budget} --warmup 0.2"
+    timing = f"{pace} {shape}"
     train_steps = "300" if quick else "600"
 
     def cmd(text: str) -> list[str]:
@@ -403,8 +410,17 @@ def plan(python: str, work: Path, quick: bool) -> list[Step]:
     def verify(name: str, options: str, timeout_s: int = 90) -> Step:
         return Step(name, cmd(f"verify --device cuda {options}"), timeout_s, check_verify)
 
-    def run(name: str, options: str, folder: str, timeout_s: int, gpus: int = 1, device: str = "cuda") -> Step:
-        line = f"run --arch lstm gru {options} {timing} --device {device} --output {work / folder}"
+    def run(
+        name: str,
+        options: str,
+        folder: str,
+        timeout_s: int,
+        gpus: int = 1,
+        device: str = "cuda",
+        archs: str = "lstm gru",
+    ) -> Step:
+        sizes = "" if "--seq-len" in options else shape  # a step may sweep its own shapes
+        line = f"run --arch {archs} {options} {pace} {sizes} --device {device} --output {work / folder}"
         return Step(name, cmd(line), timeout_s, check_run, needs_gpus=gpus, folder=folder)
 
     def training(name: str, options: str, folder: str, timeout_s: int = 180) -> Step:
@@ -422,7 +438,7 @@ def plan(python: str, work: Path, quick: bool) -> list[Step]:
     return [
         Step("deps", [python, "-c", DEPS_SCRIPT], 30, check_deps, needs_gpus=0),
         Step("env", cmd("env --json"), 60, check_env, needs_gpus=0),
-        verify("verify float32 (IEEE)", "--impl aten cell scratch numpy --bidirectional --lengths 0.5"),
+        verify("verify float32 (IEEE)", "--impl aten cell scratch scan numpy --bidirectional --lengths 0.5"),
         run(
             "run impl × mode × dtype",
             "--impl native aten cell scratch --mode inference train --dtype float32 bfloat16 float16",
@@ -432,9 +448,16 @@ def plan(python: str, work: Path, quick: bool) -> list[Step]:
         training("train quick float32", quick_train, "train-fp32"),
         training("train quick bfloat16", f"{quick_train} --dtype bfloat16", "train-bf16"),
         training("train anbn (device mixing)", "--task anbn --seeds 1 --steps 100", "train-anbn", 120),
-        verify("verify float32 --tf32", "--tf32 --impl aten cell scratch"),
-        verify("verify float16", "--dtype float16 --impl aten cell scratch"),
-        verify("verify bfloat16", "--dtype bfloat16 --impl aten cell scratch"),
+        verify("verify float32 --tf32", "--tf32 --impl aten cell scratch scan"),
+        verify("verify float16", "--dtype float16 --impl aten cell scratch scan"),
+        verify("verify bfloat16", "--dtype bfloat16 --impl aten cell scratch scan"),
+        run(
+            "run scan vs cuDNN, T 64-4096",
+            "--impl native scan --mode train --seq-len 64 512 4096 --batch 64 --hidden 128",
+            "scan",
+            150,
+            archs="lstm gru mingru minlstm",
+        ),
         run(
             "run lengths 0.5 + classifier",
             "--impl native scratch --mode inference train --lengths 0.5 --workload layer classifier",
@@ -445,7 +468,7 @@ def plan(python: str, work: Path, quick: bool) -> list[Step]:
         run("pool cuda:0 cuda:1", "--impl native --mode train", "pool", 120, gpus=2, device="cuda:0 cuda:1"),
         Step("torchrun DDP 2 ranks", ddp, 180, check_run, needs_gpus=2, folder="ddp"),
         # compiled last: its own steps (a compile failure hides nothing else) and the slowest to start
-        verify("verify compiled", "--impl compiled --arch lstm gru", 180),
+        verify("verify compiled", "--impl compiled --arch lstm gru mingru minlstm", 180),
         run("run compiled", "--impl compiled --mode inference train", "compiled", 240),
         Step("pytest -m cuda", pytest, 180, check_pytest),
     ]

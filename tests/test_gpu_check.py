@@ -46,7 +46,7 @@ def test_dry_run_lists_every_step_and_creates_nothing(
                  "run impl × mode × dtype", "train quick bfloat16", "train anbn", "pytest -m cuda",
                  "pool cuda:0 cuda:1 (needs 2 GPUs)", "torchrun DDP 2 ranks (needs 2 GPUs)"):  # fmt: skip
         assert name in text
-    assert "17 steps" in text and "540 s deadline" in text and "torch.distributed.run" in text
+    assert "18 steps" in text and "540 s deadline" in text and "torch.distributed.run" in text
     assert not out.exists() and not work.exists()  # the old --dry-run created an empty folder
 
 
@@ -94,9 +94,9 @@ def test_every_planned_command_runs_dry_on_the_cpu(
         result = cli(dry)
         assert result.exit_code == 0, f"{step.name}: {shlex_join(dry)}\n{result.output}"
         checked += 1
-    assert checked == 15
+    assert checked == 16
     assert not any(tmp_path.iterdir())  # dry runs create no folder
-    assert len(calls) == 4 * 3 + 2  # five verify steps, three architectures each but compiled's two
+    assert len(calls) == 5 * 5 - 1  # five verify steps, five architectures each but compiled's four
     assert {c["device"] for c in calls} == {"cuda"}
     assert {c["dtype"] for c in calls} == {"float32", "float16", "bfloat16"}
 
@@ -254,7 +254,10 @@ def test_verify_passes_only_what_was_compared(cli: Any, monkeypatch: pytest.Monk
 
     some = [Check("lstm", "aten", "ok", 1e-7, 1e-7, 2e-7, 5e-2), *none]
     outcome = gpu_check.check_verify(None, _verify_output(cli, monkeypatch, some), Path())
-    assert outcome.status == "PASS" and "1 of 3 checks agree with native (aten)" in outcome.figures
+    assert (
+        outcome.status == "PASS"
+        and "1 of 3 checks agree with the reference (aten vs native)" in outcome.figures
+    )
     assert outcome.skipped == [("cell (lstm, gru)", reason)]
 
     bad = [

@@ -69,13 +69,14 @@ def test_train_plan_groups_seeds() -> None:
     from rnnbench.present.training import plan_renderables
 
     units = [
-        SimpleNamespace(task="adding", arm="gru", seed=s, seq_len=50, match="params", budget=100, hidden_size=4,
-                        params=99, lr=0.01)
-        for s in range(3)
+        SimpleNamespace(task="adding", arm=arm, seed=s, seq_len=50, match="params", budget=100, hidden_size=4,
+                        params=99, lr=0.01, impl=impl)
+        for s in range(3) for arm, impl in (("gru", "native"), ("mingru", "scan"))
     ]  # fmt: skip
     spec = SimpleNamespace(steps=10, batch_size=4, device="cpu", dtype="float32", impl="native")
     table, line = plan_renderables(units, spec)
-    assert table.row_count == 1 and line.startswith("3 runs of up to 10 steps")
+    assert table.row_count == 2 and line.startswith("6 runs of up to 10 steps")
+    assert "implementations: gru native, mingru scan;" in line  # --impl applies per arm: the plan says which
 
 
 def test_readme_block_sizes_match_the_settings() -> None:

@@ -9,7 +9,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from rnnbench.analyse.seeds import RULE, SeedComparison, compare_differences, compare_seeds
+from rnnbench.analyse.seeds import MIN_SEEDS, RULE, SeedComparison, compare_differences, compare_seeds
 from rnnbench.analyse.speed import (
     GRU_FASTER,
     LSTM_FASTER,
@@ -29,7 +29,17 @@ from rnnbench.analyse.training import (
 )
 from rnnbench.core.flops import param_count
 from rnnbench.core.values import int_text, is_finite
-from rnnbench.core.vocab import IMPLS, MIN_EFFECT, MODES, PAIR_KEYS, THEORETICAL_GRU_LSTM
+from rnnbench.core.vocab import (
+    ARM_ARCH,
+    ARMS,
+    IMPLS,
+    MIN_EFFECT,
+    MINIMAL_ARCHS,
+    MODES,
+    PAIR_KEYS,
+    SOLVED_MAJORITY,
+    THEORETICAL_GRU_LSTM,
+)
 from rnnbench.results.schema import TRAIN_SIZE_COLUMN
 from rnnbench.stats import intervals
 
@@ -534,3 +544,222 @@ def claim_forget_bias(chosen: pd.DataFrame) -> Claim:
         "'false' = higher. Success rates and steps to target are shown as description only: deciding on "
         "any of three 95% tests would raise the chance of a spurious verdict well above 5%.",
     )
+
+
+# ---- minGRU and minLSTM (Feng et al. 2024, arXiv 2410.01201) -------------------------------------------
+MINIMAL_PAIRS: tuple[tuple[str, str], ...] = (("mingru", "gru"), ("minlstm", "lstm"))
+"""Each minimal arm and the classic cell it simplifies: the speed claim's pairs."""
+
+MINIMAL_ARMS: tuple[str, ...] = tuple(arm for arm in ARMS if ARM_ARCH[arm] in MINIMAL_ARCHS)
+
+PAPER = "Feng et al. 2024, arXiv 2410.01201"
+
+COUNTING_MARGIN = 0.05
+"""The aⁿbⁿ claim's declared non-inferiority margin, in normalized-metric units (the final cross-entropy over
+the unigram chance cross-entropy): a minimal arm "counts like an LSTM" when it is worse than the LSTM by less
+than 5% of the chance loss — at 95%."""
+
+
+def _unchosen_minimal(chosen: pd.DataFrame, task: str | None = None) -> list[ClaimRow]:
+    """``_unchosen_rows`` of the settings (of ``task``) where a minimal arm's learning rate was not chosen."""
+    return [
+        r
+        for r in _unchosen_rows(chosen)
+        if (task is None or r.scope.startswith(f"{task} "))
+        and any(arm in r.scope.rsplit("(", 1)[-1].rstrip(")").split(", ") for arm in MINIMAL_ARMS)
+    ]
+
+
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    """A text column, ``?`` where it is missing (hand-built or old tables have no ``impl``/``device``)."""
+    if name not in frame.columns:
+        return pd.Series("?", index=frame.index, dtype=str)
+    return frame[name].fillna("?").astype(str).replace("", "?")
+
+
+def _ms(rows: pd.DataFrame) -> str:
+    """Median milliseconds per training step over seeds."""
+    values = pd.to_numeric(rows["seconds_per_step"], errors="coerce").dropna()
+    return "–" if values.empty else f"{1000 * float(values.median()):.3g}"
+
+
+def claim_minimal_speed(chosen: pd.DataFrame) -> Claim:
+    """ "minGRU (minLSTM) trains faster per step than GRU (LSTM)": per setting — the task at its length T, so
+    the T = 512 row is there when you trained at 512 — device and implementations, each seed's
+    ``seconds_per_step`` of the minimal arm over its classic counterpart's, under the one paired rule on the
+    log ratio. Seeds pair because the arms of one seed run back to back on the same data stream, so drift in
+    the machine's load hits both."""
+    rows = []
+    if not chosen.empty:
+        frame = chosen.assign(_impl=_column(chosen, "impl"), _device=_column(chosen, "device"))
+        for scope, part in _groups(frame, setting_keys(frame)):
+            for small, classic in MINIMAL_PAIRS:
+                a, b = part[part["arm"] == small], part[part["arm"] == classic]
+                for device in sorted(set(a["_device"]) & set(b["_device"])):
+                    on_a, on_b = a[a["_device"] == device], b[b["_device"] == device]
+                    for impl_a in sorted(set(on_a["_impl"])):
+                        for impl_b in sorted(set(on_b["_impl"])):
+                            ra, rb = on_a[on_a["_impl"] == impl_a], on_b[on_b["_impl"] == impl_b]
+                            rows.append(_speed_row(scope, device, (small, impl_a, ra), (classic, impl_b, rb)))
+    rows += _unchosen_minimal(chosen)
+    verdict, text = _overall(rows)
+    return Claim(
+        "minGRU (minLSTM) trains faster per step than GRU (LSTM)",
+        verdict,
+        text,
+        rows,
+        note=f"{PAPER} report 175× faster training steps than the classic cells at T = 512 (1,324× and "
+        "1,361× at T = 4,096), on a GPU. Tested here per setting (task and length T, size), device and "
+        "implementations (the evidence names each arm's): per seed, the minimal arm's seconds per training "
+        f"step over its classic counterpart's (minGRU/GRU, minLSTM/LSTM), {RULE}. 'true' = the minimal arm "
+        "faster, 'false' = slower. A step is what train_seconds counts — batch generation, forward, backward, "
+        "clipping, the optimiser step; evaluation excluded — at each arm's own parameter-matched hidden size "
+        "(a minimal cell has no W_hh, so it gets a much larger H); for kernel times at equal shapes see "
+        "'rnnbench run'.",
+    )
+
+
+def _speed_row(
+    scope: str, device: str, small: tuple[str, str, pd.DataFrame], classic: tuple[str, str, pd.DataFrame]
+) -> ClaimRow:
+    """One (setting, device, implementations) row of the speed claim."""
+    (arm_a, impl_a, ra), (arm_b, impl_b, rb) = small, classic
+    c = compare_seeds(ra, rb, "seconds_per_step", ratio=True)
+    speedup = (
+        f"; speed-up {arm_b}/{arm_a} {1 / c.estimate:.3g}×" if is_finite(c.estimate) and c.estimate > 0 else ""
+    )
+    h_a, h_b = int_text(float(ra["hidden_size"].median())), int_text(float(rb["hidden_size"].median()))
+    return ClaimRow(
+        f"{scope} · {arm_a} vs {arm_b} · {device}",
+        _paired_verdict(c),
+        f"implementations: {arm_a} {impl_a}, {arm_b} {impl_b}; H {h_a} vs {h_b}; median ms/step {arm_a} "
+        f"{_ms(ra)}, {arm_b} {_ms(rb)}; time per step {c.describe(arm_a, arm_b)}{speedup}.",
+    )
+
+
+def _majority_verdict(interval: intervals.Interval, seeds: int) -> str:
+    """``true`` when the Wilson interval of the success rate lies at or above ``SOLVED_MAJORITY``, ``false``
+    when it lies below, ``inconclusive`` when it straddles it or with fewer than ``MIN_SEEDS`` seeds — as for
+    every training verdict: 4 of 4 solved clears the bound (Wilson [0.51, 1]), yet an arm that solves half
+    the time does that in 6.25% of runs; from 6 seeds the rule errs at most 3.9% a side at the boundary
+    (``tests/test_min_claims.py``, exact)."""
+    if seeds < MIN_SEEDS:
+        return "inconclusive"
+    if interval.low >= SOLVED_MAJORITY:
+        return "true"
+    if interval.high < SOLVED_MAJORITY:
+        return "false"
+    return "inconclusive"
+
+
+def claim_selective_copy(chosen: pd.DataFrame) -> Claim:
+    """ "minGRU/minLSTM solve selective copying" (Feng et al. 2024, after Gu & Dao 2023): per minimal arm and
+    setting of task ``selective-copy``, the seeds solved with a 95% Wilson interval; solved when a majority of
+    seeds solve (``core.vocab.SOLVED_MAJORITY``) at 95%. The classic arms trained beside it are described."""
+    rows = []
+    task = chosen[chosen["task"] == "selective-copy"] if not chosen.empty else chosen
+    if not task.empty:
+        for scope, part in _groups(task, setting_keys(task)):
+            context = ", ".join(
+                f"{arm} {int(part.loc[part['arm'] == arm, 'solved'].sum())}/{int((part['arm'] == arm).sum())}"
+                for arm in ARMS
+                if arm not in MINIMAL_ARMS and (part["arm"] == arm).any()
+            )
+            for arm in MINIMAL_ARMS:
+                runs = part[part["arm"] == arm]
+                if runs.empty:
+                    continue
+                solved, n = int(runs["solved"].sum()), len(runs)
+                wilson = intervals.wilson_interval(solved, n)
+                impl = ", ".join(sorted(set(_column(runs, "impl"))))
+                few = f"; ≥ {MIN_SEEDS} seeds needed to decide" if n < MIN_SEEDS else ""
+                rows.append(
+                    ClaimRow(
+                        f"{scope} · {arm}",
+                        _majority_verdict(wilson, n),
+                        f"{_outcomes(runs, arm)}: success rate {wilson.estimate:.2f} "
+                        f"[{wilson.low:.2f}–{wilson.high:.2f}] (Wilson 95%{few}; implementation {impl})"
+                        + (f"; beside it (described only): {context} solved" if context else "")
+                        + ".",
+                    )
+                )
+    rows += _unchosen_minimal(chosen, "selective-copy")
+    verdict, text = _overall(rows)
+    return Claim(
+        "minGRU/minLSTM solve selective copying",
+        verdict,
+        text,
+        rows,
+        note=f"{PAPER} report that minGRU and minLSTM solve selective copying (Gu & Dao 2023). Tested per arm "
+        "and length T on task selective-copy (a seed solves when its recall of the answers is ≥ 0.99): "
+        f"'true' when the 95% Wilson interval of the share of seeds that solve lies at or above "
+        f"{SOLVED_MAJORITY:g} (a majority of seeds solve, the memory horizon's rule), 'false' when it lies "
+        f"below {SOLVED_MAJORITY:g}, 'inconclusive' when it straddles it or with fewer than {MIN_SEEDS} seeds "
+        "(as every training verdict: 4 of 4 clears the bound, but an arm that solves half the time does that "
+        "6.25% of the time). 6 of 6 solved (or 0 of 6) decide, 5 of 6 does not; at the boundary the rule errs "
+        "at most 3.9% a side (computed exactly for 6–60 seeds). A diverged seed counts as unsolved.",
+    )
+
+
+def _counting_verdict(c: SeedComparison) -> str:
+    """The aⁿbⁿ rule on ``minimal − lstm``: ``false`` when the minimal arm is worse at 95% (signed-rank), else
+    ``true`` when the whole 95% Hodges–Lehmann interval lies at or below ``COUNTING_MARGIN`` (worse by less
+    than the margin, or better), else ``inconclusive``. An interval below 95% (five seeds or fewer) or with an
+    infinite end (a diverged seed) never says ``true``."""
+    if c.direction > 0:
+        return "false"
+    if c.level >= 0.95 - 1e-12 and is_finite(c.low) and is_finite(c.high) and c.high <= COUNTING_MARGIN:
+        return "true"
+    return "inconclusive"
+
+
+def claim_counting(chosen: pd.DataFrame) -> Claim:
+    """ "minGRU/minLSTM count like an LSTM on aⁿbⁿ": per setting of task ``anbn``, each minimal arm against
+    ``lstm`` seed by seed on the normalized metric (a diverged seed the worst), decided by
+    ``_counting_verdict``: worse at 95% is ``false``; ``true`` only by non-inferiority within
+    ``COUNTING_MARGIN``; success (all n ≤ N recognised) and ``max_n`` are described."""
+    rows = []
+    task = chosen[chosen["task"] == "anbn"] if not chosen.empty else chosen
+    if not task.empty:
+        for scope, part in _groups(task, setting_keys(task)):
+            lstm = part[part["arm"] == "lstm"]
+            for arm in MINIMAL_ARMS:
+                runs = part[part["arm"] == arm]
+                if runs.empty or lstm.empty:
+                    continue
+                d = compare_seeds(runs, lstm, "normalized_metric_w")
+                score = ""
+                if "score" in part.columns:
+                    score = f"; median max_n {arm} {_median(runs['score'])}, lstm {_median(lstm['score'])}"
+                rows.append(
+                    ClaimRow(
+                        f"{scope} · {arm} vs lstm",
+                        _counting_verdict(d),
+                        f"normalized metric (CE / unigram CE): {d.describe(arm, 'lstm')}; margin "
+                        f"±{COUNTING_MARGIN:g}. Described only: {_outcomes(runs, arm)}, "
+                        f"{_outcomes(lstm, 'lstm')}{score}.",
+                    )
+                )
+    rows += _unchosen_minimal(chosen, "anbn")
+    verdict, text = _overall(rows)
+    return Claim(
+        "minGRU/minLSTM count like an LSTM on aⁿbⁿ",
+        verdict,
+        text,
+        rows,
+        note="Whether dropping h_(t−1) from the gates (Feng et al. 2024) keeps the LSTM's ability to count "
+        "(Weiss et al. 2018). One primary test per minimal arm and setting of task anbn: per seed, the minimal "
+        "arm's normalized metric (final cross-entropy over the unigram chance cross-entropy) minus the LSTM's, "
+        f"a diverged seed the worst ({RULE}). 'false' when the minimal arm is worse at 95%; 'true' only by "
+        "non-inferiority: the whole 95% Hodges–Lehmann interval of the difference lies at or below the "
+        f"declared margin {COUNTING_MARGIN:g} (worse by less than {COUNTING_MARGIN:.0%} of the chance loss, or "
+        "better) — an interval at 95% needs ≥ 6 seeds, and one with a diverged seed is unbounded, so neither "
+        "says 'true'; 'inconclusive' otherwise. Not significantly worse is not the same as equal: without the "
+        "margin 3 seeds would always 'pass'. Success (every n ≤ N recognised) and max_n are described, not "
+        "tested.",
+    )
+
+
+def _median(values: pd.Series) -> str:
+    numbers = pd.to_numeric(values, errors="coerce").dropna()
+    return "–" if numbers.empty else f"{float(numbers.median()):g}"

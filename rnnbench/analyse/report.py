@@ -19,9 +19,12 @@ import pandas as pd
 
 from rnnbench.analyse.claims import (
     Claim,
+    claim_counting,
     claim_forget_bias,
     claim_memory,
+    claim_minimal_speed,
     claim_parameters,
+    claim_selective_copy,
     claim_small_data,
     claim_speed,
     claim_target,
@@ -65,6 +68,9 @@ def build_report(data: ReportData) -> Report:
         claim_small_data(chosen),
         claim_memory(chosen),
         claim_forget_bias(chosen),
+        claim_minimal_speed(chosen),
+        claim_selective_copy(chosen),
+        claim_counting(chosen),
     ]
     return Report(data, cases, rounds, ratios, tables, arms, chosen, claims)
 

@@ -392,8 +392,11 @@ PAIRS: tuple[tuple[str, str], ...] = (
     ("lstm-fb1", "gru"),
     ("lstm", "lstm-fb1"),
     ("gru", "rnn"),
+    ("gru", "mingru"),
+    ("lstm", "minlstm"),
 )
-"""Paired differences shown, as (a, b) → b − a: GRU − LSTM first, the question users ask."""
+"""Paired differences shown, as (a, b) → b − a: GRU − LSTM first, the question users ask; each minimal cell
+against the classic cell it simplifies (Feng et al. 2024)."""
 
 
 def _float(value: Any) -> float:

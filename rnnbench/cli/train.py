@@ -60,8 +60,8 @@ def train_command(
         None,
         "--arch",
         "-a",
-        help="Architectures (arms): lstm, gru, rnn, and lstm-fb1 (LSTM with forget bias +1). Default: "
-        "lstm gru. Old spelling --arm is still accepted.",
+        help="Architectures (arms): lstm, gru, rnn, lstm-fb1 (LSTM with forget bias +1), mingru and minlstm "
+        "(Feng et al. 2024, parallel scan). Default: lstm gru. Old spelling --arm is still accepted.",
         autocompletion=complete_arm,
     ),
     seeds: int | None = typer.Option(None, "--seeds", help="Number of seeds (0..N-1). Default 3."),
@@ -116,7 +116,8 @@ def train_command(
         None,
         "--impl",
         "-i",
-        help="Implementation trained: native (default), aten, cell, scratch, compiled.",
+        help="Implementation of the arms it computes: native (default), aten, cell, scratch, scan, compiled; "
+        "other arms use their default (native for lstm/gru/rnn, scan for mingru/minlstm).",
         autocompletion=complete_impl,
     ),
     tf32: bool = typer.Option(
@@ -149,9 +150,10 @@ def train_command(
         help="No progress and no tables: stdout gets only the results' path; warnings still go to stderr.",
     ),
 ) -> None:
-    """Train LSTM / GRU / RNN arms on long-range tasks at matched parameters, over seeds, and compare them with
-    intervals: mean with a 95% t-interval, median, success rate with a Wilson interval, and the paired per-seed
-    GRU − LSTM difference. Writes curves.csv, train_summary.csv and metadata.json after every finished run.
+    """Train LSTM / GRU / RNN / minGRU / minLSTM arms on long-range tasks at matched parameters, over seeds, and
+    compare them with intervals: mean with a 95% t-interval, median, success rate with a Wilson interval, and
+    the paired per-seed GRU − LSTM difference. Writes curves.csv, train_summary.csv and metadata.json after
+    every finished run.
 
     **Progress** goes to stderr: bars on a terminal, one line per finished run in a pipe or CI log (none with
     `--quiet`). Ctrl-C keeps every finished run and prints the `--resume` command (exit 130).

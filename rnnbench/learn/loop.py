@@ -225,7 +225,7 @@ def _base_row(task: Task, unit: Unit, spec: TrainSpec, held: HeldOut, device: st
         "baseline_metric": held.baseline,
         "metric": task.metric_name,
         "score_name": task.score_name,
-        "impl": spec.impl,
+        "impl": unit.impl,
         "device": device,
         "dtype": spec.dtype,
         "batch_size": spec.batch_size,

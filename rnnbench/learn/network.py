@@ -40,8 +40,9 @@ def add_forget_bias(
 
 
 def build_network(task: Task, unit: Unit, spec: TrainSpec, device: str) -> Network:
-    """The arm's network for this seed: canonical ``torch.nn`` weights for ``seed`` (so ``lstm`` and
-    ``lstm-fb1`` start identical except the forget bias), head initialised from the same seed."""
+    """The arm's network for this seed, computed by the arm's implementation (``unit.impl``): canonical
+    weights for ``seed`` (``torch.nn``'s for LSTM/GRU/RNN, so ``lstm`` and ``lstm-fb1`` start identical except
+    the forget bias; ``nn.Linear``'s for minGRU/minLSTM), head initialised from the same seed."""
     from rnnbench.measure.devices import device_type
     from rnnbench.measure.models.build import build_model
     from rnnbench.measure.models.weights import canonical_weights
@@ -50,7 +51,7 @@ def build_network(task: Task, unit: Unit, spec: TrainSpec, device: str) -> Netwo
     weights = canonical_weights(config, unit.seed)
     if unit.arm == "lstm-fb1":
         add_forget_bias(weights, unit.hidden_size, spec.layers)
-    rnn = build_model(config, spec.impl, weights, unit.seed, device_type(device))
+    rnn = build_model(config, unit.impl, weights, unit.seed, device_type(device))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(unit.seed)
         head = nn.Linear(unit.hidden_size, task.output_size)

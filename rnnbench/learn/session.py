@@ -21,6 +21,7 @@ import torch
 
 from rnnbench.core.progress import OnProgress, ProgressEvent, ignore
 from rnnbench.core.values import now_iso
+from rnnbench.core.vocab import ARM_ARCH
 from rnnbench.errors import ConfigError, RnnbenchError, UnsupportedError
 from rnnbench.learn.loop import HeldOut, UnitResult, _error_row, done_event, train_unit
 from rnnbench.learn.sizing import expand_units
@@ -43,6 +44,20 @@ def held_out_sets(task: Task, seq_len: int, spec: TrainSpec, device: str) -> Hel
     baseline = task.baseline(seq_len, ev)
     val = task.held_out(seq_len, spec.val_size, "val").to(device) if spec.lr_sweep else None
     return HeldOut(ev.to(device), val, baseline)
+
+
+def check_supported(spec: TrainSpec, device: str) -> None:
+    """Refuse, before anything trains, an arm whose implementation (``TrainSpec.impl_for``) cannot train its
+    architecture at this device and dtype — per arm: ``--impl compiled`` may work for the LSTM and not on this
+    machine at all, while minGRU's default (``scan``) is a different implementation from the LSTM's."""
+    from rnnbench.measure.models.build import unsupported_reason
+
+    for arm, impl in spec.arm_impls().items():
+        reason = unsupported_reason(
+            impl, mode="train", device_type=device.split(":")[0], dtype=spec.dtype, arch=ARM_ARCH[arm]
+        )
+        if reason:
+            raise UnsupportedError(f"arm {arm} (implementation {impl}): {reason}")
 
 
 def finished_keys(folder: RunFolder) -> set[tuple[str, str, int, int, str, int, float]]:
@@ -84,11 +99,7 @@ def run_training(
     emit = progress or ignore
     spec = validate(spec)
     device = resolve_device(spec.device)
-    from rnnbench.measure.models.build import unsupported_reason
-
-    reason = unsupported_reason(spec.impl, mode="train", device_type=device.split(":")[0], dtype=spec.dtype)
-    if reason:
-        raise UnsupportedError(reason)
+    check_supported(spec, device)
     tasks = dict(tasks) if tasks is not None else build_tasks(spec)
     units = expand_units(spec, tasks)
     folder.acquire()  # one writer per folder (re-entrant: the CLI already owns it)
@@ -171,6 +182,7 @@ def new_metadata(spec: TrainSpec, command: Sequence[str], tasks: Mapping[str, Ta
             }[spec.dtype],
             "match_tolerance": MATCH_TOLERANCE,
             "reference_arm": REFERENCE_ARM,
+            "impl_per_arm": spec.arm_impls(),
             "data_seed": "crc32('task|seq_len|seed'): identical stream for every arm, size and lr",
         },
         "tasks": info,

@@ -48,20 +48,24 @@ def done_line(label: str, row: Mapping[str, Any]) -> str:
 # ---- --dry-run -----------------------------------------------------------------------------------------
 def plan_renderables(units: Sequence[Any], spec: Any) -> list[RenderableType]:
     """What ``train --dry-run`` prints: one row per configuration (its seeds on one line) and the plan's size.
-    ``units`` are ``learn.spec.Unit``-like (task, arm, seed, seq_len, match, budget, hidden_size, params, lr)
-    and ``spec`` a ``TrainSpec``-like (steps, batch_size, device, dtype, impl)."""
+    ``units`` are ``learn.spec.Unit``-like (task, arm, seed, seq_len, match, budget, hidden_size, params, lr,
+    impl) and ``spec`` a ``TrainSpec``-like (steps, batch_size, device, dtype). Each arm's implementation is
+    named: ``--impl`` applies only to the arms whose architecture it computes."""
     table = Table(title=f"Plan: {len(units)} training runs", title_justify="left")
-    for col in ("task", "T", "arch", "size", "h", "params", "lr", "seeds"):
+    for col in ("task", "T", "arch", "impl", "size", "h", "params", "lr", "seeds"):
         table.add_column(col)
     groups: dict[tuple[Any, ...], list[int]] = {}
+    impls: dict[str, str] = {}
     for u in units:
-        key = (u.task, u.seq_len, u.arm, _size(u.match, u.budget), u.hidden_size, u.params, u.lr)
+        key = (u.task, u.seq_len, u.arm, u.impl, _size(u.match, u.budget), u.hidden_size, u.params, u.lr)
         groups.setdefault(key, []).append(int(u.seed))
-    for (task, seq_len, arm, size, h, params, lr), seeds in groups.items():
-        _add_row(table, task, str(seq_len), arm, size, str(h), str(params), f"{lr:g}", _seed_text(seeds))
+        impls.setdefault(u.arm, u.impl)
+    for (task, seq_len, arm, impl, size, h, params, lr), seeds in groups.items():
+        _add_row(table, task, str(seq_len), arm, impl, size, str(h), str(params), f"{lr:g}", _seed_text(seeds))
+    by_arm = ", ".join(f"{arm} {impl}" for arm, impl in impls.items())
     line = (
         f"{len(units)} runs of up to {spec.steps} steps (batch {spec.batch_size}) on {spec.device}, "
-        f"{spec.dtype}, {spec.impl}; nothing was trained (drop --dry-run to start)."
+        f"{spec.dtype}; implementations: {by_arm}; nothing was trained (drop --dry-run to start)."
     )
     return [table, line]
 
