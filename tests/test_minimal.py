@@ -290,3 +290,20 @@ def test_list_describes_them() -> None:
     text = " ".join(result.output.split())
     assert "2·H·(I+1)" in text and "3·H·(I+1)" in text and "arXiv 2410.01201" in text
     assert "architectures: mingru, minlstm" in text
+
+
+def test_scan_forms_benchmark_runs_dry(capsys: pytest.CaptureFixture[str]) -> None:
+    """``benchmarks/scan_forms.py`` (the figures behind docs/measurements.md) must not drift: CI dry-runs it."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "scan_forms.py"
+    spec = importlib.util.spec_from_file_location("scan_forms", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--dry-run"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 64 |")]
+    assert len(lines) == 2
+    ours, theirs = (float(cell) for cell in lines[1].split("|")[3:5])
+    assert ours < 1e-6 < theirs  # saturated gates: the paper's form already loses precision at T = 64
