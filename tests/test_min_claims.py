@@ -175,12 +175,14 @@ def test_speed_claim_true_names_t_and_implementations() -> None:
     expected = compare_values(*np.array(pairs).T, ratio=True)  # the paired rule on the log ratio
     assert expected.direction == -1 and 0.2 < expected.estimate < 0.22
     assert f"time per step {expected.describe('mingru', 'gru')}" in row.evidence
-    assert f"speed-up gru/mingru {1 / expected.estimate:.3g}×" in row.evidence
+    assert f"mingru {1 / expected.estimate:.3g}× faster per step" in row.evidence
     assert "175×" in claim.note and "2410.01201" in claim.note
 
 
 def test_speed_claim_false_when_slower_and_pairs_minlstm_with_lstm() -> None:
-    assert _speed([(0.2 + 0.01 * s, 0.004) for s in range(6)]).verdict == "false"
+    slower = _speed([(0.2 + 0.01 * s, 0.004) for s in range(6)])
+    assert slower.verdict == "false" and "mingru 56.1× slower per step" in slower.rows[0].evidence
+    assert "median ms/step mingru 225, gru 4" in slower.rows[0].evidence
     claim = _speed([(0.001, 0.004 + 1e-4 * s) for s in range(6)], "minlstm", "lstm")
     assert claim.verdict == "true" and "minlstm vs lstm" in claim.rows[0].scope
 

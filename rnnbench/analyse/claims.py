@@ -580,7 +580,10 @@ def _column(frame: pd.DataFrame, name: str) -> pd.Series:
 def _ms(rows: pd.DataFrame) -> str:
     """Median milliseconds per training step over seeds."""
     values = pd.to_numeric(rows["seconds_per_step"], errors="coerce").dropna()
-    return "–" if values.empty else f"{1000 * float(values.median()):.3g}"
+    if values.empty:
+        return "–"
+    ms = 1000 * float(values.median())
+    return f"{ms:,.0f}" if ms >= 100 else f"{ms:.3g}"
 
 
 def claim_minimal_speed(chosen: pd.DataFrame) -> Claim:
@@ -625,9 +628,10 @@ def _speed_row(
     """One (setting, device, implementations) row of the speed claim."""
     (arm_a, impl_a, ra), (arm_b, impl_b, rb) = small, classic
     c = compare_seeds(ra, rb, "seconds_per_step", ratio=True)
-    speedup = (
-        f"; speed-up {arm_b}/{arm_a} {1 / c.estimate:.3g}×" if is_finite(c.estimate) and c.estimate > 0 else ""
-    )
+    speedup = ""
+    if is_finite(c.estimate) and c.estimate > 0:  # the estimate in the paper's terms: how many times faster
+        times, way = (1 / c.estimate, "faster") if c.estimate <= 1 else (c.estimate, "slower")
+        speedup = f"; {arm_a} {times:.3g}× {way} per step"
     h_a, h_b = int_text(float(ra["hidden_size"].median())), int_text(float(rb["hidden_size"].median()))
     return ClaimRow(
         f"{scope} · {arm_a} vs {arm_b} · {device}",
