@@ -77,8 +77,8 @@ def test_help_has_no_type_noise_defaults_and_examples(cli) -> None:
         assert "Examples" in result.stdout, f"{command} --help has no examples"
     text = " ".join(re.sub("[│╭╮╰╯─]", " ", cli(["run", "--help"]).stdout).split())
     assert "<value …>" in text
-    assert "Default: quick 0.6 s, otherwise 3 s" in text  # --budget
-    assert "Default: quick 0.5 s, otherwise 2 s" in text  # --warmup
+    assert "Default: quick 0.6 s, scan 0.3 s, otherwise 3 s" in text  # --budget
+    assert "Default: quick 0.5 s, scan 0.3 s, otherwise 2 s" in text  # --warmup
     assert (
         "Default: 0.15" in text and "otherwise 0.15" not in text
     )  # --busy-threshold: the same in every preset
@@ -127,7 +127,7 @@ def test_run_short_flags_and_length_spread_alias(cli) -> None:
 def test_verify_lengths_and_quiet(cli) -> None:
     result = cli("verify -a gru -i cell -T 6 --lengths 0.5 --quiet")
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == "1 of 1 checks agree with native (cpu, float32)."
+    assert result.stdout.strip() == "1 of 1 checks agree with the reference (cpu, float32)."
     old = cli("verify -a gru -i cell -T 6 --length-spread 0.5 -q")
     assert old.exit_code == 0 and old.stdout == result.stdout
     bad = cli("verify --lengths 2")
@@ -157,14 +157,14 @@ def test_completion_callbacks() -> None:
 
     app_mod: Any = importlib.import_module("rnnbench.cli.app")
 
-    assert app_mod.complete_arch("") == ["lstm", "gru", "rnn"]
+    assert app_mod.complete_arch("") == ["lstm", "gru", "rnn", "mingru", "minlstm"]
     assert app_mod.complete_arch("g") == ["gru"]
     assert app_mod.complete_arch("lstm,g") == ["lstm,gru"]  # the last item of a comma list
     assert app_mod.complete_arm("lstm") == ["lstm", "lstm-fb1"]
     assert app_mod.complete_impl("sc") == ["scratch"]
     assert app_mod.complete_mode("in") == ["inference"]
     assert app_mod.complete_dtype("b") == ["bfloat16"]
-    assert app_mod.complete_run_preset("") == ["quick", "full", "fastrnns", "deepbench"]
+    assert app_mod.complete_run_preset("") == ["quick", "full", "fastrnns", "deepbench", "scan"]
     assert app_mod.complete_train_preset("f") == ["full"]
     assert app_mod.complete_task("se") == ["selective-copy", "series"]
     devices = app_mod.complete_device("")

@@ -137,7 +137,10 @@ def test_absent_device_among_others_gives_skipped_rows(cli, tmp_path: Path) -> N
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--arch", "lstn"], "Unknown architecture 'lstn'. Did you mean 'lstm'? Available: gru, lstm, rnn"),
+        (
+            ["--arch", "lstn"],
+            "Unknown architecture 'lstn'. Did you mean 'lstm'? Available: gru, lstm, mingru, minlstm, rnn",
+        ),
         (["--impl", "scrach"], "Did you mean 'scratch'"),
         (["--hidden", "0"], "--hidden must be ≥ 1, got 0."),
         (["--seq-len", "-4"], "--seq-len must be ≥ 1"),

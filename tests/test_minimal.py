@@ -288,7 +288,7 @@ def test_list_describes_them() -> None:
     result = CliRunner().invoke(app, ["list"], env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
-    assert "2·H·(I+1)" in text and "3·H·(I+1)" in text and "arXiv 2410.01201" in text
+    assert "2·H·(I+1)" in text and "3·H·(I+1)" in text and "arXiv 2410.01201" in text and "G=2" in text
     assert "architectures: mingru, minlstm" in text
 
 

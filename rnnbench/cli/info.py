@@ -45,12 +45,21 @@ def list_command() -> None:
     )
     for col in ("name", "gates G", "parameters per layer & direction", "forward GEMM FLOPs"):
         arch_table.add_column(col)
+    arch_lines = []  # piped: one line per architecture
     for arch, g in GATES.items():
-        if RECURRENT_WEIGHT[arch]:
-            arch_table.add_row(f"{arch} — {ARCH_NAMES[arch]}", str(g), f"{g}·H·(I+H+2)", f"2·{g}·H·(I_l+H)·B·T")
-        else:
-            arch_table.add_row(f"{arch} — {ARCH_NAMES[arch]}", str(g), f"{g}·H·(I+1)", f"2·{g}·H·I_l·B·T")
-    console.print(arch_table)
+        params, work = (
+            (f"{g}·H·(I+H+2)", f"2·{g}·H·(I_l+H)·B·T")
+            if RECURRENT_WEIGHT[arch]
+            else (f"{g}·H·(I+1)", f"2·{g}·H·I_l·B·T")
+        )
+        arch_table.add_row(f"{arch} — {ARCH_NAMES[arch]}", str(g), params, work)
+        arch_lines.append(f"{arch}: {ARCH_NAMES[arch]}; G={g}; params {params}; fwd GEMM FLOPs {work}")
+    if is_terminal(sys.stdout):
+        console.print(arch_table)
+    else:
+        console.print("\n".join(["Architectures", *arch_lines]), markup=False)
+        for line in textwrap.wrap(str(arch_table.caption), PIPED_WIDTH):
+            console.print(line, markup=False)
 
     devices = available_devices()
     impl_table = Table(title="Implementations", title_justify="left")
