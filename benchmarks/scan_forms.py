@@ -1,5 +1,5 @@
-"""Two ways to scan minGRU/minLSTM's linear recurrence, side by side: rnnbench's (an associative scan in log
-space within 16-step chunks, chunks joined in linear space) and the paper's (Heinsen 2023: ``cumsum`` and
+"""Two ways to scan minGRU/minLSTM's linear recurrence, side by side: rnnbench's (chunks of 32 steps advance
+together in log space, a prefix scan joins them) and the paper's (Heinsen 2023: ``cumsum`` and
 ``logcumsumexp`` over the whole sequence), on the same coefficients: time of forward + backward (interleaved,
 one thread, the ratio's median and range over rounds) and max-relative error against the float64 recurrence.
 

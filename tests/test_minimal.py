@@ -95,12 +95,13 @@ def test_scan_equals_the_sequential_recurrence_and_the_oracle(
     arch: str, layers: int, bi: bool, spread: bool
 ) -> None:
     """Outputs, final states and every gradient (weights, input, a *negative* initial state) of the scan equal
-    the Python loop's; the loop's forward equals the paper's equations in float64 NumPy. T = 45 spans three
-    chunks, so the joining prefix scan is exercised."""
+    the Python loop's; the loop's forward equals the paper's equations in float64 NumPy. T = 45 spans two
+    chunks, and T = 45 is not a multiple of the chunk, so padding and the joining prefix scan are exercised."""
     config = ModelConfig(arch, 5, 7, layers, bidirectional=bi)
     weights = canonical_weights(config, 3)
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(45, 4, 5, generator=gen)
+    assert minimal.SCAN_CHUNK < 45 and 45 % minimal.SCAN_CHUNK
     h0 = -torch.rand(layers * config.directions, 4, 7, generator=gen)  # any sign: handled outside the logs
     lengths = torch.tensor([45, 30, 17, 1]) if spread else None
     seq = _run(build_model(config, "scratch", weights), x, h0, lengths)
@@ -131,13 +132,14 @@ def test_prefix_scans_equal_the_loop() -> None:
         expected.append(state)
     torch.testing.assert_close(minimal.prefix_scan(decay, value), torch.stack(expected))
     positive = value.abs() + 0.1
-    log_decay, log_state = minimal.log_prefix_scan(decay.log(), positive.log(), dim=0)
+    chunks = lambda t: t.reshape(1, 37, 3, 1)  # noqa: E731  (one chunk of 37 steps, B = 3, H = 1)
+    log_decay, log_state = minimal.log_chunk_scan(chunks(decay.log()), chunks(positive.log()))
     state, expected = torch.zeros(3), []
     for d, v in zip(decay, positive, strict=True):
         state = d * state + v
         expected.append(state)
-    torch.testing.assert_close(log_state.exp(), torch.stack(expected))
-    torch.testing.assert_close(log_decay.exp(), decay.cumprod(0))
+    torch.testing.assert_close(log_state.exp().reshape(37, 3), torch.stack(expected))
+    torch.testing.assert_close(log_decay.exp().reshape(37, 3), decay.cumprod(0))
 
 
 def _heinsen(log_a: torch.Tensor, log_b: torch.Tensor) -> torch.Tensor:

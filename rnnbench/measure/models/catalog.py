@@ -99,8 +99,8 @@ for _impl in (
     ),
     Implementation(
         "scan",
-        "minGRU/minLSTM's parallel scan, no loop over time: an associative scan in log space within chunks of "
-        "16 steps, the chunks joined by the same scan in linear space",
+        "minGRU/minLSTM's parallel scan: chunks of 32 steps advance together in log space, then a prefix scan "
+        "joins them (depth 32 + log2(T/32), not T)",
         MODES,
         _TORCH_DEVICES,
         _ALL_DTYPES,

@@ -14,18 +14,20 @@ so the scan can run in log space; every implementation, the sequential one inclu
 the same function. The normalised gates are computed as ``σ(∓d)`` with ``d = softplus(−k_f) − softplus(−k_i) =
 log(i/f)``, the same numbers as ``f/(f+i)`` without its 0/0 when both gates underflow.
 
-The scan (:func:`linear_scan`) runs in log space within chunks of :data:`SCAN_CHUNK` steps — an associative
-(Hillis–Steele) scan of the maps ``x ↦ a·x + b`` held as ``(log a, log b)`` and combined as
-``(α₁ + α₂, logaddexp(β₁ + α₂, β₂))`` — and joins the chunks with the same scan in linear space (their decays
-are in [0, 1]; the initial state, of any sign, enters there). Why not the paper's form, Heinsen's (arXiv
-2311.06281) ``A = cumsum(log a)``, ``h = exp(A + logcumsumexp(log b − A))``:
+The scan (:func:`linear_scan`) is a two-level (chunked) parallel scan. The sequence is cut into chunks of
+:data:`SCAN_CHUNK` steps; within them, all chunks advance together in log space,
+``β_t = logaddexp(β_{t−1} + log a_t, log b_t)`` (:func:`log_chunk_scan`); the chunks are then joined by a
+parallel prefix scan of their affine maps in linear space (:func:`prefix_scan`: their decays are in [0, 1], and
+the initial state, of any sign, enters there). Depth ``SCAN_CHUNK + log₂(T/SCAN_CHUNK)``, not T; the work is
+linear in T. Why not the paper's form, Heinsen's (arXiv 2311.06281) ``A = cumsum(log a)``,
+``h = exp(A + logcumsumexp(log b − A))``:
 
 * precision — ``log b − A`` is rounded at the scale of ``|A|``, which grows with T: a relative error of about
-  ``2·ε·|A|`` in ``h``, 3·10⁻⁴ in float32 at T = 4,096 with gates near ½ and 0.3% with saturated gates
-  (``tests/test_minimal.py``); the associative form adds sums of ``log a`` over segments directly, never
-  subtracts two large prefix sums, and stays within 10⁻⁶ there;
-* speed — torch's CPU ``logcumsumexp`` is a serial loop of about 50 ns per element (torch 2.13, one thread),
-  7× slower than the four ``logaddexp`` passes of a 16-step chunk (docs/measurements.md).
+  ``2·ε·|A|`` in ``h``, 1.4·10⁻⁴ in float32 at T = 4,096 with gates near ½ and 0.3% with saturated gates
+  (``tests/test_minimal.py``); ``logaddexp`` of a state and one step never subtracts two large prefix sums,
+  and stays within 10⁻⁶ there;
+* speed — torch's CPU ``logcumsumexp`` is a serial loop of about 50 ns per element (torch 2.13, one thread;
+  ``benchmarks/scan_forms.py`` times both forms).
 
 Half precision inputs are scanned in float32 (log-space sums in bfloat16 would be wrong by whole units).
 """
@@ -43,9 +45,10 @@ from rnnbench.core.spec import ModelConfig
 from rnnbench.measure.models.loops import Step, _LoopNet, _raise_compile_limits
 from rnnbench.measure.models.weights import input_weights
 
-SCAN_CHUNK = 16
-"""Steps per chunk of the log-space scan: log₂ 16 = 4 passes over the whole tensor, then log₂(T/16) passes over
-one value per chunk to join them (at T = 4,096: 4 + 8 passes, the last 8 over 1/16 of the data)."""
+SCAN_CHUNK = 32
+"""Steps per chunk: the scan's depth is ``SCAN_CHUNK + log₂(T/SCAN_CHUNK)`` sequential vectorised steps (39
+at T = 4,096), each over ``1/SCAN_CHUNK`` of the data. On the 2-core Intel VM a training step's scan took 57,
+59 and 81 ms at chunks of 32, 16 and 8 (T = 4,096, B = 8, H = 64) and 30, 34, 34 ms at T = 1,024, B = 16."""
 
 MASKED_LOG = -1.0e4
 """``log b`` at a padded step (``b = 0``): finite, so ``logaddexp``'s gradient over all-padding stays 0 instead
@@ -106,27 +109,16 @@ def prefix_scan(decay: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
     return value
 
 
-def log_prefix_scan(log_a: torch.Tensor, log_b: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Inclusive scan along ``dim`` of the maps ``x ↦ a·x + b`` held in log space (``b > 0``): each prefix's
-    ``(log decay, log state from a zero start)``. Hillis–Steele, log₂ n vectorised steps of
-    ``(α₁, β₁) then (α₂, β₂) = (α₁ + α₂, logaddexp(β₁ + α₂, β₂))``."""
-    n = log_a.shape[dim]
-    step = 1
-    while step < n:
-        head_a, tail_a, prev_a = (
-            log_a.narrow(dim, 0, step),
-            log_a.narrow(dim, step, n - step),
-            log_a.narrow(dim, 0, n - step),
-        )
-        head_b, tail_b, prev_b = (
-            log_b.narrow(dim, 0, step),
-            log_b.narrow(dim, step, n - step),
-            log_b.narrow(dim, 0, n - step),
-        )
-        log_b = torch.cat([head_b, torch.logaddexp(prev_b + tail_a, tail_b)], dim)
-        log_a = torch.cat([head_a, prev_a + tail_a], dim)
-        step *= 2
-    return log_a, log_b
+def log_chunk_scan(log_a: torch.Tensor, log_b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Within each chunk (dim 1 of ``(chunks, C, B, H)``), the log-space running decay and the log state from a
+    zero start: ``β_t = logaddexp(β_{t−1} + α_t, log b_t)`` — C vectorised steps over all chunks at once, the
+    decay a ``cumsum``. ``unbind``/``stack``, not slicing: a slice's backward writes a full-size zero tensor
+    per slice (an earlier Hillis–Steele version spent a fifth of its training step in ``fill_``)."""
+    a_steps, b_steps = log_a.unbind(1), log_b.unbind(1)
+    states = [b_steps[0]]
+    for a_t, b_t in zip(a_steps[1:], b_steps[1:], strict=True):
+        states.append(torch.logaddexp(states[-1] + a_t, b_t))
+    return log_a.cumsum(dim=1), torch.stack(states, dim=1)
 
 
 def linear_scan(
@@ -140,11 +132,12 @@ def linear_scan(
     sign), without a loop over time. ``mask`` (``(T, B, 1)`` bool) marks real steps; at the others ``a = 1``
     and ``b = 0``, so the state is carried unchanged.
 
-    Within each chunk: :func:`log_prefix_scan` from a zero state (``local``) and the chunk's running decay;
+    Within each chunk: :func:`log_chunk_scan` from a zero state (``local``) and the chunk's running decay;
     across chunks: :func:`prefix_scan` of each chunk's ``(decay, local end)``; each step's state is then
     ``local + decay ⊙ state entering its chunk``.
     """
     steps, batch, hidden = log_a.shape
+    chunk = min(chunk, steps)
     if mask is not None:
         log_a = torch.where(mask, log_a, 0.0)
         log_b = torch.where(mask, log_b, MASKED_LOG)
@@ -153,8 +146,8 @@ def linear_scan(
         log_a = F.pad(log_a, (0, 0, 0, 0, 0, pad), value=0.0)
         log_b = F.pad(log_b, (0, 0, 0, 0, 0, pad), value=MASKED_LOG)
     n = (steps + pad) // chunk
-    log_decay, log_local = log_prefix_scan(
-        log_a.reshape(n, chunk, batch, hidden), log_b.reshape(n, chunk, batch, hidden), dim=1
+    log_decay, log_local = log_chunk_scan(
+        log_a.reshape(n, chunk, batch, hidden), log_b.reshape(n, chunk, batch, hidden)
     )
     local, decay = torch.exp(log_local), torch.exp(log_decay)
     ends = local[:, -1]
