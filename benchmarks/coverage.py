@@ -15,7 +15,10 @@ often, up to simulation noise (± 2·√(p(1−p)/replicates), about ±0.3% at 2
 - training verdicts (``analyse.seeds``): the paired rule's false-direction rate with no true difference, its
   Hodges–Lehmann interval, and each arm's geometric mean with its log-scale t-interval (issue 23);
 - ``history``: no false change in any series of a run, by series length (``history_check.py``'s simulation;
-  a few minutes of the total, ``--no-history`` leaves it out).
+  a few minutes of the total, ``--no-history`` leaves it out);
+- the minGRU/minLSTM crossover bracket (``analyse.crossover``, issue 24): how often the printed bracket holds
+  the true crossover T*, and how often a curve that never crosses is wrongly given one — the fastest of two
+  equal baselines picked after the fact, as the report picks it.
 
     python benchmarks/coverage.py [--replicates 20000] [--seed 0]
 
@@ -414,6 +417,113 @@ def history_rows(
     return [Row(label, r.scenario, f"{r.n} runs", 0.95, 1 - r.rate, replicates) for r in rows]
 
 
+# ---- the crossover bracket (issue 24) ----------------------------------------------------------------------
+CROSSOVER_TS: tuple[int, ...] = (16, 64, 256, 1024, 4096)
+"""The ``scan`` preset's lengths."""
+
+
+@dataclass(frozen=True)
+class CrossoverCurve:
+    """A true ratio curve ``(T / t_star) ** -slope`` (minimal / baseline time): it crosses 1 at ``t_star``;
+    a ``t_star`` outside the lengths means it never crosses within them."""
+
+    name: str
+    t_star: float
+    slope: float
+
+    def ratios(self) -> np.ndarray:
+        return (np.asarray(CROSSOVER_TS, dtype=float) / self.t_star) ** -self.slope
+
+
+CROSSOVER_CURVES: tuple[CrossoverCurve, ...] = (
+    CrossoverCurve("crosses at T*=400, steep (4.0 → 0.37)", 400, 0.43),
+    CrossoverCurve("crosses at T*=400, shallow (±5–10% at 256 and 1024)", 400, 0.1),
+    CrossoverCurve("crosses at a measured length, T*=256 (ratio 1 there)", 256, 0.3),
+    CrossoverCurve("never crosses: 3.0 → 1.1, baseline faster throughout", 6900, 0.181),
+    CrossoverCurve("scan faster throughout: 0.87 → 0.29 (T*=8)", 8, 0.2),
+)
+
+
+@dataclass(frozen=True)
+class CrossoverOutcome:
+    """One simulated configuration: how often the printed bounds held T* (``held``) and how often the outcome
+    the curve calls for was printed (``printed``: the bracket, "no crossover" or "scan faster throughout")."""
+
+    curve: CrossoverCurve
+    sigma: float
+    rounds: int
+    expected: str
+    held: float
+    printed: float
+    replicates: int
+
+    def row(self) -> Row:
+        return Row(
+            "crossover bracket holds T*",
+            f"{self.curve.name}, noise {self.sigma:.0%}; '{self.expected}' printed in {self.printed:.1%}",
+            f"{len(CROSSOVER_TS)} lengths, {self.rounds}+{self.rounds}+{self.rounds} rounds",
+            0.95,
+            self.held,
+            self.replicates,
+        )
+
+
+def crossover_outcomes(
+    replicates: int,
+    rng: np.random.Generator,
+    curves: tuple[CrossoverCurve, ...] = CROSSOVER_CURVES,
+    noises: tuple[float, ...] = (0.05, 0.15),
+    rounds: tuple[int, ...] = (5, 3),
+) -> list[CrossoverOutcome]:
+    """The report's crossover on simulated rounds: at each T the minimal cell's round medians (lognormal noise
+    ``sigma`` per round) against two baselines of *equal* true time, the faster median picked after the fact
+    (``analyse.crossover``'s rule and its worst case: the pick leans towards "baseline faster"); the ratio
+    interval and verdict by ``ratio_over_rounds``/``ratio_verdicts``, the bracket by ``crossover.bracket``.
+    ``held``: the share of replicates whose printed bounds hold T* (``Bracket.holds``) — for a curve that never
+    crosses, 1 − the share that claims a crossover."""
+    from functools import cache
+
+    from rnnbench.analyse.crossover import CROSSOVER, NO_CROSSOVER, SCAN_THROUGHOUT, VERDICT_WORDS, bracket
+    from rnnbench.analyse.speed import ratio_verdicts
+
+    @cache
+    def decide(verdicts: tuple[str, ...], t_star: float) -> tuple[bool, str]:
+        found = bracket(CROSSOVER_TS, verdicts)
+        return found.holds(t_star), found.kind
+
+    outcomes = []
+    for curve in curves:
+        expected = (
+            SCAN_THROUGHOUT
+            if curve.t_star < CROSSOVER_TS[0]
+            else NO_CROSSOVER
+            if curve.t_star > CROSSOVER_TS[-1]
+            else CROSSOVER
+        )
+        for sigma in noises:
+            for n in rounds:
+                verdicts = []
+                for ratio in curve.ratios():
+                    minimal = ratio * np.exp(rng.normal(0.0, sigma, (replicates, n)))
+                    first = np.exp(rng.normal(0.0, sigma, (replicates, n)))
+                    second = np.exp(rng.normal(0.0, sigma, (replicates, n)))
+                    pick = np.median(first, axis=1) <= np.median(second, axis=1)
+                    baseline = np.where(pick[:, None], first, second)
+                    est, low, high, method = ratio_over_rounds(minimal, baseline)
+                    raw = ratio_verdicts(est, low, high, np.full(replicates, method, dtype=object))
+                    verdicts.append([VERDICT_WORDS.get(str(v), str(v)) for v in raw])
+                decided = [decide(tuple(v), curve.t_star) for v in zip(*verdicts, strict=True)]
+                held = float(np.mean([h for h, _ in decided]))
+                printed = float(np.mean([k == expected for _, k in decided]))
+                outcomes.append(CrossoverOutcome(curve, sigma, n, expected, held, printed, replicates))
+    return outcomes
+
+
+def crossover_rows(replicates: int, rng: np.random.Generator) -> list[Row]:
+    """:func:`crossover_outcomes` as table rows (claimed: 95%, the level of each length's interval)."""
+    return [o.row() for o in crossover_outcomes(replicates, rng)]
+
+
 def all_rows(replicates: int = 20000, seed: int = 0, history: bool = True) -> list[Row]:
     rng = np.random.default_rng(seed)
     return [
@@ -427,6 +537,7 @@ def all_rows(replicates: int = 20000, seed: int = 0, history: bool = True) -> li
         *log_scale_rows(replicates, rng),
         *(history_rows(min(replicates, 200), seed=seed) if history else []),
         *paired_sequence_rows(replicates, rng),
+        *crossover_rows(min(replicates, 5000), rng),
     ]
 
 

@@ -50,7 +50,7 @@ Impl: TypeAlias = Literal["native", "aten", "cell", "scratch", "scan", "compiled
 Mode: TypeAlias = Literal["inference", "forward", "backward", "train"]
 Dtype: TypeAlias = Literal["float32", "bfloat16", "float16"]
 Workload: TypeAlias = Literal["layer", "classifier"]
-RunPreset: TypeAlias = Literal["quick", "full", "fastrnns", "deepbench"]
+RunPreset: TypeAlias = Literal["quick", "full", "fastrnns", "deepbench", "scan"]
 Device: TypeAlias = Literal["cpu", "cuda", "auto"] | str
 """``cpu``, ``cuda`` (the current GPU), ``cuda:N``, or ``auto`` (a GPU if there is one)."""
 Arm: TypeAlias = Literal["lstm", "lstm-fb1", "gru", "rnn", "mingru", "minlstm"]
@@ -235,7 +235,7 @@ def run(
     :param threads: intra-op threads of the measuring process (0: torch's default there).
     :param rounds: fresh worker processes that each measure the whole grid; the replication unit of every
         interval. 5 gives the bootstrap interval; 2–4 a wide t-interval; 1 never a verdict.
-    :param budget: seconds of timed blocks per case (quick preset 0.6 s, otherwise 3 s).
+    :param budget: seconds of timed blocks per case (quick preset 0.6 s, scan 0.3 s, otherwise 3 s).
     :param progress: draw a progress bar (tqdm; a widget in Jupyter).
     :param on_progress: also called with every ``rnnbench.core.progress.ProgressEvent``.
     :returns: the rows; ``frame.attrs["path"]`` is the run folder."""

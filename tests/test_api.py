@@ -187,7 +187,7 @@ def test_signatures_list_the_allowed_values() -> None:
     assert typing.get_args(api.ReportFormat) == FORMATS
     shown = str(inspect.signature(rnnbench.run).parameters["arch"])
     assert "Literal['lstm', 'gru', 'rnn', 'mingru', 'minlstm']" in shown, shown
-    assert "Literal['quick', 'full', 'fastrnns', 'deepbench']" in str(inspect.signature(rnnbench.run))
+    assert "Literal['quick', 'full', 'fastrnns', 'deepbench', 'scan']" in str(inspect.signature(rnnbench.run))
     assert inspect.signature(rnnbench.run).parameters["rounds"].default == 5  # one round never gives a verdict
     for name in rnnbench.__all__[1:]:
         function = getattr(rnnbench, name)

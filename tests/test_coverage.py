@@ -153,3 +153,21 @@ def test_the_paired_confidence_sequence_covers_at_every_look() -> None:
     ≥ 95% of series — normal, heavy-tailed and role-offset restart estimates (spawn order balanced)."""
     rows = coverage.paired_sequence_rows(4000, np.random.default_rng(3))
     assert len(rows) == 3 and all(r.honest for r in rows), rows
+
+
+def test_the_crossover_bracket_holds_the_true_crossover() -> None:
+    """Issue 24: the report's crossover bracket, with the fastest of two *equal* baselines picked after the
+    fact (its worst case), holds the true T* in ≥ 95% of replicates for a steep and a shallow crossing and one
+    exactly at a measured length; a curve that never crosses is (almost) never given a crossover, and the
+    steep crossing is bracketed every time with 5 rounds."""
+    outcomes = coverage.crossover_outcomes(1500, np.random.default_rng(19))
+    assert len(outcomes) == 20
+    for outcome in outcomes:
+        assert outcome.row().honest, outcome
+    never = [o for o in outcomes if o.curve.t_star > coverage.CROSSOVER_TS[-1]]
+    assert never and all(o.held >= 0.99 and o.expected == "no crossover" for o in never)
+    steep = next(o for o in outcomes if "steep" in o.curve.name and o.sigma == 0.05 and o.rounds == 5)
+    assert steep.printed == 1.0 and steep.expected == "crossover"
+    # the price of honesty: a shallow curve under 15% noise with 3 rounds is rarely bracketed
+    shallow = next(o for o in outcomes if "shallow" in o.curve.name and o.sigma == 0.15 and o.rounds == 3)
+    assert shallow.printed < 0.3

@@ -1,7 +1,8 @@
 """The whole report as values: ``results.loader`` loads, ``analyse.speed`` aggregates and pairs,
-``analyse.training`` summarises training, ``analyse.claims`` tests the textbook claims, and ``Report`` holds it
-all. Rendering is ``present.render``'s job and figures are ``present.plots``', so the same numbers feed the
-terminal, Markdown and HTML.
+``analyse.training`` summarises training, ``analyse.claims`` tests the textbook claims, ``analyse.crossover``
+finds where minGRU/minLSTM's scan overtakes the fastest LSTM/GRU, and ``Report`` holds it all. Rendering is
+``present.render``'s job and figures are ``present.plots``', so the same numbers feed the terminal, Markdown
+and HTML.
 
 Never prints and never imports torch (``rnnbench report`` must work on a machine without the GPU stack).
 Warnings (mixed environments, partial runs, busy machines, duplicates) are returned as strings for the caller.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -29,6 +31,7 @@ from rnnbench.analyse.claims import (
     claim_speed,
     claim_target,
 )
+from rnnbench.analyse.crossover import Crossover, crossover_of
 from rnnbench.analyse.speed import SpeedTable, aggregate_cases, pair_ratios, speed_tables
 from rnnbench.analyse.training import chosen_rows, train_arms
 from rnnbench.results.loader import ReportData, load_report_data
@@ -48,6 +51,12 @@ class Report:
     chosen: pd.DataFrame
     claims: list[Claim]
     title: str = "rnnbench report — LSTM vs GRU vs RNN"
+
+    @cached_property
+    def crossover(self) -> Crossover:
+        """minGRU/minLSTM against the fastest LSTM/GRU over T (``analyse.crossover``); empty without them.
+        Computed on first use from the cases and rounds, then kept."""
+        return crossover_of(self.cases, self.rounds)
 
     @property
     def warnings(self) -> list[str]:

@@ -113,13 +113,15 @@ def run_command(
         None,
         "--preset",
         "-p",
-        help="quick (default), full, fastrnns, deepbench.",
+        help="quick (default), full, fastrnns, deepbench, scan (minGRU/minLSTM's crossover over T=16-4096).",
         autocompletion=complete_run_preset,
     ),
     config: Path = typer.Option(
         None, "--config", "-c", help="TOML sweep file; its keys are these option names."
     ),
-    rounds: int = typer.Option(None, "--rounds", help="Repeat the grid in N fresh worker processes (1)."),
+    rounds: int = typer.Option(
+        None, "--rounds", help="Repeat the grid in N fresh worker processes (1; preset scan: 5)."
+    ),
     output: Path = typer.Option(None, "--output", "-o", help="Folder for run folders (results)."),
     run_id: str = typer.Option(None, "--run-id", help="Name of the run folder (a timestamp)."),
     resume: Path = typer.Option(
@@ -203,6 +205,7 @@ def run_command(
     `rnnbench run --resume results/<run-id>`
     """
     from rnnbench.measure.plan import build_plan, read_config
+    from rnnbench.measure.presets import preset_rounds
 
     console = out_console()
     if resume is not None:
@@ -270,7 +273,8 @@ def run_command(
         "busy_threshold": busy_threshold, "tf32": tf32 or None,
     }  # fmt: skip
     spec, settings = build_plan(preset, config_data, axes, settings_over, seed)
-    n_rounds = rounds if rounds is not None else int(config_data.get("rounds", 1))
+    chosen_preset = preset or config_data.get("preset")
+    n_rounds = rounds if rounds is not None else int(config_data.get("rounds", preset_rounds(chosen_preset)))
     out_root = output or Path(config_data.get("output", "results"))
     command = ["rnnbench", *sys.argv[1:]]
     if "ddp-train" in spec.mode and not dry_run:

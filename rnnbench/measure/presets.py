@@ -8,6 +8,12 @@
   GRU (fastrnns times LSTM only).
 - ``deepbench``: DeepBench's LSTM and GRU training shapes (H, B, T), each run for both architectures
   (DeepBench uses different shapes per architecture, which makes its GRU and LSTM numbers incomparable).
+- ``scan``: where does a parallel scan overtake the best LSTM/GRU here? minGRU and minLSTM (scan) beside LSTM
+  and GRU (native: oneDNN/cuDNN where they have a kernel) over T = 16…4,096, train and inference, five rounds —
+  the report's crossover table and figure (``analyse.crossover``). B=8, H=I=64 keep a T = 4,096 training step
+  under half a second on a CPU (the GRU's ATen loop is the slowest): ≈ 6 min on 2 cores. ``aten`` is left out:
+  on a CPU it is the GRU's native path already, and the LSTM's ATen loop took 4× oneDNN's time at T = 4,096 in
+  a probe here (add ``--impl native aten scan`` to include it).
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ class Preset:
     summary: str
     spec: SweepSpec
     settings: Settings
+    rounds: int = 1
+    """Rounds (fresh worker processes) when ``--rounds`` is not given: a preset made for verdicts needs ≥ 5."""
 
 
 DEEPBENCH_LSTM_TRAINING: tuple[tuple[int, int, int], ...] = tuple(
@@ -87,5 +95,27 @@ for _preset in (
         SweepSpec(arch=("lstm", "gru"), mode=("train",), shapes=DEEPBENCH_TRAINING_SHAPES),
         Settings(),
     ),
+    Preset(
+        "scan",
+        "crossover: lstm+gru (native) vs mingru+minlstm (scan), train+inference, T∈{16,64,256,1024,4096}, "
+        "B=8, H=64, 5 rounds — where a parallel scan overtakes the best LSTM/GRU (≈6 min on 2 cores)",
+        SweepSpec(
+            arch=("lstm", "gru", "mingru", "minlstm"),
+            impl=("native", "scan"),
+            mode=("train", "inference"),
+            seq_len=(16, 64, 256, 1024, 4096),
+            batch_size=(8,),
+            hidden_size=(64,),
+        ),
+        # Short budgets: precision comes from five rounds, not from long rounds. A T=4,096 training step takes
+        # 0.1-0.5 s, so such a case runs its minimum (cold, one warm-up, three timed iterations) per round.
+        Settings(budget_s=0.3, warmup_max_s=0.3, min_block_s=0.01, target_rel_ci=0.03),
+        rounds=5,
+    ),
 ):
     RUN_PRESETS.register(_preset.name, _preset)
+
+
+def preset_rounds(name: str | None) -> int:
+    """The rounds ``run`` uses without ``--rounds``: the preset's (``scan``: 5), else 1."""
+    return RUN_PRESETS.get(name).rounds if name and name in RUN_PRESETS else 1

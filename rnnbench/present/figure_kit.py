@@ -27,6 +27,8 @@ ARCH_COLORS: dict[str, str] = {
     "lstm-fb1": "#56B4E9",  # sky blue: an LSTM variant, so a lighter shade of the LSTM's colour
     "gru": "#D55E00",  # vermillion
     "rnn": "#009E73",  # bluish green
+    "mingru": "#E69F00",  # orange: the GRU's vermillion family
+    "minlstm": "#CC79A7",  # reddish purple
 }
 OTHER_COLOR = "#777777"
 IMPL_STYLES: dict[str, tuple[Any, str]] = {
@@ -34,6 +36,7 @@ IMPL_STYLES: dict[str, tuple[Any, str]] = {
     "aten": ("--", "s"),
     "cell": (":", "^"),
     "scratch": ("-.", "v"),
+    "scan": ("-", "P"),
     "compiled": ((0, (5, 1)), "D"),
     "numpy": ((0, (1, 1)), "x"),
 }

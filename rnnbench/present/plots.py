@@ -5,7 +5,7 @@ This module holds the speed figures, the list of every figure (:data:`FIGURES`) 
 (in parallel, forked). What all figures share — colours per architecture, styles per implementation, the
 panel grid, bounded size (at most ``MAX_PANELS`` panels, each one slice of the sweep, so 100,000 rows draw
 as fast as 100) — is :mod:`rnnbench.present.figure_kit`; the training figures are
-:mod:`rnnbench.present.training_figures`.
+:mod:`rnnbench.present.training_figures`, the minGRU/minLSTM crossover :mod:`rnnbench.present.crossover_figure`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from matplotlib.lines import Line2D
 
 from rnnbench.analyse.report import Report
 from rnnbench.core.vocab import MIN_EFFECT, THEORETICAL_GRU_LSTM
+from rnnbench.present.crossover_figure import crossover_figure
 from rnnbench.present.figure_kit import (
     DECIDED,
     DPI,
@@ -250,6 +251,11 @@ FIGURES: tuple[FigureSpec, ...] = (
     ),
     FigureSpec("ratio_heatmap", "GRU/LSTM time ratio over sequence length × hidden size.", ratio_heatmap),
     FigureSpec("memory_vs_seq_len", "Peak memory against sequence length.", memory_figure),
+    FigureSpec(
+        "crossover",
+        "minGRU/minLSTM time over the fastest LSTM/GRU time against T, with the crossover bracket shaded.",
+        crossover_figure,
+    ),
     FigureSpec(
         "efficiency",
         "Efficiency (% of torch.matmul's GFLOP/s in the same run) against problem size.",

@@ -22,6 +22,14 @@ from rnnbench import __version__
 from rnnbench.analyse.claims import Claim
 from rnnbench.analyse.report import Report
 from rnnbench.core.vocab import MIN_EFFECT, THEORETICAL_GRU_LSTM
+from rnnbench.present.crossover import (
+    CROSSOVER_HEADING,
+    CROSSOVER_NOTES,
+    crossover_tables,
+    crossover_title,
+    display_crossover,
+    series_lines,
+)
 from rnnbench.present.display import display_speed, display_train, speed_table_title
 from rnnbench.present.formatting import md_escape
 
@@ -98,6 +106,7 @@ def terminal_renderables(
             out.append(
                 Text(f"… {len(table.data) - len(shown)} more rows: see report.md / cases.csv", style="dim")
             )
+    out += _terminal_crossover(report)
     if not report.arms.empty:
         shown = display_train(report.arms, max_rows * 2)
         keep = ["setting", "arm", "H", "params", "lr", "seeds", "solved", "final metric (median)",
@@ -127,6 +136,34 @@ def terminal_renderables(
             Text(_claim_digest(claim).replace("\n", "; ") if one_line else _claim_digest(claim)),
         )
     out.append(claims)
+    return out
+
+
+def _terminal_crossover(report: Report) -> list[RenderableType]:
+    """One table per group (minimal/impl, T, the fastest baseline, the ratio with its interval, the verdict,
+    memory), each series' crossover under it. Cells never hold a line break, so a pipe keeps rows whole."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    out: list[RenderableType] = []
+    for table in crossover_tables(report.crossover):
+        shown = display_crossover(table, terminal=True)
+        rich_table = Table(
+            title=f"Crossover · {crossover_title(table)}", title_justify="left", box=box.SIMPLE_HEAD,
+            pad_edge=False, collapse_padding=True,
+        )  # fmt: skip
+        for col in shown.columns:
+            left = col in ("shape", "minimal", "fastest", "verdict")
+            rich_table.add_column(
+                col, overflow="fold", justify="left" if left else "right", no_wrap=col.startswith("ratio")
+            )
+        for row in shown.itertuples(index=False):
+            rich_table.add_row(*(Text(str(v)) for v in row))
+        out.append(rich_table)
+        out += [Text(f"  {line}", overflow="fold") for line in series_lines(table)]
+    if out:
+        out.append(Text("  (time ratio < 1: the scan is faster; method in report.md)", style="dim"))
     return out
 
 
@@ -224,6 +261,7 @@ def markdown(report: Report, figures: Sequence[SavedFigure] = (), max_rows: int 
             lines += [f"### {md_escape(speed_table_title(table))}", "", md_table(shown), ""]
             if len(table.data) > len(shown):
                 lines += [f"_{len(table.data) - len(shown)} more rows in cases.csv._", ""]
+    lines += _markdown_crossover(report)
     if not report.arms.empty:
         shown = display_train(report.arms, max_rows * 2)
         lines += [
@@ -244,6 +282,19 @@ def markdown(report: Report, figures: Sequence[SavedFigure] = (), max_rows: int 
     if sources:
         lines += ["", "## Sources", ""] + [f"- {md_escape(s)}" for s in sources]
     return "\n".join(lines) + "\n"
+
+
+def _markdown_crossover(report: Report) -> list[str]:
+    tables = crossover_tables(report.crossover)
+    if not tables:
+        return []
+    lines = [f"## {md_escape(CROSSOVER_HEADING)}", ""]
+    for table in tables:
+        lines += [f"### {md_escape(crossover_title(table))}", "", md_table(display_crossover(table)), ""]
+        lines += [f"- {md_escape(line)}" for line in series_lines(table)] + [""]
+    for note in CROSSOVER_NOTES:
+        lines += [f"_{md_escape(note)}_", ""]
+    return lines
 
 
 # ---- HTML ----------------------------------------------------------------------------------------------
@@ -323,6 +374,17 @@ def html_report(report: Report, figures: Sequence[SavedFigure] = (), max_rows: i
             parts.append(_html_table(shown, left=("shape", "arch/impl", "status")))
             if len(table.data) > len(shown):
                 parts.append(f'<p class="muted">{len(table.data) - len(shown)} more rows in cases.csv.</p>')
+    crossovers = crossover_tables(report.crossover)
+    if crossovers:
+        parts.append(f'<h2 id="crossover">{_esc(CROSSOVER_HEADING)}</h2>')
+        for crossover in crossovers:
+            parts.append(f"<h3>{_esc(crossover_title(crossover))}</h3>")
+            left = ("shape", "minimal", "fastest LSTM/GRU", "verdict")
+            parts.append(_html_table(display_crossover(crossover), left=left))
+            parts.append(
+                "<ul>" + "".join(f"<li>{_esc(line)}</li>" for line in series_lines(crossover)) + "</ul>"
+            )
+        parts.append('<ul class="muted">' + "".join(f"<li>{_esc(n)}</li>" for n in CROSSOVER_NOTES) + "</ul>")
     if not report.arms.empty:
         shown = display_train(report.arms, max_rows)
         parts.append('<h2 id="training">Training</h2>')
@@ -350,7 +412,8 @@ def write_report(
     report: Report, out_dir: Path, formats: Sequence[str] = FORMATS, jobs: int | None = None
 ) -> dict[str, list[Path]]:
     """Write the requested formats into ``out_dir``; returns the files written per format. ``csv`` writes
-    ``cases.csv`` (every case, aggregated over rounds, ratios on the GRU rows) and ``ratios.csv``."""
+    ``cases.csv`` (every case, aggregated over rounds, ratios on the GRU rows) and ``ratios.csv``, and with
+    minGRU/minLSTM beside LSTM/GRU ``crossover.csv`` (per series and T) and ``crossover_series.csv``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, list[Path]] = {}
@@ -378,6 +441,11 @@ def write_report(
             ratios = out_dir / "ratios.csv"
             report.ratios.to_csv(ratios, index=False)
             written["csv"] += [cases, ratios]
+        if not report.crossover.empty:  # one row per (series, T), and each series' bracket
+            points, series = out_dir / "crossover.csv", out_dir / "crossover_series.csv"
+            report.crossover.points.to_csv(points, index=False)
+            report.crossover.series.to_csv(series, index=False)
+            written["csv"] += [points, series]
     return written
 
 
