@@ -161,7 +161,7 @@ def test_completion_callbacks() -> None:
     assert app_mod.complete_arch("g") == ["gru"]
     assert app_mod.complete_arch("lstm,g") == ["lstm,gru"]  # the last item of a comma list
     assert app_mod.complete_arm("lstm") == ["lstm", "lstm-fb1"]
-    assert app_mod.complete_impl("sc") == ["scratch"]
+    assert app_mod.complete_impl("sc") == ["scratch", "scan"]
     assert app_mod.complete_mode("in") == ["inference"]
     assert app_mod.complete_dtype("b") == ["bfloat16"]
     assert app_mod.complete_run_preset("") == ["quick", "full", "fastrnns", "deepbench", "scan"]
