@@ -25,6 +25,7 @@ from rnnbench.core.vocab import MIN_EFFECT, MODES
 from rnnbench.present.figure_kit import (
     DODGE_POINTS,
     FONT,
+    IMPL_STYLES,
     arch_color,
     log2_x,
     log_axis,
@@ -74,6 +75,8 @@ def crossover_figure(report: Report) -> Figure | None:
             line = line.sort_values("seq_len")
             color = arch_color(str(arch))
             style, marker = MODE_STYLES.get(str(mode), ("-", "."))
+            if len({str(i) for i in part["impl"]}) > 1:  # scan and compiled side by side: the marker says which
+                marker = IMPL_STYLES.get(str(impl), ("-", marker))[1]
             x = line["seq_len"].to_numpy(float)
             y = line["ratio"].to_numpy(float)
             low = line["ratio_low"].to_numpy(float)
@@ -130,17 +133,19 @@ def crossover_figure(report: Report) -> Figure | None:
         label = shape_label({k: where[k] for k in SERIES_SHAPE})
         title(ax, f"{place} · {where['dtype']}\n{label}")
     if shaded:
-        handles["crossover bracket (bar at the bottom, shaded)"] = Patch(
-            color="#777777", alpha=0.25, label="crossover bracket (bar at the bottom, shaded)"
-        )
+        handles["crossover bracket"] = Patch(color="#777777", alpha=0.25, label="crossover bracket")
+    # columns that fit the figure's width (about 13 characters of legend text per inch at this font size,
+    # plus the handle): a centred legend wider than the figure is cut off at both edges
+    widest = max(len(label) for label in handles) + 6
     fig.legend(
         list(handles.values()), list(handles.keys()), loc="outside lower center", frameon=False, fontsize=FONT,
-        ncols=max(1, min(len(handles), int(fig.get_figwidth() / 2.4))),
+        ncols=max(1, min(len(handles), int(fig.get_figwidth() * 13 / widest))),
     )  # fmt: skip
     suptitle(
         fig,
         "Where the scan overtakes: minGRU/minLSTM time / the fastest LSTM-or-GRU time at each T (95% interval "
-        f"bars; hollow: no verdict; grey band: ±{MIN_EFFECT:.0%}; shaded: where the crossover lies)",
+        f"bars; hollow: no verdict; grey band: ±{MIN_EFFECT:.0%}; shaded, and a bar at the bottom: where the "
+        "crossover lies)",
     )
     return fig
 
