@@ -275,3 +275,24 @@ def test_the_scan_preset_sweeps_t_with_five_rounds_and_only_computable_pairs(cli
     config.write_text('preset = "scan"\nseq_len = [16]\n')
     from_config = cli(["run", "--config", str(config), "--dry-run", "-o", str(tmp_path)])
     assert from_config.exit_code == 0 and "8 cases × 5 round(s)" in from_config.stdout
+
+
+def test_run_prints_one_crossover_line_per_series(tmp_path: Path) -> None:
+    """``run``'s own summary ends with the crossover of what it just measured, as the report computes it."""
+    from rnnbench.analyse.crossover import crossover_of
+    from rnnbench.analyse.speed import aggregate_cases, pair_ratios
+    from rnnbench.present.run_summary import run_summary
+    from rnnbench.results.loader import load_report_data
+
+    root = crossing_folder(tmp_path)
+    data = load_report_data([root / "train"])
+    cases, rounds = aggregate_cases(data.summary)
+    body = run_summary(data.summary, pair_ratios(cases, rounds), crossover_of(cases, rounds)).body
+    lines = [line for line in body if isinstance(line, str)]
+    at = next(i for i, line in enumerate(lines) if line.startswith("Crossover ("))
+    series = lines[at + 1 :]
+    assert len(series) == 2 and all(line.startswith("  train · ") for line in series)
+    assert "mingru/scan: crossover" in series[0] and "T=64" in series[0] and "T=1024" in series[0]
+    assert "minlstm/scan" in series[1]
+    without = run_summary(data.summary, pair_ratios(cases, rounds)).body
+    assert not any(isinstance(line, str) and line.startswith("Crossover (") for line in without)

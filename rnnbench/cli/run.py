@@ -587,13 +587,16 @@ def summarise(path: Path, console: Console, quiet: bool = False) -> None:
     """Per (mode, device): the GRU/LSTM ratio for each shape beside 0.75 and a one-line verdict; then
     warnings for failed, noisy (IQR/median > 10%) and busy-machine cases. Loaded and paired as
     ``rnnbench report`` does; built by ``present.run_summary``."""
+    from rnnbench.analyse.crossover import crossover_of
     from rnnbench.analyse.speed import aggregate_cases, pair_ratios
     from rnnbench.present.run_summary import run_summary
     from rnnbench.results.loader import load_report_data
 
     data = load_report_data([path])
     cases, rounds = aggregate_cases(data.summary)
-    shown = run_summary(data.summary, pair_ratios(cases, rounds, data.sample_files))
+    shown = run_summary(
+        data.summary, pair_ratios(cases, rounds, data.sample_files), crossover_of(cases, rounds)
+    )
     if not quiet:
         _show(console, shown.body)
     err = err_console()

@@ -17,11 +17,13 @@ import pandas as pd
 from rich.console import RenderableType
 from rich.table import Table
 
+from rnnbench.analyse.crossover import Crossover
 from rnnbench.analyse.speed import METHOD_TEXT
 from rnnbench.core.labels import SHAPE_TAGS, shape_label
 from rnnbench.core.spec import Case
 from rnnbench.core.values import truthy
 from rnnbench.core.vocab import ARCHS, MIN_EFFECT, THEORETICAL_GRU_LSTM
+from rnnbench.present.crossover import crossover_digest
 from rnnbench.present.formatting import fmt_ratio, fmt_seconds
 from rnnbench.present.pairing import verdict_text
 
@@ -59,17 +61,30 @@ class RunSummary:
     warnings: list[str] = field(default_factory=list)
 
 
-def run_summary(summary: pd.DataFrame, ratios: pd.DataFrame) -> RunSummary:
+def run_summary(summary: pd.DataFrame, ratios: pd.DataFrame, crossover: Crossover | None = None) -> RunSummary:
     """Per (mode, device): the median time of each architecture for each shape, the GRU/LSTM ratio with its
-    interval beside theory's 0.75; then one verdict line per pair, and the warnings.
+    interval beside theory's 0.75; then one verdict line per pair, one line per minGRU/minLSTM series against
+    the fastest LSTM/GRU (``analyse.crossover``), and the warnings.
 
     ``summary`` is the loaded ``summary.csv`` (``results.loader``); ``ratios`` is ``analyse.speed.pair_ratios``
-    over it, so ``run`` and ``report`` agree on every ratio."""
+    over it and ``crossover`` ``analyse.crossover.crossover_of``, so ``run`` and ``report`` agree on every
+    ratio."""
     body: list[RenderableType] = [
         *_speed_tables(summary, ratios),
         *_verdict_lines(ratios),
+        *_crossover_lines(crossover),
     ]
     return RunSummary(body, _warnings(summary))
+
+
+def _crossover_lines(crossover: Crossover | None) -> list[str]:
+    if crossover is None or crossover.empty:
+        return []
+    header = (
+        "Crossover (minGRU/minLSTM time over the fastest LSTM-or-GRU at each T, 95% intervals over rounds; the "
+        "table and figure: rnnbench report):"
+    )
+    return [header, *(f"  {line}" for line in crossover_digest(crossover))]
 
 
 def _speed_tables(summary: pd.DataFrame, ratios: pd.DataFrame) -> list[Table]:
