@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,8 +32,8 @@ from rnnbench.analyse.speed import (
     GRU_FASTER,
     LSTM_FASTER,
     NO_DIFFERENCE,
+    fill_round_ratios,
     order_rank,
-    ratio_over_rounds,
     ratio_verdicts,
 )
 from rnnbench.core.vocab import ARCHS, GROUP_COLUMNS, IMPLS, MINIMAL_ARCHS, MODES, SHAPE_COLUMNS
@@ -183,16 +182,7 @@ def crossover_points(cases: pd.DataFrame, rounds: pd.DataFrame) -> pd.DataFrame:
     points["ratio_low"] = np.nan
     points["ratio_high"] = np.nan
     points["method"] = "point"
-    matrix = rounds.pivot(index="gid", columns="rank", values="median_s") if len(rounds) else pd.DataFrame()
-    replicated = (points["n_minimal"] >= 2) & (points["n_baseline"] >= 2)
-    groups: dict[Any, Any] = dict(points.loc[replicated].groupby(["n_minimal", "n_baseline"]).groups)
-    for (n_min, n_base), idx in groups.items():
-        sub = points.loc[idx]
-        num = np.asarray(matrix.loc[sub["gid"]].to_numpy())[:, : int(n_min)]
-        den = np.asarray(matrix.loc[sub["gid_baseline"]].to_numpy())[:, : int(n_base)]
-        est, low, high, method = ratio_over_rounds(num, den)
-        points.loc[idx, ["ratio", "ratio_low", "ratio_high"]] = np.column_stack([est, low, high])
-        points.loc[idx, "method"] = method
+    fill_round_ratios(points, rounds, ("n_minimal", "n_baseline"), ("gid", "gid_baseline"))
     raw = ratio_verdicts(points["ratio"], points["ratio_low"], points["ratio_high"], points["method"])
     points["verdict"] = [VERDICT_WORDS.get(str(v), str(v)) for v in raw]
     mine = points["peak_memory_bytes"].astype(float)

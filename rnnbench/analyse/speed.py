@@ -176,6 +176,27 @@ def ratio_over_rounds(
     return (*intervals.log_ratio_t_interval_batch(num, den), "t-rounds")
 
 
+def fill_round_ratios(
+    pairs: pd.DataFrame, ok: pd.DataFrame, counts: tuple[str, str], gids: tuple[str, str]
+) -> pd.Series:
+    """In place, for each row of ``pairs`` whose two sides (case ids in the ``gids`` columns, round counts in
+    ``counts``) both have ≥ 2 rounds: ``ratio``, ``ratio_low``, ``ratio_high`` and ``method`` from
+    :func:`ratio_over_rounds` over the round medians in ``ok`` (:func:`aggregate_cases`' second frame), rows
+    batched by their round counts. Returns which rows were filled. The GRU/LSTM pairing and the crossover
+    (``analyse.crossover``) both compute their intervals here."""
+    matrix = ok.pivot(index="gid", columns="rank", values="median_s") if len(ok) else pd.DataFrame()
+    replicated = (pairs[counts[0]] >= 2) & (pairs[counts[1]] >= 2)
+    groups: dict[Any, Any] = dict(pairs.loc[replicated].groupby(list(counts)).groups)
+    for (n_num, n_den), idx in groups.items():
+        sub = pairs.loc[idx]
+        num = np.asarray(matrix.loc[sub[gids[0]]].to_numpy())[:, : int(n_num)]
+        den = np.asarray(matrix.loc[sub[gids[1]]].to_numpy())[:, : int(n_den)]
+        est, low, high, method = ratio_over_rounds(num, den)
+        pairs.loc[idx, ["ratio", "ratio_low", "ratio_high"]] = np.column_stack([est, low, high])
+        pairs.loc[idx, "method"] = method
+    return replicated
+
+
 def pair_ratios(cases: pd.DataFrame, ok: pd.DataFrame, sample_files: Sequence[Path] = ()) -> pd.DataFrame:
     """GRU/LSTM time ratio per shape (and impl) with a 95% interval, the method it came from and the verdict
     (:func:`ratio_verdict`). Methods, by the replication each side has:
@@ -207,16 +228,7 @@ def pair_ratios(cases: pd.DataFrame, ok: pd.DataFrame, sample_files: Sequence[Pa
     pairs["n_lstm"] = pairs["rounds_lstm"]
     pairs["params_ratio"] = pairs["params_gru"] / pairs["params_lstm"]
 
-    matrix = ok.pivot(index="gid", columns="rank", values="median_s") if len(ok) else pd.DataFrame()
-    by_rounds = (pairs["rounds_gru"] >= 2) & (pairs["rounds_lstm"] >= 2)
-    groups: dict[Any, Any] = dict(pairs.loc[by_rounds].groupby(["rounds_gru", "rounds_lstm"]).groups)
-    for (ng, nl), idx in groups.items():
-        sub = pairs.loc[idx]
-        num = np.asarray(matrix.loc[sub["gid_gru"]].to_numpy())[:, : int(ng)]
-        den = np.asarray(matrix.loc[sub["gid_lstm"]].to_numpy())[:, : int(nl)]
-        est, low, high, method = ratio_over_rounds(num, den)
-        pairs.loc[idx, ["ratio", "ratio_low", "ratio_high"]] = np.column_stack([est, low, high])
-        pairs.loc[idx, "method"] = method
+    by_rounds = fill_round_ratios(pairs, ok, ("rounds_gru", "rounds_lstm"), ("gid_gru", "gid_lstm"))
 
     rest = pairs.loc[~by_rounds]
     if len(rest) and sample_files:
