@@ -333,3 +333,14 @@ def test_the_six_classic_claims_ignore_the_minimal_arms() -> None:
     ]
     assert [c.verdict for c in before[6:]] == ["no data"] * 3
     assert after[6].verdict == "true"  # 6 of 6 seeds: mingru and minlstm 5× faster per step
+
+
+def test_train_preset_quick_accepts_both_minimal_arms(cli: Any) -> None:
+    """Issue 24's "done when": ``train --preset quick`` takes mingru and minlstm, each on its scan and sized to
+    the LSTM's parameter budget (exact formula: 2·H·(I+1) and 3·H·(I+1) plus the head)."""
+    result = cli(["train", "--preset", "quick", "--arm", "lstm", "gru", "mingru", "minlstm", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert "24 runs" in text
+    assert "implementations: lstm native, gru native, mingru scan, minlstm scan" in text
+    assert "│ adding │ 50 │ mingru │ scan │ params≈17473 │ 2496 │ 17473 │" in text
